@@ -1,0 +1,61 @@
+// backend: the one interface every recipient store implements (SQLite, flat
+// file, LDAP, the fail stand-in), modelled on Postfix's dict(3).
+//
+// lookup(key) answers Found, NotFound or TempFail:
+// - key is already canonical (see milter/address.hpp): "user@domain", or the
+//   catch-all form "@domain". Backends never re-normalise or interpret it; a
+//   hostile key is data, never syntax (bound SQL parameters, RFC 4515 escaping).
+// - TempFail means "cannot answer now" (store missing, unreadable, corrupt,
+//   busy, server down or slow). The policy turns it into 451 4.3.0, never 550,
+//   and it is never cached. reason says why, for the log.
+// - lookup() is safe to call from many threads at once and never throws.
+//
+// maintain() is called periodically (about once a second) from one maintenance
+// thread; backends use it to notice changed files. It must not block lookups.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace rcptguard {
+
+enum class LookupStatus { Found, NotFound, TempFail };
+
+struct LookupResult {
+    LookupStatus status = LookupStatus::TempFail;
+    std::string reason;  // for TempFail: why; may be empty otherwise
+
+    static LookupResult found() { return {LookupStatus::Found, {}}; }
+    static LookupResult not_found() { return {LookupStatus::NotFound, {}}; }
+    static LookupResult tempfail(std::string why) { return {LookupStatus::TempFail, std::move(why)}; }
+};
+
+const char* to_string(LookupStatus s);
+
+class Backend {
+public:
+    virtual ~Backend() = default;
+    Backend(const Backend&) = delete;
+    Backend& operator=(const Backend&) = delete;
+
+    virtual LookupResult lookup(std::string_view key) const noexcept = 0;
+    virtual void maintain() noexcept {}
+    // A change counter that moves whenever the data behind the backend changed
+    // (file reloaded, database replaced); caches use it to invalidate.
+    virtual unsigned long generation() const noexcept { return 0; }
+
+    const std::string& name() const { return name_; }
+    const std::string& type() const { return type_; }
+
+protected:
+    Backend(std::string name, std::string type) : name_(std::move(name)), type_(std::move(type)) {}
+
+private:
+    std::string name_;
+    std::string type_;
+};
+
+using BackendPtr = std::shared_ptr<Backend>;
+
+}  // namespace rcptguard

@@ -1,0 +1,226 @@
+// sqlite_backend: see sqlite_backend.hpp. Threading and locking rules from
+// sqlite.org/threadsafe.html and /wal.html (see ../shared/notes/platform.md 8).
+#include "sqlite_backend.hpp"
+
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "../milter/log.hpp"
+
+namespace rcptguard {
+
+SqliteBackend::SqliteBackend(std::string name, SqliteOptions opts)
+    : Backend(std::move(name), "sqlite"), opts_(std::move(opts)) {
+    stat_identity(opts_.path, &db_identity_);
+}
+
+SqliteBackend::~SqliteBackend() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (Conn* c : idle_) close_conn(c);
+    idle_.clear();
+}
+
+std::string SqliteBackend::check_query(const std::string& query) {
+    sqlite3* db = nullptr;
+    if (sqlite3_open_v2(":memory:", &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_MEMORY, nullptr) != SQLITE_OK) {
+        sqlite3_close(db);
+        return "cannot open an in-memory database to check the query";
+    }
+    // The query usually names tables that do not exist here; only the shape
+    // that does not need the schema is checked: one statement, read-only.
+    std::string problem;
+    if (query.find(';') != std::string::npos && query.find(';') + 1 < query.size()) {
+        std::string rest = query.substr(query.find(';') + 1);
+        if (rest.find_first_not_of(" \t\r\n") != std::string::npos) problem = "must be a single statement";
+    }
+    std::string lower;
+    for (char c : query) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
+    auto b = lower.find_first_not_of(" \t\r\n(");
+    if (problem.empty() && (b == std::string::npos ||
+                            (lower.compare(b, 6, "select") != 0 && lower.compare(b, 4, "with") != 0)))
+        problem = "must be a SELECT statement";
+    sqlite3_close(db);
+    return problem;
+}
+
+SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
+    auto* c = new Conn;
+    c->epoch = epoch_.load();
+    // READWRITE (never CREATE): a missing file is an error, not a new empty
+    // database; SQLite falls back to read-only if we may not write the file.
+    // query_only then forbids any change through this connection.
+    int rc = sqlite3_open_v2(opts_.path.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+                             nullptr);
+    if (rc != SQLITE_OK) {
+        *error = std::string("cannot open ") + opts_.path + ": " +
+                 (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        if (access(opts_.path.c_str(), F_OK) != 0) *error += " (" + std::string(std::strerror(errno)) + ")";
+        close_conn(c);
+        return nullptr;
+    }
+    sqlite3_busy_timeout(c->db, static_cast<int>(opts_.busy_timeout.count()));
+    sqlite3_exec(c->db, "PRAGMA query_only = 1", nullptr, nullptr, nullptr);
+    rc = sqlite3_prepare_v3(c->db, opts_.query.c_str(), static_cast<int>(opts_.query.size()),
+                            SQLITE_PREPARE_PERSISTENT, &c->stmt, nullptr);
+    if (rc != SQLITE_OK || !c->stmt) {
+        *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
+        close_conn(c);
+        return nullptr;
+    }
+    if (sqlite3_bind_parameter_count(c->stmt) != 1) {
+        *error = opts_.path + ": the query must have exactly one parameter (the address)";
+        close_conn(c);
+        return nullptr;
+    }
+    return c;
+}
+
+void SqliteBackend::close_conn(Conn* c) {
+    if (!c) return;
+    if (c->stmt) sqlite3_finalize(c->stmt);
+    if (c->db) sqlite3_close_v2(c->db);
+    delete c;
+}
+
+SqliteBackend::Conn* SqliteBackend::checkout(std::string* error) const {
+    std::unique_lock<std::mutex> lock(mutex_);
+    auto deadline = std::chrono::steady_clock::now() + opts_.busy_timeout;
+    for (;;) {
+        while (!idle_.empty()) {
+            Conn* c = idle_.back();
+            idle_.pop_back();
+            if (c->epoch == epoch_.load()) return c;
+            --open_count_;  // opened before the file was replaced
+            close_conn(c);
+        }
+        if (open_count_ < opts_.pool_size) {
+            ++open_count_;
+            lock.unlock();
+            Conn* c = open_conn(error);
+            if (!c) {
+                lock.lock();
+                --open_count_;
+                available_.notify_one();
+            }
+            return c;
+        }
+        if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
+            open_count_ >= opts_.pool_size) {
+            *error = "all " + std::to_string(opts_.pool_size) + " connections busy for " +
+                     std::to_string(opts_.busy_timeout.count()) + "ms";
+            return nullptr;
+        }
+    }
+}
+
+void SqliteBackend::checkin(Conn* c, bool discard) const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (discard || c->epoch != epoch_.load()) {
+        --open_count_;
+        close_conn(c);
+    } else {
+        idle_.push_back(c);
+    }
+    available_.notify_one();
+}
+
+void SqliteBackend::drop_idle() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (Conn* c : idle_) {
+        --open_count_;
+        close_conn(c);
+    }
+    idle_.clear();
+}
+
+LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
+    try {
+        if (unavailable_.load())
+            return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
+        std::string error;
+        Conn* c = checkout(&error);
+        if (!c) return LookupResult::tempfail(error);
+        sqlite3_stmt* st = c->stmt;
+        int rc = sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+        if (rc == SQLITE_OK) rc = sqlite3_step(st);
+        LookupResult result;
+        bool discard = false;
+        if (rc == SQLITE_ROW) {
+            result = LookupResult::found();
+        } else if (rc == SQLITE_DONE) {
+            result = LookupResult::not_found();
+        } else {
+            result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db));
+            // Busy/locked is transient; anything else (corrupt, I/O error,
+            // schema gone) gets a fresh connection next time.
+            int primary = rc & 0xFF;
+            discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
+        }
+        // Always reset: an un-reset statement keeps a read transaction open.
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        checkin(c, discard);
+        return result;
+    } catch (...) {
+        return LookupResult::tempfail("out of memory");
+    }
+}
+
+std::string SqliteBackend::probe() const {
+    std::string error;
+    Conn* c = open_conn(&error);
+    if (!c) return error;
+    int rc = sqlite3_bind_text(c->stmt, 1, "probe@invalid", -1, SQLITE_STATIC);
+    if (rc == SQLITE_OK) rc = sqlite3_step(c->stmt);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = opts_.path + ": " + sqlite3_errmsg(c->db);
+    sqlite3_reset(c->stmt);
+    close_conn(c);
+    return error;
+}
+
+void SqliteBackend::maintain() noexcept {
+    try {
+        FileIdentity id;
+        std::string state;
+        if (!stat_identity(opts_.path, &id)) {
+            state = std::string("missing (") + std::strerror(errno) + ")";
+        } else if (access(opts_.path.c_str(), R_OK) != 0) {
+            state = std::string("unreadable (") + std::strerror(errno) + ")";
+        }
+        if (!state.empty()) {
+            if (!unavailable_.exchange(true)) drop_idle();
+            if (state != last_state_)
+                log_error("backend " + name() + ": database " + opts_.path + " is " + state +
+                          ": lookups answer temporary failure until it is back");
+            last_state_ = state;
+            generation_.fetch_add(1);
+            return;
+        }
+        if (id.dev != db_identity_.dev || id.ino != db_identity_.ino) {
+            // Replaced on disk (e.g. renamed over): connections still read the old inode.
+            epoch_.fetch_add(1);
+            drop_idle();
+            log_notice("backend " + name() + ": database " + opts_.path + " was replaced: reopening");
+        }
+        db_identity_ = id;
+        if (unavailable_.exchange(false)) {
+            drop_idle();
+            log_notice("backend " + name() + ": database " + opts_.path + " is available again");
+        }
+        last_state_.clear();
+        FileIdentity wal;
+        if (!stat_identity(opts_.path + "-wal", &wal)) wal = FileIdentity{};
+        if (id != data_fingerprint_ || wal != wal_fingerprint_) {
+            data_fingerprint_ = id;
+            wal_fingerprint_ = wal;
+            generation_.fetch_add(1);
+        }
+    } catch (...) {
+        log_error("backend " + name() + ": maintenance failed: out of memory");
+    }
+}
+
+}  // namespace rcptguard

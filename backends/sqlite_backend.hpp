@@ -1,0 +1,87 @@
+// sqlite_backend: recipients in an SQLite database ("type = sqlite").
+//
+// Default schema (etc/schema.sql): table "recipients", column "address" holding
+// "user@domain" or a catch-all "@domain"; aliases are more rows. A site with its
+// own schema sets "query" (one bound parameter, e.g. ?1 or :address).
+// Lookups use a small pool of connections, each used by one thread at a time
+// (SQLITE_OPEN_NOMUTEX), with the statement prepared once per connection and
+// reset after every use so no read transaction is ever left open (which would
+// block the sqlite3 shell writing at the same time or stall WAL checkpoints).
+// The key is always a bound parameter, never SQL text.
+//
+// lookup(): a row -> Found; no row -> NotFound; anything else (file missing,
+// unreadable, not a database, no such table, busy past busy_timeout, pool
+// exhausted) -> TempFail. A database that is missing at start is not fatal:
+// lookups answer TempFail until it appears.
+// maintain() notices a file replaced on disk (new inode: the pool reopens), a
+// file that disappeared or became unreadable (TempFail from then on), and data
+// changes (generation() moves, for the cache).
+// Thread-safety: lookup() from any thread; maintain() from one thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend.hpp"
+#include "file_backend.hpp"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace rcptguard {
+
+struct SqliteOptions {
+    std::string path;
+    std::string query = "SELECT 1 FROM recipients WHERE address = ?1 LIMIT 1";
+    int pool_size = 4;
+    std::chrono::milliseconds busy_timeout{2000};
+};
+
+class SqliteBackend final : public Backend {
+public:
+    SqliteBackend(std::string name, SqliteOptions opts);
+    ~SqliteBackend() override;
+
+    LookupResult lookup(std::string_view key) const noexcept override;
+    void maintain() noexcept override;
+    unsigned long generation() const noexcept override { return generation_.load(); }
+
+    // Opens a connection and prepares the query: "" if that works, else why.
+    // Used at start to warn early and by "rcptguard -n".
+    std::string probe() const;
+    // Checks the query text without a database: "" or the problem.
+    static std::string check_query(const std::string& query);
+
+private:
+    struct Conn {
+        sqlite3* db = nullptr;
+        sqlite3_stmt* stmt = nullptr;
+        unsigned long epoch = 0;
+    };
+
+    Conn* open_conn(std::string* error) const;
+    static void close_conn(Conn* c);
+    Conn* checkout(std::string* error) const;
+    void checkin(Conn* c, bool discard) const;
+    void drop_idle() const;
+
+    SqliteOptions opts_;
+    mutable std::mutex mutex_;
+    mutable std::condition_variable available_;
+    mutable std::vector<Conn*> idle_;
+    mutable int open_count_ = 0;
+    std::atomic<unsigned long> epoch_{0};
+    std::atomic<bool> unavailable_{false};
+    std::atomic<unsigned long> generation_{1};
+    // Touched only by the maintaining thread.
+    FileIdentity db_identity_;
+    FileIdentity data_fingerprint_;
+    FileIdentity wal_fingerprint_;
+    std::string last_state_;
+};
+
+}  // namespace rcptguard

@@ -1,0 +1,199 @@
+// callbacks: see callbacks.hpp. libmilter facts used here are in
+// ../shared/notes/platform.md sections 1-3.
+#include "callbacks.hpp"
+
+#include <arpa/inet.h>
+#include <libmilter/mfapi.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <exception>
+#include <memory>
+#include <string>
+
+#include "log.hpp"
+#include "session.hpp"
+#include "text.hpp"
+
+namespace rcptguard {
+
+namespace {
+
+RuntimeHolder* g_runtimes = nullptr;
+
+// Per-MTA-connection private data: what was negotiated, then the Connection.
+struct Session {
+    unsigned long steps = 0;  // SMFIP_* bits agreed in xxfi_negotiate
+    std::unique_ptr<Connection> conn;
+};
+
+Session* session_of(SMFICTX* ctx) { return static_cast<Session*>(smfi_getpriv(ctx)); }
+
+// libmilter's API takes char* for strings it only reads.
+char* c_str(const std::string& s) { return const_cast<char*>(s.c_str()); }
+char* c_str(const char* s) { return const_cast<char*>(s); }
+
+std::string macro(SMFICTX* ctx, const char* name) {
+    const char* v = smfi_getsymval(ctx, c_str(name));
+    return v ? std::string(v) : std::string();
+}
+
+std::string address_text(const struct sockaddr* sa) {
+    if (!sa) return "";
+    char buf[INET6_ADDRSTRLEN] = {0};
+    if (sa->sa_family == AF_INET) {
+        const auto* in = reinterpret_cast<const struct sockaddr_in*>(sa);
+        if (inet_ntop(AF_INET, &in->sin_addr, buf, sizeof buf)) return buf;
+    } else if (sa->sa_family == AF_INET6) {
+        const auto* in6 = reinterpret_cast<const struct sockaddr_in6*>(sa);
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, buf, sizeof buf)) return buf;
+    }
+    return "";
+}
+
+// Runs a callback body; an exception is logged and answered with on_error.
+template <typename F>
+sfsistat guarded(const char* stage, sfsistat on_error, F&& body) noexcept {
+    try {
+        return body();
+    } catch (const std::exception& e) {
+        try {
+            log_error(std::string("milter: ") + stage + ": internal error: " + e.what());
+        } catch (...) {
+        }
+    } catch (...) {
+        try {
+            log_error(std::string("milter: ") + stage + ": internal error");
+        } catch (...) {
+        }
+    }
+    return on_error;
+}
+
+// The answer for a stage where we never refuse: NOREPLY if the MTA agreed to
+// skip the reply (returning NOREPLY without that bit hangs the MTA).
+sfsistat no_opinion(SMFICTX* ctx, unsigned long nr_bit) {
+    Session* s = session_of(ctx);
+    return (s && (s->steps & nr_bit)) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+sfsistat apply(SMFICTX* ctx, const RcptDecision& d) {
+    if (d.action == RcptAction::Continue) return SMFIS_CONTINUE;
+    std::string text = d.reply.wire_text();
+    if (smfi_setreply(ctx, c_str(d.reply.code), c_str(d.reply.xcode), c_str(text)) != MI_SUCCESS)
+        log_error("milter: libmilter refused reply '" + d.reply.to_string() +
+                  "': the MTA sends its generic text instead");
+    return d.action == RcptAction::Reject ? SMFIS_REJECT : SMFIS_TEMPFAIL;
+}
+
+sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
+                      unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
+    return guarded("negotiate", SMFIS_ALL_OPTS, [&]() -> sfsistat {
+        auto* s = new Session;
+        smfi_setpriv(ctx, s);
+        unsigned long actions = 0;
+        if (f0 & SMFIF_SETSYMLIST) actions |= SMFIF_SETSYMLIST;
+        *pf0 = actions;
+        // Stages rcptguard does not use are negotiated away, and stages where
+        // it never refuses need no reply: every round trip costs the MTA time.
+        unsigned long steps = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
+                              SMFIP_NOUNKNOWN | SMFIP_NODATA;
+        steps &= f1;
+        steps |= f1 & (SMFIP_NR_CONN | SMFIP_NR_MAIL);
+        // See recipients the MTA rejected itself: they count as bad recipients.
+        steps |= f1 & SMFIP_RCPT_REJ;
+        *pf1 = steps;
+        *pf2 = 0;
+        *pf3 = 0;
+        s->steps = steps;
+        if (actions & SMFIF_SETSYMLIST) {
+            // Only the macros we read (a list replaces the MTA's default list).
+            smfi_setsymlist(ctx, SMFIM_CONNECT, c_str("j"));
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, c_str("i"));
+            smfi_setsymlist(ctx, SMFIM_ENVRCPT, c_str("i {rcpt_mailer}"));
+            smfi_setsymlist(ctx, SMFIM_EOM, c_str("i"));
+        }
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_connect(SMFICTX* ctx, char* hostname, struct sockaddr* hostaddr) {
+    return guarded("connect", SMFIS_TEMPFAIL, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (!s) {  // an MTA that did not negotiate (milter protocol < 6)
+            s = new Session;
+            smfi_setpriv(ctx, s);
+        }
+        ClientInfo client{hostname ? hostname : "unknown", address_text(hostaddr)};
+        s->conn = std::make_unique<Connection>(g_runtimes->get(), std::move(client));
+        return no_opinion(ctx, SMFIP_NR_CONN);
+    });
+}
+
+sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
+    return guarded("mail", SMFIS_TEMPFAIL, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (!s || !s->conn) return SMFIS_TEMPFAIL;
+        s->conn->on_mail(argv && argv[0] ? argv[0] : "", macro(ctx, "i"));
+        return no_opinion(ctx, SMFIP_NR_MAIL);
+    });
+}
+
+sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
+    return guarded("rcpt", SMFIS_TEMPFAIL, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (!s || !s->conn) return SMFIS_TEMPFAIL;
+        std::string qid = macro(ctx, "i");
+        RcptInput in;
+        in.address = argv && argv[0] ? argv[0] : "";
+        in.queue_id = qid;
+        in.rejected_by_mta = (s->steps & SMFIP_RCPT_REJ) && macro(ctx, "{rcpt_mailer}") == "error";
+        return apply(ctx, s->conn->on_rcpt(in));
+    });
+}
+
+sfsistat on_eom(SMFICTX* ctx) {
+    return guarded("eom", SMFIS_CONTINUE, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (s && s->conn) s->conn->on_message_end();
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_abort(SMFICTX* ctx) {
+    return guarded("abort", SMFIS_CONTINUE, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (s && s->conn) s->conn->on_message_end();
+        return SMFIS_CONTINUE;
+    });
+}
+
+// May run without connect, and under libmilter's pool lock: short, no blocking.
+sfsistat on_close(SMFICTX* ctx) {
+    return guarded("close", SMFIS_CONTINUE, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        smfi_setpriv(ctx, nullptr);
+        delete s;
+        return SMFIS_CONTINUE;
+    });
+}
+
+}  // namespace
+
+bool register_milter(RuntimeHolder* runtimes) {
+    g_runtimes = runtimes;
+    struct smfiDesc desc = {};
+    desc.xxfi_name = c_str("rcptguard");
+    desc.xxfi_version = SMFI_VERSION;
+    desc.xxfi_flags = SMFIF_SETSYMLIST;
+    desc.xxfi_connect = on_connect;
+    desc.xxfi_envfrom = on_envfrom;
+    desc.xxfi_envrcpt = on_envrcpt;
+    desc.xxfi_eom = on_eom;
+    desc.xxfi_abort = on_abort;
+    desc.xxfi_close = on_close;
+    desc.xxfi_negotiate = on_negotiate;
+    return smfi_register(desc) == MI_SUCCESS;
+}
+
+}  // namespace rcptguard

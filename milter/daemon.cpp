@@ -1,0 +1,185 @@
+// daemon: see daemon.hpp.
+#include "daemon.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+namespace rcptguard {
+
+namespace {
+
+std::runtime_error sys_error(const std::string& what) {
+    return std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+std::string unix_path(const std::string& spec) {
+    for (const char* p : {"unix:", "local:"})
+        if (spec.compare(0, std::strlen(p), p) == 0) return spec.substr(std::strlen(p));
+    return "";
+}
+
+std::string parent_dir(const std::string& path) {
+    auto slash = path.rfind('/');
+    if (slash == std::string::npos || slash == 0) return "/";
+    return path.substr(0, slash);
+}
+
+bool lookup_group(const std::string& name, gid_t* gid) {
+    struct group grp, *res = nullptr;
+    char buf[16384];
+    if (getgrnam_r(name.c_str(), &grp, buf, sizeof buf, &res) != 0 || !res) return false;
+    *gid = res->gr_gid;
+    return true;
+}
+
+}  // namespace
+
+Identity resolve_identity(const Settings& s, const ConfigFile& file) {
+    Identity id;
+    id.uid = geteuid();
+    id.gid = getegid();
+    auto line_of = [&](const std::string& key) {
+        for (const auto& v : file.global.values)
+            if (v.key == key) return v.line;
+        return 0;
+    };
+    if (!s.user.empty()) {
+        struct passwd pw, *res = nullptr;
+        char buf[16384];
+        if (getpwnam_r(s.user.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
+            throw ConfigError(file.path, line_of("user"), "user",
+                              "no such user '" + s.user + "' (create it, e.g. adduser --system --group " +
+                                  s.user + ")");
+        if (geteuid() == 0) {
+            id.change = true;
+            id.uid = res->pw_uid;
+            id.gid = res->pw_gid;
+            id.user = s.user;
+        }
+    }
+    if (!s.group.empty()) {
+        gid_t g;
+        if (!lookup_group(s.group, &g))
+            throw ConfigError(file.path, line_of("group"), "group", "no such group '" + s.group + "'");
+        if (id.change) id.gid = g;
+    }
+    if (!s.socket_group.empty()) {
+        gid_t g;
+        if (!lookup_group(s.socket_group, &g))
+            throw ConfigError(file.path, line_of("socket_group"), "socket_group",
+                              "no such group '" + s.socket_group + "'");
+        id.socket_gid = g;
+    } else if (id.change) {
+        id.socket_gid = id.gid;
+    }
+    return id;
+}
+
+PidFile::~PidFile() {
+    if (fd_ >= 0) close(fd_);
+}
+
+void PidFile::acquire(const std::string& path, const Identity& id) {
+    std::string dir = parent_dir(path);
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0) {
+        if (mkdir(dir.c_str(), 0755) != 0) throw sys_error("cannot create pid file directory " + dir);
+        if (id.change && chown(dir.c_str(), id.uid, id.gid) != 0)
+            throw sys_error("cannot hand pid file directory " + dir + " to " + id.user);
+    }
+    int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+    if (fd < 0) throw sys_error("cannot open pid file " + path);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        char buf[32] = {0};
+        ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+        close(fd);
+        std::string pid = n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "?";
+        while (!pid.empty() && (pid.back() == '\n' || pid.back() == ' ')) pid.pop_back();
+        throw std::runtime_error("another rcptguard is running (pid " + pid + ", pid file " + path + ")");
+    }
+    fd_ = fd;
+    path_ = path;
+}
+
+void PidFile::write_pid() {
+    if (fd_ < 0) return;
+    std::string text = std::to_string(getpid()) + "\n";
+    if (ftruncate(fd_, 0) != 0 || pwrite(fd_, text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()))
+        throw sys_error("cannot write pid file " + path_);
+}
+
+void PidFile::remove() {
+    if (fd_ < 0) return;
+    unlink(path_.c_str());  // best effort: the directory may not be ours any more
+    close(fd_);
+    fd_ = -1;
+}
+
+void prepare_socket_path(const std::string& spec, const Identity& id) {
+    std::string path = unix_path(spec);
+    if (path.empty()) return;
+    std::string dir = parent_dir(path);
+    struct stat st;
+    if (stat(dir.c_str(), &st) != 0) {
+        if (mkdir(dir.c_str(), 0750) != 0) throw sys_error("cannot create socket directory " + dir);
+        gid_t g = id.socket_gid != static_cast<gid_t>(-1) ? id.socket_gid : id.gid;
+        if (chown(dir.c_str(), id.change ? id.uid : static_cast<uid_t>(-1), g) != 0)
+            throw sys_error("cannot set the owner of socket directory " + dir);
+    }
+    if (lstat(path.c_str(), &st) != 0) return;
+    if (!S_ISSOCK(st.st_mode))
+        throw std::runtime_error(path + " exists and is not a socket: refusing to remove it");
+    // A socket file: stale (left by a crash or a root-run instance) or live?
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) throw sys_error("socket");
+    struct sockaddr_un sun = {};
+    sun.sun_family = AF_UNIX;
+    std::strncpy(sun.sun_path, path.c_str(), sizeof sun.sun_path - 1);
+    bool live = connect(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) == 0;
+    close(fd);
+    if (live) throw std::runtime_error("socket " + path + " is in use by another running process");
+}
+
+void apply_socket_permissions(const std::string& spec, unsigned mode, const Identity& id) {
+    std::string path = unix_path(spec);
+    if (path.empty()) return;
+    if (id.socket_gid != static_cast<gid_t>(-1) || id.change) {
+        if (chown(path.c_str(), id.change ? id.uid : static_cast<uid_t>(-1), id.socket_gid) != 0)
+            throw sys_error("cannot set the owner of socket " + path);
+    }
+    if (chmod(path.c_str(), mode) != 0) throw sys_error("cannot set the mode of socket " + path);
+}
+
+void daemonize() {
+    pid_t pid = fork();
+    if (pid < 0) throw sys_error("fork");
+    if (pid > 0) _exit(0);
+    if (setsid() < 0) throw sys_error("setsid");
+    if (chdir("/") != 0) throw sys_error("chdir /");
+    int fd = open("/dev/null", O_RDWR);
+    if (fd < 0) throw sys_error("open /dev/null");
+    dup2(fd, STDIN_FILENO);
+    dup2(fd, STDOUT_FILENO);
+    dup2(fd, STDERR_FILENO);
+    if (fd > STDERR_FILENO) close(fd);
+}
+
+void drop_privileges(const Identity& id) {
+    if (!id.change) return;
+    if (initgroups(id.user.c_str(), id.gid) != 0) throw sys_error("initgroups " + id.user);
+    if (setgid(id.gid) != 0) throw sys_error("setgid");
+    if (setuid(id.uid) != 0) throw sys_error("setuid " + id.user);
+    if (id.uid != 0 && setuid(0) == 0) throw std::runtime_error("could regain root after dropping privileges");
+}
+
+}  // namespace rcptguard

@@ -1,0 +1,55 @@
+// daemon: process-level chores of the milter daemon - who to run as, the pid
+// file that also guards against a second instance, detaching, the unix socket's
+// owner and mode. Each function throws std::runtime_error with a message fit
+// for the admin (and ConfigError where a config key is to blame).
+// Thread-safety: called from main() before any thread is started.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "settings.hpp"
+
+namespace rcptguard {
+
+struct Identity {
+    bool change = false;  // started as root with "user" set
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::string user;
+    gid_t socket_gid = static_cast<gid_t>(-1);  // -1 = leave as created
+};
+
+// Resolves user, group and socket_group; throws ConfigError for unknown names.
+Identity resolve_identity(const Settings& s, const ConfigFile& file);
+
+class PidFile {
+public:
+    PidFile() = default;
+    PidFile(const PidFile&) = delete;
+    PidFile& operator=(const PidFile&) = delete;
+    ~PidFile();
+    // Creates (and locks) the pid file; throws if another instance holds it.
+    void acquire(const std::string& path, const Identity& id);
+    void write_pid();
+    void remove();
+
+private:
+    int fd_ = -1;
+    std::string path_;
+};
+
+// For unix: sockets: creates the parent directory if needed and refuses to
+// take over a socket some live process still listens on.
+void prepare_socket_path(const std::string& spec, const Identity& id);
+// After smfi_opensocket(): applies socket_mode and the socket group.
+void apply_socket_permissions(const std::string& spec, unsigned mode, const Identity& id);
+
+// Forks into the background (the parent exits 0), starts a new session,
+// changes to / and points stdin/stdout/stderr at /dev/null.
+void daemonize();
+
+void drop_privileges(const Identity& id);
+
+}  // namespace rcptguard

@@ -1,0 +1,20 @@
+// query: "rcptguard -q ADDRESS" (and "rcptguard-ctl check"): runs the exact
+// production lookup path for one address and prints the verdict, like
+// Postfix's "postmap -q".
+// Exit codes: 0 valid recipient, 1 unknown or bad syntax (would get 5xx),
+// 2 temporary failure (would get 451), 3 not one of our domains (no opinion).
+// Thread-safety: uses only the (thread-safe) policy.
+#pragma once
+
+#include <ostream>
+#include <string_view>
+
+#include "runtime.hpp"
+
+namespace rcptguard {
+
+enum QueryExit { kQueryValid = 0, kQueryUnknown = 1, kQueryTempFail = 2, kQueryNotOurs = 3 };
+
+int run_query(const Runtime& rt, std::string_view address, std::ostream& out);
+
+}  // namespace rcptguard

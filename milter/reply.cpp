@@ -1,0 +1,79 @@
+// reply: see reply.hpp.
+#include "reply.hpp"
+
+#include "text.hpp"
+
+namespace rcptguard {
+
+namespace {
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+bool valid_xcode_part(std::string_view p, std::size_t max_digits) {
+    if (p.empty() || p.size() > max_digits) return false;
+    for (char c : p)
+        if (!is_digit(c)) return false;
+    // RFC 3463: no leading zeros except the single digit 0.
+    return !(p.size() > 1 && p[0] == '0');
+}
+
+}  // namespace
+
+std::string escape_percent(std::string_view s) {
+    std::string out;
+    out.reserve(s.size() + 8);
+    for (char c : s) {
+        out.push_back(c);
+        if (c == '%') out.push_back('%');
+    }
+    return out;
+}
+
+std::string Reply::wire_text() const {
+    std::string clean = printable(text, kMaxReplyText / 2 - 3);
+    return escape_percent(clean);
+}
+
+std::string Reply::to_string() const { return code + " " + xcode + " " + printable(text, kMaxReplyText); }
+
+bool reply_is_well_formed(const Reply& r) {
+    if (r.code.size() != 3 || !is_digit(r.code[1]) || !is_digit(r.code[2])) return false;
+    if (r.code[0] != '4' && r.code[0] != '5') return false;
+    auto d1 = r.xcode.find('.');
+    if (d1 == std::string::npos) return false;
+    auto d2 = r.xcode.find('.', d1 + 1);
+    if (d2 == std::string::npos) return false;
+    std::string_view x(r.xcode);
+    if (x.substr(0, d1) != r.code.substr(0, 1)) return false;
+    if (!valid_xcode_part(x.substr(d1 + 1, d2 - d1 - 1), 3)) return false;
+    if (!valid_xcode_part(x.substr(d2 + 1), 3)) return false;
+    return !r.text.empty() && r.wire_text().size() <= kMaxReplyText;
+}
+
+std::string display_address(std::string_view original) {
+    return "<" + printable(original, 256) + ">";
+}
+
+Reply unknown_user_reply(std::string_view original, std::string_view reject_message) {
+    return Reply{"550", "5.1.1", display_address(original) + ": " + std::string(reject_message)};
+}
+
+Reply lookup_tempfail_reply(std::string_view original, std::string_view tempfail_message) {
+    return Reply{"451", "4.3.0", display_address(original) + ": " + std::string(tempfail_message)};
+}
+
+Reply bad_syntax_reply(std::string_view original) {
+    return Reply{"501", "5.1.3", display_address(original) + ": Bad recipient address syntax"};
+}
+
+std::string check_reply_text(std::string_view text) {
+    if (text.empty()) return "must not be empty";
+    if (text.size() > 400) return "longer than 400 characters";
+    for (char c : text) {
+        auto u = static_cast<unsigned char>(c);
+        if (u < 0x20 || u >= 0x7F) return "only printable ASCII characters are allowed";
+    }
+    return "";
+}
+
+}  // namespace rcptguard

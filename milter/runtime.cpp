@@ -1,0 +1,49 @@
+// runtime: see runtime.hpp.
+#include "runtime.hpp"
+
+#include "../backends/registry.hpp"
+
+namespace rcptguard {
+
+void Runtime::maintain() const {
+    for (const auto& b : backends) b->maintain();
+}
+
+std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial) {
+    ConfigFile file = load_config_file(config_path);
+    auto settings = std::make_shared<Settings>(read_settings(file));
+    auto rt = std::make_shared<Runtime>();
+    rt->serial = serial;
+    rt->warnings = settings->warnings;
+    BackendContext ctx{settings->policy.address};
+    for (const std::string& name : settings->backend_names) {
+        for (const auto& sec : file.sections) {
+            if (sec.type != "backend" || sec.name != name) continue;
+            SectionReader r(file, sec);
+            BuiltBackend b = make_backend(r, ctx);
+            if (!b.startup_warning.empty())
+                rt->warnings.push_back("backend " + name + ": " + b.startup_warning +
+                                       ": lookups answer temporary failure until this is fixed");
+            rt->backends.push_back(std::move(b.backend));
+        }
+    }
+    auto chain = std::make_shared<BackendChain>(rt->backends);
+    rt->policy = std::make_shared<RecipientPolicy>(settings->policy, chain);
+    rt->settings = std::move(settings);
+    return rt;
+}
+
+std::vector<std::string> restart_only_changes(const Settings& a, const Settings& b) {
+    std::vector<std::string> keys;
+    if (a.socket != b.socket) keys.push_back("socket");
+    if (a.socket_mode != b.socket_mode) keys.push_back("socket_mode");
+    if (a.socket_group != b.socket_group) keys.push_back("socket_group");
+    if (a.user != b.user) keys.push_back("user");
+    if (a.group != b.group) keys.push_back("group");
+    if (a.pid_file != b.pid_file) keys.push_back("pid_file");
+    if (a.log.ident != b.log.ident) keys.push_back("syslog_name");
+    if (a.log.facility != b.log.facility) keys.push_back("syslog_facility");
+    return keys;
+}
+
+}  // namespace rcptguard

@@ -1,0 +1,43 @@
+// runtime: one complete, immutable snapshot of what the daemon runs with -
+// settings, backends and the recipient policy - built from the configuration
+// file in one go. A reload (SIGUSR1) builds a new snapshot off to the side and
+// publishes it only if the whole build succeeded; connections keep the
+// snapshot they started with until they close.
+//
+// build_runtime() throws ConfigError ("file:line: key: problem"); transient
+// backend problems are not errors but land in warnings.
+// Thread-safety: a Runtime is immutable (backends are internally synchronised);
+// RuntimeHolder hands out snapshots to any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../backends/backend.hpp"
+#include "policy/recipient_policy.hpp"
+#include "published.hpp"
+#include "settings.hpp"
+
+namespace rcptguard {
+
+struct Runtime {
+    std::shared_ptr<const Settings> settings;
+    std::vector<BackendPtr> backends;
+    std::shared_ptr<const RecipientPolicy> policy;
+    std::vector<std::string> warnings;
+    unsigned long serial = 0;  // 1 for the first build, +1 per successful reload
+
+    // Lets backends notice changed files; called by the maintenance thread.
+    void maintain() const;
+};
+
+std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial);
+
+using RuntimeHolder = Published<Runtime>;
+
+// Keys whose change a reload cannot apply (the socket is open, privileges are
+// dropped): returns their names, for a warning.
+std::vector<std::string> restart_only_changes(const Settings& running, const Settings& loaded);
+
+}  // namespace rcptguard

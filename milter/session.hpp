@@ -1,0 +1,63 @@
+// session: per-connection and per-message state of one MTA session, and the
+// decisions taken in it - plain C++ that the libmilter callbacks (callbacks.cpp)
+// drive and unit tests can call directly, without libmilter or sockets.
+//
+// A Connection lives from the MTA's connect to its close and keeps the Runtime
+// snapshot it started with (a reload never changes the rules mid-session). One
+// connection carries many messages: message state is reset by on_mail(),
+// on_message_end() (end of message or abort).
+// Thread-safety: libmilter runs one connection's callbacks one at a time, but
+// possibly on different threads; a Connection is never used concurrently.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "policy/recipient_policy.hpp"
+#include "runtime.hpp"
+
+namespace rcptguard {
+
+struct ClientInfo {
+    std::string hostname;  // as the MTA reports it ("unknown" if none)
+    std::string address;   // textual IP address, "" if not an IP connection
+};
+
+struct RcptInput {
+    std::string_view address;       // argv[0] of RCPT TO, exactly as the MTA passed it
+    std::string_view queue_id;      // the "i" macro, "" before the MTA has one
+    bool rejected_by_mta = false;   // SMFIP_RCPT_REJ: {rcpt_mailer} = "error"
+};
+
+class Connection {
+public:
+    Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client);
+
+    void on_mail(std::string_view sender, std::string_view queue_id);
+    RcptDecision on_rcpt(const RcptInput& in);
+    void on_message_end();
+
+    const Runtime& runtime() const { return *runtime_; }
+    const ClientInfo& client() const { return client_; }
+    const std::string& queue_id() const { return queue_id_; }
+    unsigned bad_recipients() const { return bad_recipients_; }
+
+    // "host[address]" as Postfix writes it.
+    std::string client_text() const;
+
+private:
+    void log_decision(const RecipientCheck& c, const RcptDecision& d) const;
+    std::string log_prefix() const;
+
+    std::shared_ptr<const Runtime> runtime_;
+    ClientInfo client_;
+    // Message state.
+    std::string sender_;
+    std::string queue_id_;
+    bool in_message_ = false;
+    // Connection state.
+    unsigned bad_recipients_ = 0;
+};
+
+}  // namespace rcptguard

@@ -1,0 +1,45 @@
+// settings: the global keys of rcptguard.conf, read and validated into one
+// immutable struct (see rcptguard.conf(5) for every key and its default).
+// read_settings() throws ConfigError naming file, line and key.
+// Thread-safety: immutable once built; shared through Runtime snapshots.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config_file.hpp"
+#include "log.hpp"
+#include "policy/recipient_policy.hpp"
+
+namespace rcptguard {
+
+constexpr const char* kDefaultConfigPath = "/etc/rcptguard/rcptguard.conf";
+
+struct Settings {
+    std::string config_path;
+
+    // Listener and process (changing these needs a restart).
+    std::string socket = "inet:8894@127.0.0.1";
+    unsigned socket_mode = 0660;
+    std::string socket_group;  // "" = the primary group of "user"
+    std::string user;          // "" = keep the identity rcptguard was started with
+    std::string group;         // "" = the primary group of "user"
+    std::string pid_file = "/run/rcptguard/rcptguard.pid";
+    LogSettings log;
+
+    // Recipient policy.
+    std::vector<std::string> backend_names;
+    PolicySettings policy;
+
+    // Not errors, but worth telling the admin ("file:line: ..."); logged at
+    // start and reload, printed by -n.
+    std::vector<std::string> warnings;
+};
+
+Settings read_settings(const ConfigFile& file);
+
+// Checks a milter socket specification (unix:PATH, local:PATH, inet:PORT@HOST,
+// inet6:PORT@HOST); returns "" or the problem.
+std::string check_socket_spec(const std::string& spec);
+
+}  // namespace rcptguard

@@ -1,0 +1,50 @@
+// fake_backend: a Backend for unit tests, answering from a map and counting
+// calls. Keys not in the map answer NotFound; keys in `failing` answer TempFail.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "backends/backend.hpp"
+
+namespace rcptguard::testing {
+
+class FakeBackend final : public Backend {
+public:
+    explicit FakeBackend(std::string name) : Backend(std::move(name), "fake") {}
+
+    void add(const std::string& key) {
+        std::lock_guard<std::mutex> l(m_);
+        found_.insert(key);
+    }
+    void fail(const std::string& key) {
+        std::lock_guard<std::mutex> l(m_);
+        failing_.insert(key);
+    }
+    void fail_everything(bool yes) { fail_all_ = yes; }
+
+    LookupResult lookup(std::string_view key) const noexcept override {
+        std::lock_guard<std::mutex> l(m_);
+        calls_.emplace_back(key);
+        if (fail_all_ || failing_.count(std::string(key))) return LookupResult::tempfail("fake outage");
+        return found_.count(std::string(key)) ? LookupResult::found() : LookupResult::not_found();
+    }
+
+    std::vector<std::string> calls() const {
+        std::lock_guard<std::mutex> l(m_);
+        return calls_;
+    }
+
+private:
+    mutable std::mutex m_;
+    std::set<std::string> found_;
+    std::set<std::string> failing_;
+    std::atomic<bool> fail_all_{false};
+    mutable std::vector<std::string> calls_;
+};
+
+}  // namespace rcptguard::testing
