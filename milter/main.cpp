@@ -165,6 +165,11 @@ int parse_args(int argc, char** argv, Options* opt) {
         usage(std::cerr);
         return kExitUsage;
     }
+    // The daemon changes to / when it detaches: a relative path would break reloads.
+    if (!opt->config.empty() && opt->config.front() != '/') {
+        char cwd[4096];
+        if (getcwd(cwd, sizeof cwd)) opt->config = std::string(cwd) + "/" + opt->config;
+    }
     if (opt->check_only && opt->query) {
         std::cerr << "rcptguard: -n and -q cannot be combined\n";
         return kExitUsage;
@@ -194,7 +199,8 @@ int real_main(int argc, char** argv) {
     try {
         rt = build_runtime(opt.config, 1);
     } catch (const std::exception& e) {
-        log_error(std::string("fatal: ") + e.what());
+        if (opt.check_only || opt.query) std::cerr << "rcptguard: " << e.what() << "\n";
+        else log_error(std::string("fatal: ") + e.what());
         return kExitConfig;
     }
     if (opt.check_only) {

@@ -20,13 +20,16 @@ std::string Connection::log_prefix() const {
 }
 
 void Connection::on_mail(std::string_view sender, std::string_view queue_id) {
-    sender_ = std::string(sender);
+    Address from = parse_address(sender, runtime_->policy->settings().address);
+    sender_ = std::move(from.original);
+    null_sender_ = from.status == AddressStatus::Null;
     queue_id_ = std::string(queue_id);
     in_message_ = true;
 }
 
 void Connection::on_message_end() {
     sender_.clear();
+    null_sender_ = false;
     queue_id_.clear();
     in_message_ = false;
 }

@@ -41,6 +41,8 @@ public:
     const Runtime& runtime() const { return *runtime_; }
     const ClientInfo& client() const { return client_; }
     const std::string& queue_id() const { return queue_id_; }
+    const std::string& sender() const { return sender_; }
+    bool null_sender() const { return null_sender_; }
     unsigned bad_recipients() const { return bad_recipients_; }
 
     // "host[address]" as Postfix writes it.
@@ -53,7 +55,8 @@ private:
     std::shared_ptr<const Runtime> runtime_;
     ClientInfo client_;
     // Message state.
-    std::string sender_;
+    std::string sender_;  // without <>
+    bool null_sender_ = false;
     std::string queue_id_;
     bool in_message_ = false;
     // Connection state.

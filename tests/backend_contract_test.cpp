@@ -1,0 +1,184 @@
+// The backend contract (backends/backend.hpp), run against every backend type:
+// found, not found, case, +detail, catch-all, hostile keys, concurrency, and
+// "a store that is missing or corrupt answers TempFail, never NotFound".
+// Each backend type supplies a Store: how an admin would put rows into it and
+// how to produce a missing or corrupt one.
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <thread>
+
+#include "backends/file_backend.hpp"
+#include "backends/sqlite_backend.hpp"
+#include "tests/test_support.hpp"
+
+namespace rcptguard {
+namespace {
+
+using testing::TempDir;
+
+struct Store {
+    std::string name;
+    // A backend over a store holding rows exactly as written (admins type mixed case).
+    std::function<BackendPtr(TempDir&, const std::vector<std::string>&)> make;
+    std::function<BackendPtr(TempDir&)> make_missing;
+    std::function<BackendPtr(TempDir&)> make_corrupt;
+};
+
+std::string quote_for_file(const std::string& row) { return row + "\n"; }
+
+Store file_store() {
+    Store s;
+    s.name = "file";
+    s.make = [](TempDir& d, const std::vector<std::string>& rows) -> BackendPtr {
+        std::string text = "# recipients\n";
+        for (const auto& r : rows) text += quote_for_file(r);
+        testing::write_file(d.file("users.txt"), text);
+        auto b = std::make_shared<FileBackend>("contract", d.file("users.txt"), AddressOptions{});
+        std::string err = b->load();
+        if (!err.empty()) throw std::runtime_error(err);
+        return b;
+    };
+    s.make_missing = [](TempDir& d) -> BackendPtr {
+        auto b = std::make_shared<FileBackend>("contract", d.file("absent.txt"), AddressOptions{});
+        EXPECT_NE(b->load(), "");
+        return b;
+    };
+    s.make_corrupt = [](TempDir& d) -> BackendPtr {
+        testing::write_file(d.file("bad.txt"), "user@example.test\nthis is not an address\n");
+        auto b = std::make_shared<FileBackend>("contract", d.file("bad.txt"), AddressOptions{});
+        EXPECT_NE(b->load().find("bad.txt:2:"), std::string::npos);
+        return b;
+    };
+    return s;
+}
+
+Store sqlite_store() {
+    Store s;
+    s.name = "sqlite";
+    s.make = [](TempDir& d, const std::vector<std::string>& rows) -> BackendPtr {
+        testing::make_sqlite_db(d.file("r.db"), rows);
+        SqliteOptions o;
+        o.path = d.file("r.db");
+        return std::make_shared<SqliteBackend>("contract", o);
+    };
+    s.make_missing = [](TempDir& d) -> BackendPtr {
+        SqliteOptions o;
+        o.path = d.file("absent.db");
+        return std::make_shared<SqliteBackend>("contract", o);
+    };
+    s.make_corrupt = [](TempDir& d) -> BackendPtr {
+        testing::write_file(d.file("junk.db"), std::string(8192, 'J'));
+        SqliteOptions o;
+        o.path = d.file("junk.db");
+        return std::make_shared<SqliteBackend>("contract", o);
+    };
+    return s;
+}
+
+class BackendContract : public ::testing::TestWithParam<Store> {
+protected:
+    BackendPtr make(const std::vector<std::string>& rows) { return GetParam().make(dir_, rows); }
+    TempDir dir_;
+};
+
+TEST_P(BackendContract, ListedAddress_Found) {
+    auto b = make({"user@example.test"});
+    EXPECT_EQ(b->lookup("user@example.test").status, LookupStatus::Found);
+}
+
+TEST_P(BackendContract, UnlistedAddress_NotFound) {
+    auto b = make({"user@example.test"});
+    EXPECT_EQ(b->lookup("other@example.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(b->lookup("user@other.test").status, LookupStatus::NotFound);
+}
+
+TEST_P(BackendContract, EntryWrittenInMixedCase_FoundByCanonicalKey) {
+    auto b = make({"John.Smith@Example.TEST"});
+    EXPECT_EQ(b->lookup("john.smith@example.test").status, LookupStatus::Found);
+}
+
+TEST_P(BackendContract, DetailIsThePolicysJob_BackendMatchesExactly) {
+    auto b = make({"user@example.test", "list+admin@example.test"});
+    EXPECT_EQ(b->lookup("user+tag@example.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(b->lookup("list+admin@example.test").status, LookupStatus::Found);
+}
+
+TEST_P(BackendContract, CatchAllEntry_FoundOnlyForItsDomain) {
+    auto b = make({"@example.test"});
+    EXPECT_EQ(b->lookup("@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b->lookup("@other.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(b->lookup("anyone@example.test").status, LookupStatus::NotFound);
+}
+
+TEST_P(BackendContract, QuotedLocalPart_FoundExactly) {
+    auto b = make({"\"john doe\"@example.test"});
+    EXPECT_EQ(b->lookup("\"john doe\"@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b->lookup("john doe@example.test").status, LookupStatus::NotFound);
+}
+
+TEST_P(BackendContract, HostileKeys_AreData_NeverMatchOtherRows) {
+    auto b = make({"user@example.test", "@catchall.test"});
+    const std::string hostile[] = {"' OR 1=1 --",
+                                   "' OR '1'='1'@example.test",
+                                   "user@example.test' OR 'x'='x",
+                                   "%",
+                                   "%@example.test",
+                                   "_ser@example.test",
+                                   "*",
+                                   "*@example.test",
+                                   "*)(uid=*",
+                                   ")(|(mail=*",
+                                   "\\",
+                                   "\"a b\"@example.test",
+                                   std::string("user@example.test\0evil", 22),
+                                   std::string(1024, 'a') + "@example.test",
+                                   "",
+                                   "@",
+                                   "\xff\xfe@example.test",
+                                   "USER@EXAMPLE.TEST; DROP TABLE recipients"};
+    for (const auto& k : hostile) {
+        LookupResult r = b->lookup(k);
+        EXPECT_EQ(r.status, LookupStatus::NotFound) << "key: " << k;
+    }
+    // The store is intact afterwards.
+    EXPECT_EQ(b->lookup("user@example.test").status, LookupStatus::Found);
+}
+
+TEST_P(BackendContract, MissingStore_TempFail_NeverNotFound) {
+    auto b = GetParam().make_missing(dir_);
+    LookupResult r = b->lookup("user@example.test");
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    EXPECT_FALSE(r.reason.empty());
+}
+
+TEST_P(BackendContract, CorruptStore_TempFail_NeverNotFound) {
+    auto b = GetParam().make_corrupt(dir_);
+    LookupResult r = b->lookup("user@example.test");
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    EXPECT_FALSE(r.reason.empty());
+}
+
+TEST_P(BackendContract, ConcurrentLookups_AllAnsweredCorrectly) {
+    std::vector<std::string> rows;
+    for (int i = 0; i < 200; ++i) rows.push_back("u" + std::to_string(i) + "@example.test");
+    auto b = make(rows);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 300; ++i) {
+                int n = (i * 7 + t) % 400;
+                auto want = n < 200 ? LookupStatus::Found : LookupStatus::NotFound;
+                if (b->lookup("u" + std::to_string(n) + "@example.test").status != want) ++wrong;
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract, ::testing::Values(file_store(), sqlite_store()),
+                         [](const ::testing::TestParamInfo<Store>& i) { return i.param.name; });
+
+}  // namespace
+}  // namespace rcptguard

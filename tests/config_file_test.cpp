@@ -1,0 +1,179 @@
+// Unit tests for the configuration file parser and typed reader
+// (milter/config_file.hpp).
+#include "milter/config_file.hpp"
+
+#include <gtest/gtest.h>
+
+namespace rcptguard {
+namespace {
+
+std::string error_of(const std::string& text) {
+    try {
+        parse_config_text(text, "/etc/t.conf");
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+TEST(ConfigFile, GlobalAndSections_Parsed) {
+    ConfigFile f = parse_config_text(
+        "# comment\n"
+        "domains = a.test b.test\n"
+        "\n"
+        "[backend users]\n"
+        "type = sqlite\n"
+        "  # indented comment\n"
+        "path = /var/lib/x.db\n",
+        "/etc/t.conf");
+    ASSERT_EQ(f.global.values.size(), 1u);
+    EXPECT_EQ(f.global.values[0].key, "domains");
+    EXPECT_EQ(f.global.values[0].value, "a.test b.test");
+    EXPECT_EQ(f.global.values[0].line, 2);
+    ASSERT_EQ(f.sections.size(), 1u);
+    EXPECT_EQ(f.sections[0].type, "backend");
+    EXPECT_EQ(f.sections[0].name, "users");
+    EXPECT_EQ(f.sections[0].line, 4);
+    ASSERT_EQ(f.sections[0].values.size(), 2u);
+    EXPECT_EQ(f.sections[0].values[1].value, "/var/lib/x.db");
+}
+
+TEST(ConfigFile, ContinuationLine_AppendsToValue) {
+    ConfigFile f = parse_config_text("domains = a.test,\n    b.test\n\tc.test\n", "t");
+    EXPECT_EQ(f.global.values[0].value, "a.test, b.test c.test");
+}
+
+TEST(ConfigFile, ValueMayContainHash_AndCRLF) {
+    ConfigFile f = parse_config_text("reject_message = no #1 here\r\n", "t");
+    EXPECT_EQ(f.global.values[0].value, "no #1 here");
+}
+
+struct BadCase {
+    const char* name;
+    std::string text;
+    std::string want;  // substring of what()
+};
+
+class ConfigFileBad : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(ConfigFileBad, BrokenText_ErrorNamesFileLineKey) {
+    std::string e = error_of(GetParam().text);
+    EXPECT_NE(e.find(GetParam().want), std::string::npos) << "got: " << e;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, ConfigFileBad,
+    ::testing::Values(
+        BadCase{"NoEquals", "a = 1\nnonsense\n", "/etc/t.conf:2: nonsense: expected 'key = value'"},
+        BadCase{"BadKey", "Bad-Key = 1\n", "/etc/t.conf:1: Bad-Key: not a valid key name"},
+        BadCase{"Duplicate", "mode = enforce\nmode = monitor\n", "/etc/t.conf:2: mode: set twice (first on line 1)"},
+        BadCase{"UnknownSection", "[database x]\n", "/etc/t.conf:1: unknown section type"},
+        BadCase{"NoName", "[backend]\n", "/etc/t.conf:1: section needs a name"},
+        BadCase{"Unclosed", "[backend x\n", "/etc/t.conf:1: section header must end with ']'"},
+        BadCase{"TwiceSection", "[backend x]\n[backend x]\n", "/etc/t.conf:2: [backend x] defined twice"},
+        BadCase{"ContinuationFirst", "  a = b\n", "/etc/t.conf:1: continuation line"},
+        BadCase{"Nul", std::string("a = b\0c\n", 8), "/etc/t.conf:1: NUL byte"}),
+    [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
+
+TEST(ConfigFile, MissingFile_ErrorNamesPath) {
+    try {
+        load_config_file("/nonexistent/rcptguard.conf");
+        FAIL() << "no error";
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()), "/nonexistent/rcptguard.conf: cannot read: No such file or directory");
+    }
+}
+
+struct DurCase {
+    const char* text;
+    long long ms;  // -1 = invalid
+};
+
+class Durations : public ::testing::TestWithParam<DurCase> {};
+
+TEST_P(Durations, Parse_MatchesPostfixUnits) {
+    auto d = parse_duration(GetParam().text);
+    if (GetParam().ms < 0) {
+        EXPECT_FALSE(d.has_value());
+    } else {
+        ASSERT_TRUE(d.has_value());
+        EXPECT_EQ(d->count(), GetParam().ms);
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, Durations,
+                         ::testing::Values(DurCase{"500ms", 500}, DurCase{"5s", 5000}, DurCase{"5", 5000},
+                                           DurCase{"10m", 600000}, DurCase{"1h", 3600000},
+                                           DurCase{"7d", 604800000}, DurCase{"2w", 1209600000},
+                                           DurCase{"0", 0}, DurCase{"5S", 5000}, DurCase{"", -1},
+                                           DurCase{"s", -1}, DurCase{"5x", -1}, DurCase{"-5s", -1},
+                                           DurCase{"1.5s", -1}, DurCase{"99999999999s", -1}));
+
+TEST(Durations, Format_RoundTrips) {
+    EXPECT_EQ(format_duration(std::chrono::milliseconds(500)), "500ms");
+    EXPECT_EQ(format_duration(std::chrono::milliseconds(30000)), "30s");
+    EXPECT_EQ(format_duration(std::chrono::milliseconds(7 * 86400000LL)), "7d");
+}
+
+class ReaderTest : public ::testing::Test {
+protected:
+    std::string fail_of(const std::string& text, const std::function<void(SectionReader&)>& use) {
+        ConfigFile f = parse_config_text(text, "r.conf");
+        SectionReader r(f, f.global);
+        try {
+            use(r);
+            r.finish();
+        } catch (const ConfigError& e) {
+            return e.what();
+        }
+        return "";
+    }
+};
+
+TEST_F(ReaderTest, UnknownKey_Rejected) {
+    EXPECT_EQ(fail_of("domians = x\n", [](SectionReader& r) { r.string("domains", ""); }),
+              "r.conf:1: domians: unknown key in the global section");
+}
+
+TEST_F(ReaderTest, Boolean_BadValue) {
+    EXPECT_EQ(fail_of("x = maybe\n", [](SectionReader& r) { r.boolean("x", false); }),
+              "r.conf:1: x: expected yes or no, got 'maybe'");
+}
+
+TEST_F(ReaderTest, Integer_OutOfRange) {
+    EXPECT_EQ(fail_of("\nn = 100\n", [](SectionReader& r) { r.integer("n", 1, 1, 64); }),
+              "r.conf:2: n: must be between 1 and 64, got 100");
+}
+
+TEST_F(ReaderTest, Duration_OutOfRange) {
+    EXPECT_EQ(fail_of("t = 1h\n", [](SectionReader& r) {
+                  r.duration("t", std::chrono::seconds(1), std::chrono::seconds(0), std::chrono::seconds(10));
+              }),
+              "r.conf:1: t: must be between 0s and 10s, got 1h");
+}
+
+TEST_F(ReaderTest, Choice_ListsAllowed) {
+    EXPECT_EQ(fail_of("mode = loose\n", [](SectionReader& r) { r.choice("mode", "enforce", {"enforce", "monitor"}); }),
+              "r.conf:1: mode: expected enforce or monitor, got 'loose'");
+}
+
+TEST_F(ReaderTest, Mode_Octal) {
+    ConfigFile f = parse_config_text("m = 0660\n", "r");
+    SectionReader r(f, f.global);
+    EXPECT_EQ(r.mode("m", 0), 0660u);
+    EXPECT_NE(fail_of("m = 0999\n", [](SectionReader& rr) { rr.mode("m", 0); }).find("octal"), std::string::npos);
+}
+
+TEST_F(ReaderTest, Required_Missing_NamesSection) {
+    ConfigFile f = parse_config_text("[backend b]\ntype = file\n", "r.conf");
+    SectionReader r(f, f.sections[0]);
+    try {
+        r.required("path");
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()), "r.conf:1: path: missing: required in [backend b]");
+    }
+}
+
+}  // namespace
+}  // namespace rcptguard

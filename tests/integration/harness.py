@@ -1,0 +1,370 @@
+"""Integration-test harness: throwaway Postfix, slapd and rcptguard instances on
+loopback, started and stopped by the tests themselves (no system services).
+
+Recipes follow ../shared/notes/test-harness.md. Everything a test starts is
+registered for cleanup, so an aborted run leaves no daemons behind.
+"""
+
+import atexit
+import os
+import pwd
+import re
+import shutil
+import signal
+import smtplib
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD_DIR = os.path.abspath(os.environ.get("RCPTGUARD_BUILD", os.path.join(SOURCE_DIR, "build", "release")))
+SCHEMA = os.path.join(SOURCE_DIR, "etc", "schema.sql")
+UNPRIVILEGED_USER = "nobody"
+
+_cleanups = []
+
+
+def binary(name):
+    return os.path.join(BUILD_DIR, name)
+
+
+def _run_cleanups():
+    while _cleanups:
+        fn = _cleanups.pop()
+        try:
+            fn()
+        except Exception:  # pragma: no cover - best effort at exit
+            pass
+
+
+atexit.register(_run_cleanups)
+
+
+def on_cleanup(fn):
+    _cleanups.append(fn)
+    return fn
+
+
+def free_port():
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def port_open(port, host="127.0.0.1"):
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def wait_until(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise AssertionError("timed out after %ss waiting for %s" % (timeout, what))
+
+
+def make_root(prefix="rcptguard-it-"):
+    root = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(root, 0o755)  # postfix and nobody must traverse it
+    on_cleanup(lambda: shutil.rmtree(root, ignore_errors=True))
+    return root
+
+
+def make_sqlite_db(path, addresses):
+    with open(SCHEMA) as f:
+        schema = f.read()
+    con = sqlite3.connect(path)
+    con.executescript(schema)
+    con.executemany("INSERT INTO recipients(address) VALUES (?)", [(a,) for a in addresses])
+    con.commit()
+    con.close()
+    os.chmod(path, 0o644)
+
+
+def sqlite_cli(path, sql):
+    """Changes the database the way an admin does: with the sqlite3 shell."""
+    subprocess.run(["sqlite3", path, sql], check=True, capture_output=True)
+
+
+class Rcptguard:
+    """rcptguard -f with a config written by the test; stderr goes to a log file."""
+
+    def __init__(self, root, config, name="rcptguard", binary_path=None):
+        self.root = root
+        self.name = name
+        self.conf = os.path.join(root, name + ".conf")
+        self.logfile = os.path.join(root, name + ".log")
+        self.binary = binary_path or binary("rcptguard")
+        self.proc = None
+        self.write_config(config)
+
+    def write_config(self, text):
+        with open(self.conf, "w") as f:
+            f.write(text)
+
+    def start(self, wait_port=None, wait_socket=None):
+        self._log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen([self.binary, "-f", "-c", self.conf], stdout=self._log, stderr=self._log)
+        on_cleanup(self.kill)
+        if wait_port:
+            wait_until(lambda: port_open(wait_port) or self.proc.poll() is not None, 15, "rcptguard to listen")
+        if wait_socket:
+            wait_until(lambda: os.path.exists(wait_socket) or self.proc.poll() is not None, 15,
+                       "rcptguard socket")
+        if self.proc.poll() is not None:
+            raise AssertionError("rcptguard exited with %s:\n%s" % (self.proc.returncode, self.log()))
+        wait_until(lambda: "starting rcptguard" in self.log(), 10, "rcptguard start-up line")
+        return self
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def wait_log(self, pattern, timeout=10, after=0):
+        rx = re.compile(pattern)
+        wait_until(lambda: rx.search(self.log()[after:]) is not None, timeout, "log line /%s/" % pattern)
+
+    def log_size(self):
+        return len(self.log())
+
+    def reload(self, config=None):
+        """Rewrites the config (if given), sends SIGUSR1, waits for the outcome."""
+        mark = self.log_size()
+        if config is not None:
+            self.write_config(config)
+        self.proc.send_signal(signal.SIGUSR1)
+        wait_until(lambda: re.search(r"reload(: configuration| failed)", self.log()[mark:]), 10, "reload")
+        return self.log()[mark:]
+
+    def pid(self):
+        return self.proc.pid
+
+    def stop(self, timeout=15):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def run_rcptguard(*args, timeout=30):
+    return subprocess.run([binary("rcptguard")] + list(args), capture_output=True, text=True, timeout=timeout)
+
+
+MASTER_CF = """\
+{listen} inet n - n - - smtpd
+pickup    unix n - n 60 1 pickup
+cleanup   unix n - n - 0 cleanup
+qmgr      unix n - n 300 1 qmgr
+tlsmgr    unix - - n 1000? 1 tlsmgr
+rewrite   unix - - n - - trivial-rewrite
+bounce    unix - - n - 0 bounce
+defer     unix - - n - 0 bounce
+trace     unix - - n - 0 bounce
+verify    unix - - n - 1 verify
+flush     unix n - n 1000? 0 flush
+proxymap  unix - - n - - proxymap
+proxywrite unix - - n - 1 proxymap
+smtp      unix - - n - - smtp
+relay     unix - - n - - smtp
+showq     unix n - n - - showq
+error     unix - - n - - error
+retry     unix - - n - - error
+discard   unix - - n - - discard
+local     unix - n n - - local
+virtual   unix - n n - - virtual
+lmtp      unix - - n - - lmtp
+anvil     unix - - n - 1 anvil
+scache    unix - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+"""
+
+
+class Postfix:
+    """A throwaway Postfix with its own config, queue and data directories."""
+
+    def __init__(self, root, port=None, main=None):
+        self.root = os.path.join(root, "postfix")
+        self.port = port or free_port()
+        self.etc = os.path.join(self.root, "etc")
+        self.logfile = os.path.join(self.root, "log", "maillog")
+        for d in ("etc", "spool", "data", "log"):
+            os.makedirs(os.path.join(self.root, d), exist_ok=True)
+        os.chmod(self.root, 0o755)
+        pf = pwd.getpwnam("postfix")
+        os.chown(os.path.join(self.root, "data"), pf.pw_uid, pf.pw_gid)
+        self.settings = {
+            "compatibility_level": "3.6",
+            "queue_directory": os.path.join(self.root, "spool"),
+            "data_directory": os.path.join(self.root, "data"),
+            "command_directory": "/usr/sbin",
+            "daemon_directory": "/usr/lib/postfix/sbin",
+            "meta_directory": "/etc/postfix",
+            "shlib_directory": "/usr/lib/postfix",
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "maillog_file": self.logfile,
+            "maillog_file_prefixes": os.path.join(self.root, "log"),
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "ipv4",
+            "myhostname": "mx.example.test",
+            "mydomain": "example.test",
+            "myorigin": "mx.example.test",
+            "mydestination": "mx.example.test",
+            "mynetworks": "127.0.0.0/8",
+            "alias_maps": "",
+            "alias_database": "",
+            "disable_dns_lookups": "yes",
+            "smtp_dns_support_level": "disabled",
+            "smtpd_relay_restrictions": "reject_unauth_destination",
+            "relay_domains": "example.test",
+            "transport_maps": "inline:{ example.test=discard: }",
+            "smtpd_error_sleep_time": "0s",
+            "smtpd_soft_error_limit": "1000",
+            "smtpd_hard_error_limit": "1000",
+            "smtpd_client_connection_rate_limit": "0",
+            "smtpd_client_connection_count_limit": "0",
+            "milter_protocol": "6",
+            "milter_default_action": "tempfail",
+            "milter_command_timeout": "30s",
+            "milter_connect_timeout": "10s",
+            "milter_content_timeout": "60s",
+            "biff": "no",
+            "smtputf8_enable": "yes",
+        }
+        if main:
+            self.settings.update(main)
+        self.running = False
+
+    def write(self):
+        with open(os.path.join(self.etc, "main.cf"), "w") as f:
+            for k, v in self.settings.items():
+                f.write("%s = %s\n" % (k, v))
+        with open(os.path.join(self.etc, "master.cf"), "w") as f:
+            f.write(MASTER_CF.format(listen="127.0.0.1:%d" % self.port))
+
+    def _postfix(self, *args, check=True):
+        r = subprocess.run(["postfix", "-c", self.etc] + list(args), capture_output=True, text=True)
+        if check and r.returncode != 0:
+            # Postfix prints fatal errors only to a terminal: ask again under script(1).
+            again = subprocess.run(["script", "-qec", "postfix -c %s %s" % (self.etc, " ".join(args)), "/dev/null"],
+                                   capture_output=True, text=True)
+            raise AssertionError("postfix %s failed: %s %s %s" % (args, r.stdout, r.stderr, again.stdout))
+        return r
+
+    def start(self):
+        self.write()
+        self._postfix("check")
+        self._postfix("start")
+        self.running = True
+        on_cleanup(self.stop)
+        wait_until(lambda: port_open(self.port), 20, "postfix smtpd on port %d" % self.port)
+        return self
+
+    def reconfigure(self, **settings):
+        self.settings.update(settings)
+        self.write()
+        if self.running:
+            self._postfix("reload")
+            time.sleep(1.0)  # reload is asynchronous; new smtpd processes pick it up
+
+    def stop(self):
+        if self.running:
+            self._postfix("stop", check=False)
+            self.running = False
+            # master exits asynchronously
+            pidfile = os.path.join(self.root, "spool", "pid", "master.pid")
+            wait_until(lambda: not os.path.exists(pidfile) or not _pid_alive(pidfile), 15, "postfix to stop")
+
+    def log(self):
+        try:
+            with open(self.logfile, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def sendmail(self, sender, recipients, message):
+        r = subprocess.run(["/usr/sbin/sendmail", "-C", self.etc, "-f", sender, "-i", "--"] + list(recipients),
+                           input=message, capture_output=True, text=True, timeout=30)
+        if r.returncode != 0:
+            raise AssertionError("sendmail failed: %s %s" % (r.stdout, r.stderr))
+
+    def flush(self):
+        subprocess.run(["postqueue", "-c", self.etc, "-f"], capture_output=True)
+
+    def queue_empty(self):
+        r = subprocess.run(["postqueue", "-c", self.etc, "-p"], capture_output=True, text=True)
+        return "Mail queue is empty" in r.stdout
+
+
+def _pid_alive(pidfile):
+    try:
+        with open(pidfile) as f:
+            pid = int(f.read().strip())
+        os.kill(pid, 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+class Smtp:
+    """A real SMTP client session (Python's smtplib) with raw RCPT control."""
+
+    def __init__(self, port, helo="client.test", timeout=60):
+        self.s = smtplib.SMTP("127.0.0.1", port, timeout=timeout)
+        self.s.ehlo(helo)
+
+    def mail(self, sender):
+        code, msg = self.s.docmd("MAIL FROM:%s" % sender)
+        return code, msg.decode(errors="replace")
+
+    def rcpt(self, addr):
+        code, msg = self.s.docmd("RCPT TO:%s" % addr)
+        return code, msg.decode(errors="replace")
+
+    def data(self, body):
+        code, msg = self.s.data(body)
+        return code, msg.decode(errors="replace")
+
+    def rset(self):
+        return self.s.rset()
+
+    def close(self):
+        try:
+            self.s.quit()
+        except Exception:
+            try:
+                self.s.close()
+            except Exception:
+                pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def rcpt_verdict(port, addr, sender="<sender@client.test>"):
+    with Smtp(port) as c:
+        code, _ = c.mail(sender)
+        assert code == 250, "MAIL FROM refused: %s" % code
+        return c.rcpt(addr)

@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""Runs the integration tests (tests/integration/test_*.py) with unittest and
+ends with one line CI can read: "N passed, N failed, N skipped".
+
+usage: run.py [-k PATTERN] [MODULE ...]   (RCPTGUARD_BUILD picks the build)
+"""
+
+import argparse
+import os
+import sys
+import time
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+
+class Result(unittest.TextTestResult):
+    def startTest(self, test):
+        self._t0 = time.monotonic()
+        super().startTest(test)
+
+    def addSuccess(self, test):
+        super().addSuccess(test)
+        self.stream.write("  (%.1fs)\n" % (time.monotonic() - self._t0))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("-k", dest="pattern", action="append", help="only tests matching this substring")
+    ap.add_argument("modules", nargs="*")
+    args = ap.parse_args()
+    loader = unittest.TestLoader()
+    if args.pattern:
+        loader.testNamePatterns = ["*%s*" % p for p in args.pattern]
+    if args.modules:
+        suite = unittest.TestSuite(loader.loadTestsFromName(m.replace(".py", "")) for m in args.modules)
+    else:
+        suite = loader.discover(HERE, pattern="test_*.py", top_level_dir=HERE)
+    runner = unittest.TextTestRunner(verbosity=2, resultclass=Result, stream=sys.stdout)
+    t0 = time.monotonic()
+    res = runner.run(suite)
+    failed = len(res.failures) + len(res.errors) + len(res.unexpectedSuccesses)
+    skipped = len(res.skipped)
+    passed = res.testsRun - failed - skipped
+    print("integration: %d passed, %d failed, %d skipped (%.0fs)" % (passed, failed, skipped,
+                                                                       time.monotonic() - t0))
+    sys.exit(0 if failed == 0 and skipped == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

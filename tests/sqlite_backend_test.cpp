@@ -1,0 +1,192 @@
+// SQLite-specific behaviour beyond the contract: live changes by another
+// writer, a database replaced or removed on disk, a missing table, a custom
+// query, a writer holding the lock, and the pool under load.
+#include "backends/sqlite_backend.hpp"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "tests/test_support.hpp"
+
+namespace rcptguard {
+namespace {
+
+using testing::TempDir;
+
+void exec(const std::string& db, const std::string& sql) {
+    sqlite3* h = nullptr;
+    ASSERT_EQ(sqlite3_open(db.c_str(), &h), SQLITE_OK);
+    char* err = nullptr;
+    int rc = sqlite3_exec(h, sql.c_str(), nullptr, nullptr, &err);
+    std::string e = err ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(h);
+    ASSERT_EQ(rc, SQLITE_OK) << e;
+}
+
+SqliteOptions opts(const std::string& path) {
+    SqliteOptions o;
+    o.path = path;
+    o.busy_timeout = std::chrono::milliseconds(200);
+    return o;
+}
+
+TEST(SqliteBackend, RowAddedByAnotherWriter_SeenAtOnce) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    SqliteBackend b("s", opts(d.file("r.db")));
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
+    exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+    exec(d.file("r.db"), "DELETE FROM recipients WHERE address = 'a@example.test'");
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::NotFound);
+}
+
+TEST(SqliteBackend, NoSuchTable_TempFail) {
+    TempDir d;
+    exec(d.file("empty.db"), "CREATE TABLE other (x TEXT)");
+    SqliteBackend b("s", opts(d.file("empty.db")));
+    LookupResult r = b.lookup("a@example.test");
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    EXPECT_NE(r.reason.find("no such table"), std::string::npos) << r.reason;
+    EXPECT_NE(b.probe(), "");
+}
+
+TEST(SqliteBackend, ZeroByteFile_TempFail) {
+    TempDir d;
+    testing::write_file(d.file("zero.db"), "");
+    SqliteBackend b("s", opts(d.file("zero.db")));
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::TempFail);
+}
+
+TEST(SqliteBackend, DatabaseRemovedAtRuntime_TempFailAfterMaintain_BackWhenRestored) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    SqliteBackend b("s", opts(d.file("r.db")));
+    b.maintain();
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    ASSERT_EQ(std::rename(d.file("r.db").c_str(), d.file("moved.db").c_str()), 0);
+    b.maintain();
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(b.lookup("zzz@example.test").status, LookupStatus::TempFail);
+    ASSERT_EQ(std::rename(d.file("moved.db").c_str(), d.file("r.db").c_str()), 0);
+    b.maintain();
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+}
+
+TEST(SqliteBackend, DatabaseReplacedOnDisk_NewContentsUsed) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"old@example.test"});
+    SqliteBackend b("s", opts(d.file("r.db")));
+    EXPECT_EQ(b.lookup("old@example.test").status, LookupStatus::Found);
+    testing::make_sqlite_db(d.file("new.db"), {"new@example.test"});
+    unsigned long g = b.generation();
+    ASSERT_EQ(std::rename(d.file("new.db").c_str(), d.file("r.db").c_str()), 0);
+    b.maintain();
+    EXPECT_GT(b.generation(), g);
+    EXPECT_EQ(b.lookup("new@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("old@example.test").status, LookupStatus::NotFound);
+}
+
+TEST(SqliteBackend, WriterHoldsExclusiveLock_TempFailNotNotFound) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    exec(d.file("r.db"), "PRAGMA journal_mode = DELETE");
+    SqliteBackend b("s", opts(d.file("r.db")));
+    sqlite3* w = nullptr;
+    ASSERT_EQ(sqlite3_open(d.file("r.db").c_str(), &w), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(w, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr), SQLITE_OK);
+    LookupResult r = b.lookup("a@example.test");
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    EXPECT_NE(r.reason.find("locked"), std::string::npos) << r.reason;
+    sqlite3_exec(w, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(w);
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+}
+
+TEST(SqliteBackend, WalWriterInTransaction_ReadersStillAnswer) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});  // schema sets WAL
+    SqliteBackend b("s", opts(d.file("r.db")));
+    sqlite3* w = nullptr;
+    ASSERT_EQ(sqlite3_open(d.file("r.db").c_str(), &w), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(w, "BEGIN IMMEDIATE; INSERT INTO recipients VALUES ('b@example.test')", nullptr,
+                           nullptr, nullptr),
+              SQLITE_OK);
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);  // not committed yet
+    sqlite3_exec(w, "COMMIT", nullptr, nullptr, nullptr);
+    sqlite3_close(w);
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+}
+
+TEST(SqliteBackend, CustomQuery_OwnSchema) {
+    TempDir d;
+    exec(d.file("own.db"),
+         "CREATE TABLE mailbox (username TEXT, active INT);"
+         "INSERT INTO mailbox VALUES ('a@example.test', 1), ('b@example.test', 0)");
+    SqliteOptions o = opts(d.file("own.db"));
+    o.query = "SELECT 1 FROM mailbox WHERE username = :address AND active = 1";
+    SqliteBackend b("s", o);
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
+}
+
+TEST(SqliteBackend, QueryWithTwoParameters_TempFailWithReason) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    SqliteOptions o = opts(d.file("r.db"));
+    o.query = "SELECT 1 FROM recipients WHERE address = ?1 OR address = ?2";
+    SqliteBackend b("s", o);
+    LookupResult r = b.lookup("a@example.test");
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    EXPECT_NE(r.reason.find("exactly one parameter"), std::string::npos);
+}
+
+TEST(SqliteBackend, CheckQuery_RejectsNonSelectAndMultipleStatements) {
+    EXPECT_EQ(SqliteBackend::check_query("SELECT 1 FROM t WHERE a = ?"), "");
+    EXPECT_EQ(SqliteBackend::check_query("select 1 from t where a = ?;"), "");
+    EXPECT_NE(SqliteBackend::check_query("DELETE FROM recipients WHERE address = ?"), "");
+    EXPECT_NE(SqliteBackend::check_query("SELECT 1; DROP TABLE x"), "");
+}
+
+TEST(SqliteBackend, NeverWritesTheDatabase) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    SqliteOptions o = opts(d.file("r.db"));
+    o.query = "SELECT 1 FROM recipients WHERE address = ?1";
+    SqliteBackend b("s", o);
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    // query_only: even a statement smuggled in via the query option cannot write.
+    o.query = "INSERT INTO recipients VALUES (?1) RETURNING 1";
+    SqliteBackend w("w", o);
+    EXPECT_EQ(w.lookup("evil@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(b.lookup("evil@example.test").status, LookupStatus::NotFound);
+}
+
+TEST(SqliteBackend, PoolOfOne_ManyThreads_NoWrongAnswers) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    SqliteOptions o = opts(d.file("r.db"));
+    o.pool_size = 1;
+    o.busy_timeout = std::chrono::milliseconds(5000);
+    SqliteBackend b("s", o);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 6; ++t)
+        ts.emplace_back([&] {
+            for (int i = 0; i < 200; ++i) {
+                if (b.lookup("a@example.test").status != LookupStatus::Found) ++wrong;
+                if (b.lookup("x@example.test").status != LookupStatus::NotFound) ++wrong;
+            }
+        });
+    for (auto& t : ts) t.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+}  // namespace
+}  // namespace rcptguard
