@@ -368,3 +368,23 @@ def rcpt_verdict(port, addr, sender="<sender@client.test>"):
         code, _ = c.mail(sender)
         assert code == 250, "MAIL FROM refused: %s" % code
         return c.rcpt(addr)
+
+
+def rcpt_verdict_milter_ok(port):
+    """True if something speaking the milter protocol answers an option
+    negotiation on 127.0.0.1:port (a minimal SMFIC_OPTNEG exchange)."""
+    import struct
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        payload = b"O" + struct.pack("!III", 6, 0x1FF, 0x1FFFFF)
+        s.sendall(struct.pack("!I", len(payload)) + payload)
+        hdr = s.recv(4)
+        if len(hdr) != 4:
+            return False
+        n = struct.unpack("!I", hdr)[0]
+        body = b""
+        while len(body) < n:
+            chunk = s.recv(n - len(body))
+            if not chunk:
+                return False
+            body += chunk
+        return body[:1] == b"O"
