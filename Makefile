@@ -13,7 +13,8 @@
 
 SHELL       := /bin/bash
 CONFIG      ?= release
-BUILD       := build/$(CONFIG)
+BUILD       ?= build/$(CONFIG)
+FUZZ_SECONDS ?= 30
 JOBS        ?= 2
 
 CXX         := g++
@@ -37,6 +38,7 @@ GTEST_LIBS  := -lgtest -lgtest_main
 CORE_SRCS   := $(filter-out milter/main.cpp milter/callbacks.cpp,$(wildcard milter/*.cpp milter/*/*.cpp backends/*.cpp))
 DAEMON_SRCS := milter/main.cpp milter/callbacks.cpp
 UNIT_SRCS   := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
+FUZZ_SRCS   := $(wildcard tests/fuzz/*_fuzz.cpp)
 
 CORE_OBJS   := $(CORE_SRCS:%.cpp=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -45,6 +47,7 @@ CORE_LIB    := $(BUILD)/librcptguard.a
 
 PROGRAMS    := $(BUILD)/rcptguard
 UNIT_BIN    := $(BUILD)/unit_tests
+FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
 
 PREFIX      ?= /usr/local
 SBINDIR     ?= $(PREFIX)/sbin
@@ -53,8 +56,9 @@ DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
 DESTDIR     ?=
 
-.PHONY: all programs tests deps check test test-unit test-integration demo asan tsan fuzz bench clean lint-man
+.PHONY: all programs tests fuzz-targets deps check test test-unit test-integration demo asan tsan fuzz bench clean lint-man
 .DEFAULT_GOAL := all
+.SECONDARY:
 
 all: programs
 programs: $(PROGRAMS)
@@ -76,7 +80,13 @@ $(BUILD)/obj/tests/%.o: CPPFLAGS += -DRCPTGUARD_SOURCE_DIR='"$(CURDIR)"'
 $(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) $(LIBS_CORE) $(GTEST_LIBS)
 
--include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(UNIT_OBJS:.o=.d)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_LIB) $(LIBS_CORE)
+
+fuzz-targets: $(FUZZ_BINS)
+
+-include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d)
 
 # Installs the Debian packages listed in packages.debian that are missing.
 deps:
@@ -104,6 +114,11 @@ asan: deps
 tsan: deps
 	$(MAKE) -j$(JOBS) CONFIG=tsan programs tests
 	tools/run-tests build/tsan
+
+# FUZZ_SECONDS per target (default 30); CI uses the default.
+fuzz: deps
+	$(MAKE) -j$(JOBS) CONFIG=fuzz fuzz-targets
+	tools/run-fuzz build/fuzz $(FUZZ_SECONDS)
 
 clean:
 	rm -rf build

@@ -6,11 +6,33 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "../milter/log.hpp"
 
 namespace rcptguard {
+
+namespace {
+
+// A reader of a WAL database must be able to create db-shm next to it; when it
+// cannot, SQLite only says "unable to open database file". Say why instead.
+std::string explain_cantopen(const std::string& path) {
+    std::string dir = path.substr(0, path.rfind('/') == std::string::npos ? 0 : path.rfind('/'));
+    if (dir.empty()) dir = ".";
+    unsigned char header[20] = {0};
+    FILE* f = std::fopen(path.c_str(), "rb");
+    if (!f) return "";
+    std::size_t n = std::fread(header, 1, sizeof header, f);
+    std::fclose(f);
+    bool wal = n == sizeof header && header[18] == 2 && header[19] == 2;
+    if (wal && access(dir.c_str(), W_OK) != 0 && access((path + "-shm").c_str(), W_OK) != 0)
+        return " (the database is in WAL mode and uid " + std::to_string(geteuid()) +
+               " may not create " + path + "-shm: give the user rcptguard runs as write access to " + dir + ")";
+    return "";
+}
+
+}  // namespace
 
 SqliteBackend::SqliteBackend(std::string name, SqliteOptions opts)
     : Backend(std::move(name), "sqlite"), opts_(std::move(opts)) {
@@ -67,6 +89,7 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
                             SQLITE_PREPARE_PERSISTENT, &c->stmt, nullptr);
     if (rc != SQLITE_OK || !c->stmt) {
         *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
+        if ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY) *error += explain_cantopen(opts_.path);
         close_conn(c);
         return nullptr;
     }
@@ -153,7 +176,8 @@ LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
         } else if (rc == SQLITE_DONE) {
             result = LookupResult::not_found();
         } else {
-            result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db));
+            result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db) +
+                                            ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY ? explain_cantopen(opts_.path) : ""));
             // Busy/locked is transient; anything else (corrupt, I/O error,
             // schema gone) gets a fresh connection next time.
             int primary = rc & 0xFF;

@@ -85,6 +85,23 @@ class CommandLine(unittest.TestCase):
         self.assertIn("temporary failure", r.stdout)
         self.assertIn("would reply 451 4.3.0", r.stdout)
 
+    def test_wal_database_in_unwritable_directory_explained(self):
+        # SQLite readers of a WAL database must create db-shm next to it: the
+        # admin gets the reason, not only SQLite's "readonly database".
+        d = os.path.join(self.root, "walro")
+        os.makedirs(d)
+        db = os.path.join(d, "r.db")
+        h.make_sqlite_db(db, ["alice@example.test"])
+        os.chmod(d, 0o755)
+        path = self.write("walro.conf", base(self.root, db, "inet:1@127.0.0.1"))
+        os.chmod(path, 0o644)
+        r = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
+                            h.binary("rcptguard"), "-q", "alice@example.test", "-c", path],
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(r.returncode, 2, r.stdout + r.stderr)
+        self.assertIn("is in WAL mode and uid %d may not create %s-shm" % (pwd.getpwnam("nobody").pw_uid, db),
+                      r.stdout)
+
     def test_query_with_broken_config_is_not_a_verdict(self):
         path = self.write("broken.conf", "domains = example.test\n")
         r = h.run_rcptguard("-q", "alice@example.test", "-c", path)

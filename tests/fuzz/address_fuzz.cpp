@@ -1,0 +1,40 @@
+// libFuzzer target: address normalisation and the replies built from it.
+// Any input must parse without crashing, and every reply rcptguard could send
+// for it must be well formed (a malformed reply makes Postfix drop the milter).
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include "milter/address.hpp"
+#include "milter/reply.hpp"
+
+using namespace rcptguard;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string raw(reinterpret_cast<const char*>(data), size);
+    for (bool fold : {true, false}) {
+        AddressOptions o;
+        o.fold_local_case = fold;
+        o.recipient_delimiters = fold ? "+" : "+-";
+        Address a = parse_address(raw, o);
+        if (a.status == AddressStatus::Mailbox) {
+            auto keys = lookup_keys(a, o);
+            if (keys.empty() || keys.front() != a.canonical()) std::abort();
+            if (a.canonical().size() > kMaxAddressLength) std::abort();
+            // Normalisation is idempotent: the canonical form parses to itself.
+            Address again = parse_address(a.canonical(), o);
+            if (again.status != AddressStatus::Mailbox || again.canonical() != a.canonical()) std::abort();
+        }
+        for (const Reply& r : {unknown_user_reply(a.original, "Recipient address rejected: User unknown"),
+                               lookup_tempfail_reply(a.original, "Temporary lookup failure"),
+                               bad_syntax_reply(a.original)}) {
+            if (!reply_is_well_formed(r)) std::abort();
+            std::string w = r.wire_text();
+            if (w.find('\r') != std::string::npos || w.find('\n') != std::string::npos) std::abort();
+        }
+        std::string err;
+        std::string entry = normalize_entry(raw, o, &err);
+        if (entry.empty() && err.empty()) std::abort();
+    }
+    return 0;
+}
