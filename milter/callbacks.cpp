@@ -20,6 +20,7 @@ namespace rcptguard {
 namespace {
 
 RuntimeHolder* g_runtimes = nullptr;
+Services* g_services = nullptr;
 
 // Per-MTA-connection private data: what was negotiated, then the Connection.
 struct Session {
@@ -109,7 +110,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         if (actions & SMFIF_SETSYMLIST) {
             // Only the macros we read (a list replaces the MTA's default list).
             smfi_setsymlist(ctx, SMFIM_CONNECT, c_str("j"));
-            smfi_setsymlist(ctx, SMFIM_ENVFROM, c_str("i"));
+            smfi_setsymlist(ctx, SMFIM_ENVFROM, c_str("i {auth_authen}"));
             smfi_setsymlist(ctx, SMFIM_ENVRCPT, c_str("i {rcpt_mailer}"));
             smfi_setsymlist(ctx, SMFIM_EOM, c_str("i"));
         }
@@ -125,7 +126,7 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, struct sockaddr* hostaddr) {
             smfi_setpriv(ctx, s);
         }
         ClientInfo client{hostname ? hostname : "unknown", address_text(hostaddr)};
-        s->conn = std::make_unique<Connection>(g_runtimes->get(), std::move(client));
+        s->conn = std::make_unique<Connection>(g_runtimes->get(), std::move(client), *g_services);
         return no_opinion(ctx, SMFIP_NR_CONN);
     });
 }
@@ -134,7 +135,7 @@ sfsistat on_envfrom(SMFICTX* ctx, char** argv) {
     return guarded("mail", SMFIS_TEMPFAIL, [&]() -> sfsistat {
         Session* s = session_of(ctx);
         if (!s || !s->conn) return SMFIS_TEMPFAIL;
-        s->conn->on_mail(argv && argv[0] ? argv[0] : "", macro(ctx, "i"));
+        s->conn->on_mail(argv && argv[0] ? argv[0] : "", macro(ctx, "i"), macro(ctx, "{auth_authen}"));
         return no_opinion(ctx, SMFIP_NR_MAIL);
     });
 }
@@ -180,8 +181,9 @@ sfsistat on_close(SMFICTX* ctx) {
 
 }  // namespace
 
-bool register_milter(RuntimeHolder* runtimes) {
+bool register_milter(RuntimeHolder* runtimes, Services* services) {
     g_runtimes = runtimes;
+    g_services = services;
     struct smfiDesc desc = {};
     desc.xxfi_name = c_str("rcptguard");
     desc.xxfi_version = SMFI_VERSION;

@@ -7,13 +7,14 @@
 #pragma once
 
 #include "runtime.hpp"
+#include "services.hpp"
 
 struct smfiDesc;
 
 namespace rcptguard {
 
 // Registers rcptguard's callbacks with libmilter (smfi_register). The holder
-// must outlive smfi_main(). Returns false if libmilter refused.
-bool register_milter(RuntimeHolder* runtimes);
+// and the services must outlive smfi_main(). Returns false if libmilter refused.
+bool register_milter(RuntimeHolder* runtimes, Services* services);
 
 }  // namespace rcptguard

@@ -31,6 +31,8 @@ namespace {
 constexpr int kExitUsage = 64;
 constexpr int kExitSoftware = 70;
 constexpr int kExitConfig = 78;
+// Enough for SQLite, libldap and GnuTLS handshakes; far below glibc's 8 MiB.
+constexpr std::size_t kThreadStackBytes = 512 * 1024;
 
 struct Options {
     std::string config = kDefaultConfigPath;
@@ -107,8 +109,14 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     if (!s.pid_file.empty()) pid.acquire(s.pid_file, id);
     prepare_socket_path(s.socket, id);
 
-    static RuntimeHolder holder(rt);  // outlives smfi_main and every callback
-    if (!register_milter(&holder)) throw std::runtime_error("smfi_register failed");
+    // Shared state that outlives reloads, smfi_main and every callback.
+    static RuntimeHolder holder(rt);
+    static SteadyClock clock;
+    static InterruptibleSleeper sleeper;
+    static ClientTable clients(s.tarpit.max_clients, clock);
+    static Tarpit tarpit(clients, sleeper, clock);
+    static Services services{clock, tarpit};
+    if (!register_milter(&holder, &services)) throw std::runtime_error("smfi_register failed");
     std::string spec = s.socket;
     if (smfi_setconn(const_cast<char*>(spec.c_str())) != MI_SUCCESS)
         throw std::runtime_error("smfi_setconn " + spec + " failed");
@@ -130,7 +138,16 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     log_notice(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec + ", " +
                std::to_string(rt->backends.size()) + " backends, mode " +
                (s.policy.monitor ? "monitor" : "enforce"));
+    // libmilter starts a thread per busy connection with default attributes;
+    // a tarpit keeps many of them waiting, so keep their stacks small.
+    pthread_attr_t attr;
+    if (pthread_attr_init(&attr) == 0) {
+        pthread_attr_setstacksize(&attr, kThreadStackBytes);
+        pthread_setattr_default_np(&attr);
+        pthread_attr_destroy(&attr);
+    }
     int rc = smfi_main();
+    sleeper.stop();
     log_notice(std::string("stopping rcptguard") + (rc == MI_SUCCESS ? "" : " after a libmilter error"));
     pid.remove();
     // Worker threads may still be inside callbacks: leave without running

@@ -43,6 +43,7 @@ std::vector<std::string> restart_only_changes(const Settings& a, const Settings&
     if (a.pid_file != b.pid_file) keys.push_back("pid_file");
     if (a.log.ident != b.log.ident) keys.push_back("syslog_name");
     if (a.log.facility != b.log.facility) keys.push_back("syslog_facility");
+    if (a.tarpit.max_clients != b.tarpit.max_clients) keys.push_back("ban_table_size");
     return keys;
 }
 

@@ -3,68 +3,161 @@
 
 #include "log.hpp"
 #include "reply.hpp"
+#include "tarpit/network.hpp"
 #include "text.hpp"
 
 namespace rcptguard {
 
-Connection::Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client)
-    : runtime_(std::move(runtime)), client_(std::move(client)) {}
+Connection::Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client, Services& services)
+    : runtime_(std::move(runtime)), client_(std::move(client)), services_(services) {
+    const TarpitSettings& ts = runtime_->settings->tarpit;
+    tarpit_.client_key = client_key(client_.address, ts.ipv4_prefix, ts.ipv6_prefix);
+    auto ip = IpAddress::parse(client_.address);
+    tarpit_.exempt = ip && ts.trusted_networks.contains(*ip);
+}
 
 std::string Connection::client_text() const {
-    return printable(client_.hostname.empty() ? "unknown" : client_.hostname, 128) + "[" +
-           printable(client_.address, 64) + "]";
+    // MTAs pass "[192.0.2.7]" as the host name when reverse DNS gave none;
+    // Postfix's logs say "unknown[192.0.2.7]", which admins grep for.
+    const std::string& h = client_.hostname;
+    bool unnamed = h.empty() || h == "unknown" || (h.size() > 2 && h.front() == '[' && h.back() == ']');
+    return (unnamed ? std::string("unknown") : printable(h, 128)) + "[" + printable(client_.address, 64) + "]";
 }
 
-std::string Connection::log_prefix() const {
-    return (queue_id_.empty() ? std::string("NOQUEUE") : printable(queue_id_, 32)) + ": rcpt: ";
+std::string Connection::log_prefix(const char* component) const {
+    return (queue_id_.empty() ? std::string("NOQUEUE") : printable(queue_id_, 32)) + ": " + component + ": ";
 }
 
-void Connection::on_mail(std::string_view sender, std::string_view queue_id) {
+void Connection::on_mail(std::string_view sender, std::string_view queue_id, std::string_view auth_user) {
     Address from = parse_address(sender, runtime_->policy->settings().address);
     sender_ = std::move(from.original);
     null_sender_ = from.status == AddressStatus::Null;
     queue_id_ = std::string(queue_id);
-    in_message_ = true;
+    // SMTP AUTH happens once per connection, before MAIL: from here on the
+    // client is one of ours.
+    if (!auth_user.empty() && runtime_->settings->tarpit.exempt_authenticated) tarpit_.exempt = true;
 }
 
 void Connection::on_message_end() {
     sender_.clear();
     null_sender_ = false;
     queue_id_.clear();
-    in_message_ = false;
+}
+
+RcptDecision Connection::refuse(const Reply& reply, const std::string& why, bool monitor) {
+    RcptDecision d;
+    std::string who = "client " + client_text() + ": ";
+    if (monitor) {
+        d.monitored = true;
+        d.would_reply = reply;
+        log_info(log_prefix("tarpit") + who + "would refuse (monitor mode): " + reply.to_string() + ": " + why);
+        return d;
+    }
+    d.action = RcptAction::TempFail;  // 4xx class: libmilter needs SMFIS_TEMPFAIL for 421/450
+    d.reply = reply;
+    log_notice(log_prefix("tarpit") + who + "refuse: " + reply.to_string() + ": " + why);
+    return d;
+}
+
+void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) {
+    const TarpitSettings& ts = runtime_->settings->tarpit;
+    bool monitor = runtime_->policy->settings().monitor;
+    Tarpit& tp = services_.tarpit;
+    TarpitOutcome out = tp.after_verdict(tarpit_, ts, bad, lookup_elapsed);
+    if (out.client.newly_banned)
+        log_notice(log_prefix("tarpit") + "client " + tarpit_.client_key + ": " +
+                   (monitor ? "would ban (monitor mode)" : "banned") + " for " + format_duration(ts.ban.ban_time) +
+                   ": " + std::to_string(out.client.bad_in_window) + " bad recipients within " +
+                   format_duration(ts.ban.window));
+    if (out.disconnect) {
+        RcptDecision r = refuse(too_many_recipients_reply(),
+                                std::to_string(tarpit_.bad + tarpit_.deferred) +
+                                    " bad recipients on this connection (max_bad_recipients = " +
+                                    std::to_string(ts.max_bad_recipients) + ")",
+                                monitor);
+        if (!monitor) *d = r;
+        return;
+    }
+    if (out.delay.count() <= 0) return;
+    std::string what = format_duration(out.delay) + ": " + std::to_string(tarpit_.bad + tarpit_.deferred) +
+                       " bad recipients on this connection";
+    if (monitor) {
+        log_info(log_prefix("tarpit") + "client " + client_text() + ": would delay reply (monitor mode) by " + what);
+        return;
+    }
+    Millis waited = tp.wait(out.delay, ts);
+    tarpit_.slept += waited;
+    if (waited.count() == 0 && out.delay.count() > 0)
+        log_info(log_prefix("tarpit") + "client " + client_text() + ": not delayed: " +
+                 std::to_string(ts.max_sleepers) + " connections already waiting (tarpit_max_sleepers)");
+    else
+        log_info(log_prefix("tarpit") + "client " + client_text() + ": delayed reply by " + what +
+                 " (budget left " + format_duration(ts.tarpit_budget - tarpit_.slept) + ")");
 }
 
 RcptDecision Connection::on_rcpt(const RcptInput& in) {
     if (!in.queue_id.empty()) queue_id_ = std::string(in.queue_id);
+    const TarpitSettings& ts = runtime_->settings->tarpit;
+    bool monitor = runtime_->policy->settings().monitor;
     if (in.rejected_by_mta) {
-        // The MTA refused this recipient before asking us; it still counts as
-        // a bad recipient of this client, and our answer would be ignored.
-        ++bad_recipients_;
-        log_debug(log_prefix() + display_address(in.address) + ": rejected by the MTA");
+        // The MTA refused this recipient before asking us and will ignore our
+        // answer; it still counts, and a wait here still slows the client.
+        log_debug(log_prefix("rcpt") + display_address(in.address) + ": rejected by the MTA");
+        RcptDecision ignored;
+        apply_tarpit(true, Millis(0), &ignored);
         return {};
     }
+    Tarpit& tp = services_.tarpit;
+    ClientStatus st;
+    TarpitGate gate = tp.before_lookup(tarpit_, ts, &st);
+    if (gate == TarpitGate::Banned) {
+        RcptDecision r = refuse(banned_client_reply(),
+                                "banned for another " + format_duration(st.ban_left) + " (" +
+                                    std::to_string(st.bad_in_window) + " bad recipients within " +
+                                    format_duration(ts.ban.window) + ")",
+                                monitor);
+        if (!monitor) return r;
+    }
+    if (ts.enabled && !tarpit_.exempt && ts.max_bad_recipients > 0 &&
+        tarpit_.bad + tarpit_.deferred >= ts.max_bad_recipients && !monitor) {
+        // Reached through recipients the MTA rejected itself (their reply was ignored).
+        return refuse(too_many_recipients_reply(), std::to_string(tarpit_.bad) + " bad recipients on this connection",
+                      false);
+    }
+    if (gate == TarpitGate::UniformDefer && !monitor) {
+        ++tarpit_.deferred;
+        RcptDecision r = refuse(uniform_deferral_reply(in.address),
+                                "uniform deferral after " + std::to_string(ts.uniform_deferral_after) +
+                                    " bad recipients",
+                                false);
+        apply_tarpit(false, Millis(0), &r);
+        return r;
+    }
     const RecipientPolicy& policy = *runtime_->policy;
+    Millis t0 = services_.clock.now();
     RecipientCheck check = policy.check(in.address);
+    Millis elapsed = services_.clock.now() - t0;
     RcptDecision d = policy.decide(check);
-    if (check.verdict == Verdict::Unknown || check.verdict == Verdict::BadSyntax) ++bad_recipients_;
     log_decision(check, d);
+    bool bad = check.verdict == Verdict::Unknown || check.verdict == Verdict::BadSyntax;
+    apply_tarpit(bad, elapsed, &d);
     return d;
 }
 
 void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d) const {
     std::string who = display_address(c.address.original);
     std::string tail = "; client=" + client_text() + " from=" + display_address(sender_);
+    std::string prefix = log_prefix("rcpt");
     switch (c.verdict) {
         case Verdict::Valid:
             if (log_enabled(LogLevel::Debug))
-                log_debug(log_prefix() + who + ": accept: " +
+                log_debug(prefix + who + ": accept: " +
                           (c.key.empty() ? c.reason : "found " + printable(c.key) + " in backend " + c.backend) +
                           tail);
             return;
         case Verdict::NotOurs:
             if (log_enabled(LogLevel::Debug))
-                log_debug(log_prefix() + who + ": no opinion: " +
-                          (c.reason.empty() ? "not one of our domains" : c.reason));
+                log_debug(prefix + who + ": no opinion: " + (c.reason.empty() ? "not one of our domains" : c.reason));
             return;
         case Verdict::Unknown:
         case Verdict::BadSyntax:
@@ -77,15 +170,13 @@ void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d) co
     else if (c.verdict == Verdict::BadSyntax)
         cause = ": " + c.reason;
     if (d.accepted_on_error) {
-        log_warning(log_prefix() + who + ": accept despite lookup failure (on_backend_error = accept)" +
-                    cause + tail);
+        log_warning(prefix + who + ": accept despite lookup failure (on_backend_error = accept)" + cause + tail);
     } else if (d.monitored) {
-        log_info(log_prefix() + who + ": would reject (monitor mode): " + d.would_reply.to_string() +
-                 cause + tail);
+        log_info(prefix + who + ": would reject (monitor mode): " + d.would_reply.to_string() + cause + tail);
     } else if (d.action == RcptAction::TempFail) {
-        log_warning(log_prefix() + who + ": defer: " + d.reply.to_string() + cause + tail);
+        log_warning(prefix + who + ": defer: " + d.reply.to_string() + cause + tail);
     } else {
-        log_info(log_prefix() + who + ": reject: " + d.reply.to_string() + cause + tail);
+        log_info(prefix + who + ": reject: " + d.reply.to_string() + cause + tail);
     }
 }
 

@@ -4,8 +4,11 @@
 //
 // A Connection lives from the MTA's connect to its close and keeps the Runtime
 // snapshot it started with (a reload never changes the rules mid-session). One
-// connection carries many messages: message state is reset by on_mail(),
-// on_message_end() (end of message or abort).
+// connection carries many messages: message state is reset by on_mail() and
+// on_message_end() (end of message or abort); the tarpit state (bad
+// recipients, time already spent waiting) is per connection.
+// on_rcpt() may wait (tarpit) before it returns, never past half of the
+// configured mta_timeout.
 // Thread-safety: libmilter runs one connection's callbacks one at a time, but
 // possibly on different threads; a Connection is never used concurrently.
 #pragma once
@@ -16,6 +19,7 @@
 
 #include "policy/recipient_policy.hpp"
 #include "runtime.hpp"
+#include "services.hpp"
 
 namespace rcptguard {
 
@@ -32,9 +36,10 @@ struct RcptInput {
 
 class Connection {
 public:
-    Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client);
+    Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client, Services& services);
 
-    void on_mail(std::string_view sender, std::string_view queue_id);
+    // auth_user: the {auth_authen} macro ("" when the client did not authenticate).
+    void on_mail(std::string_view sender, std::string_view queue_id, std::string_view auth_user = {});
     RcptDecision on_rcpt(const RcptInput& in);
     void on_message_end();
 
@@ -43,24 +48,27 @@ public:
     const std::string& queue_id() const { return queue_id_; }
     const std::string& sender() const { return sender_; }
     bool null_sender() const { return null_sender_; }
-    unsigned bad_recipients() const { return bad_recipients_; }
+    unsigned bad_recipients() const { return tarpit_.bad; }
+    const TarpitSession& tarpit_state() const { return tarpit_; }
 
     // "host[address]" as Postfix writes it.
     std::string client_text() const;
 
 private:
+    RcptDecision refuse(const Reply& reply, const std::string& why, bool monitor);
+    void apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d);
     void log_decision(const RecipientCheck& c, const RcptDecision& d) const;
-    std::string log_prefix() const;
+    std::string log_prefix(const char* component) const;
 
     std::shared_ptr<const Runtime> runtime_;
     ClientInfo client_;
+    Services& services_;
     // Message state.
     std::string sender_;  // without <>
     bool null_sender_ = false;
     std::string queue_id_;
-    bool in_message_ = false;
     // Connection state.
-    unsigned bad_recipients_ = 0;
+    TarpitSession tarpit_;
 };
 
 }  // namespace rcptguard

@@ -94,6 +94,8 @@ Settings read_settings(const ConfigFile& file) {
     p.tempfail_message = r.string("tempfail_message", p.tempfail_message);
     if (std::string e = check_reply_text(p.tempfail_message); !e.empty()) r.fail("tempfail_message", e);
 
+    s.tarpit = read_tarpit_settings(r);
+
     r.finish();
     for (const auto& sec : file.sections) {
         bool used = false;

@@ -10,6 +10,7 @@
 #include "config_file.hpp"
 #include "log.hpp"
 #include "policy/recipient_policy.hpp"
+#include "tarpit/tarpit.hpp"
 
 namespace rcptguard {
 
@@ -30,6 +31,9 @@ struct Settings {
     // Recipient policy.
     std::vector<std::string> backend_names;
     PolicySettings policy;
+
+    // Harvest defence (tarpit.hpp).
+    TarpitSettings tarpit;
 
     // Not errors, but worth telling the admin ("file:line: ..."); logged at
     // start and reload, printed by -n.

@@ -9,11 +9,14 @@
 
 #include "milter/log.hpp"
 #include "tests/fakes/fake_backend.hpp"
+#include "tests/fakes/fake_clock.hpp"
 
 namespace rcptguard {
 namespace {
 
 using testing::FakeBackend;
+using testing::FakeClock;
+using testing::FakeSleeper;
 
 class SessionTest : public ::testing::Test {
 protected:
@@ -35,6 +38,7 @@ protected:
         auto s = std::make_shared<Settings>();
         s->policy.domains.add_exact("example.test");
         s->policy.monitor = monitor;
+        s->tarpit.enabled = false;
         rt->backends = {backend_};
         rt->policy = std::make_shared<RecipientPolicy>(s->policy, std::make_shared<BackendChain>(rt->backends));
         rt->settings = s;
@@ -49,12 +53,17 @@ protected:
     }
 
     std::shared_ptr<FakeBackend> backend_;
+    FakeClock clock_;
+    FakeSleeper sleeper_{clock_};
+    ClientTable clients_{1000, clock_};
+    Tarpit tarpit_{clients_, sleeper_, clock_};
+    Services services_{clock_, tarpit_};
     std::mutex m_;
     std::vector<std::string> lines_;
 };
 
 TEST_F(SessionTest, ManyRecipients_EachGetsItsOwnVerdict) {
-    Connection c(runtime(), {"mx.client.test", "192.0.2.7"});
+    Connection c(runtime(), {"mx.client.test", "192.0.2.7"}, services_);
     c.on_mail("<sender@client.test>", "");
     EXPECT_EQ(c.on_rcpt({"<user@example.test>", "", false}).action, RcptAction::Continue);
     EXPECT_EQ(c.on_rcpt({"<nosuch@example.test>", "ABC123", false}).action, RcptAction::Reject);
@@ -64,7 +73,7 @@ TEST_F(SessionTest, ManyRecipients_EachGetsItsOwnVerdict) {
 }
 
 TEST_F(SessionTest, Reject_LoggedWithQueueIdClientAndSender) {
-    Connection c(runtime(), {"mx.client.test", "192.0.2.7"});
+    Connection c(runtime(), {"mx.client.test", "192.0.2.7"}, services_);
     c.on_mail("<sender@client.test>", "");
     c.on_rcpt({"<nosuch@example.test>", "", false});
     EXPECT_TRUE(logged("NOQUEUE: rcpt: <nosuch@example.test>: reject: 550 5.1.1 <nosuch@example.test>: "
@@ -76,7 +85,7 @@ TEST_F(SessionTest, Reject_LoggedWithQueueIdClientAndSender) {
 }
 
 TEST_F(SessionTest, MonitorMode_LogsWouldReject_Continues) {
-    Connection c(runtime(true), {"h", "192.0.2.1"});
+    Connection c(runtime(true), {"h", "192.0.2.1"}, services_);
     c.on_mail("<>", "");
     EXPECT_EQ(c.on_rcpt({"<nosuch@example.test>", "", false}).action, RcptAction::Continue);
     EXPECT_TRUE(logged("<nosuch@example.test>: would reject (monitor mode): 550 5.1.1"));
@@ -84,7 +93,7 @@ TEST_F(SessionTest, MonitorMode_LogsWouldReject_Continues) {
 
 TEST_F(SessionTest, BackendOutage_DeferLoggedWithCause) {
     backend_->fail_everything(true);
-    Connection c(runtime(), {"h", "192.0.2.1"});
+    Connection c(runtime(), {"h", "192.0.2.1"}, services_);
     c.on_mail("<s@x.test>", "");
     RcptDecision d = c.on_rcpt({"<user@example.test>", "", false});
     EXPECT_EQ(d.action, RcptAction::TempFail);
@@ -94,7 +103,7 @@ TEST_F(SessionTest, BackendOutage_DeferLoggedWithCause) {
 }
 
 TEST_F(SessionTest, RecipientRejectedByMta_CountedNotLookedUp) {
-    Connection c(runtime(), {"h", "192.0.2.1"});
+    Connection c(runtime(), {"h", "192.0.2.1"}, services_);
     c.on_mail("<s@x.test>", "");
     EXPECT_EQ(c.on_rcpt({"<nosuch@local.test>", "", true}).action, RcptAction::Continue);
     EXPECT_TRUE(backend_->calls().empty());
@@ -102,7 +111,7 @@ TEST_F(SessionTest, RecipientRejectedByMta_CountedNotLookedUp) {
 }
 
 TEST_F(SessionTest, QueueId_ResetBetweenMessages_BadCountKept) {
-    Connection c(runtime(), {"h", "192.0.2.1"});
+    Connection c(runtime(), {"h", "192.0.2.1"}, services_);
     c.on_mail("<s@x.test>", "");
     c.on_rcpt({"<nosuch@example.test>", "Q1", false});
     EXPECT_EQ(c.queue_id(), "Q1");
@@ -115,7 +124,7 @@ TEST_F(SessionTest, QueueId_ResetBetweenMessages_BadCountKept) {
 
 TEST_F(SessionTest, SnapshotKeptAcrossRuntimeChanges) {
     auto first = runtime();
-    Connection c(first, {"h", "192.0.2.1"});
+    Connection c(first, {"h", "192.0.2.1"}, services_);
     EXPECT_EQ(&c.runtime(), first.get());
 }
 

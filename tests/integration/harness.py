@@ -328,8 +328,11 @@ def _pid_alive(pidfile):
 class Smtp:
     """A real SMTP client session (Python's smtplib) with raw RCPT control."""
 
-    def __init__(self, port, helo="client.test", timeout=60):
-        self.s = smtplib.SMTP("127.0.0.1", port, timeout=timeout)
+    def __init__(self, port, helo="client.test", timeout=60, source=None):
+        # source: a loopback address such as 127.0.0.7, so that tests can play
+        # different clients (the tarpit remembers clients by address).
+        self.s = smtplib.SMTP("127.0.0.1", port, timeout=timeout,
+                              source_address=(source, 0) if source else None)
         self.s.ehlo(helo)
 
     def mail(self, sender):
@@ -363,8 +366,8 @@ class Smtp:
         self.close()
 
 
-def rcpt_verdict(port, addr, sender="<sender@client.test>"):
-    with Smtp(port) as c:
+def rcpt_verdict(port, addr, sender="<sender@client.test>", source=None):
+    with Smtp(port, source=source) as c:
         code, _ = c.mail(sender)
         assert code == 250, "MAIL FROM refused: %s" % code
         return c.rcpt(addr)

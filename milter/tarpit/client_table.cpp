@@ -1,0 +1,117 @@
+// client_table: see client_table.hpp. The window is kept as eight buckets of
+// window/8 each: memory per client stays fixed however many bad recipients
+// it sends, at the price of a window edge that moves in eighths.
+#include "client_table.hpp"
+
+#include <functional>
+
+namespace rcptguard {
+
+ClientTable::ClientTable(std::size_t max_clients, const Clock& clock)
+    : max_clients_(max_clients < kShards ? kShards : max_clients),
+      per_shard_(max_clients_ / kShards),
+      clock_(clock) {
+    for (std::size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
+}
+
+ClientTable::Shard& ClientTable::shard_for(const std::string& key) {
+    return *shards_[std::hash<std::string>{}(key) % kShards];
+}
+
+unsigned ClientTable::window_sum(const Entry& e, std::int64_t current) {
+    unsigned sum = 0;
+    for (int i = 0; i < kBuckets; ++i)
+        if (e.bucket_id[i] > current - kBuckets && e.bucket_id[i] <= current) sum += e.count[i];
+    return sum;
+}
+
+ClientStatus ClientTable::describe(const Entry& e, std::int64_t bucket, Millis now) {
+    ClientStatus st;
+    st.bad_in_window = window_sum(e, bucket);
+    if (e.banned_until > now) {
+        st.banned = true;
+        st.ban_left = e.banned_until - now;
+    }
+    return st;
+}
+
+static std::int64_t bucket_of(Millis now, const BanSettings& s) {
+    std::int64_t width = s.window.count() / 8;
+    if (width <= 0) width = 1;
+    return now.count() / width;
+}
+
+ClientStatus ClientTable::add_bad(const std::string& key, unsigned count, const BanSettings& s) {
+    if (key.empty()) return {};
+    Millis now = clock_.now();
+    std::int64_t b = bucket_of(now, s);
+    Shard& sh = shard_for(key);
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    auto it = sh.map.find(key);
+    if (it == sh.map.end()) {
+        if (sh.map.size() >= per_shard_) {
+            sh.map.erase(sh.lru.back());
+            sh.lru.pop_back();
+        }
+        sh.lru.push_front(key);
+        it = sh.map.emplace(key, Entry{}).first;
+        it->second.lru = sh.lru.begin();
+    } else {
+        sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
+    }
+    Entry& e = it->second;
+    int slot = static_cast<int>(((b % kBuckets) + kBuckets) % kBuckets);
+    if (e.bucket_id[slot] != b) {
+        e.bucket_id[slot] = b;
+        e.count[slot] = 0;
+    }
+    e.count[slot] += count;
+    ClientStatus st = describe(e, b, now);
+    if (!st.banned && s.ban_threshold > 0 && st.bad_in_window >= s.ban_threshold) {
+        e.banned_until = now + s.ban_time;
+        st.banned = true;
+        st.newly_banned = true;
+        st.ban_left = s.ban_time;
+    }
+    return st;
+}
+
+ClientStatus ClientTable::status(const std::string& key, const BanSettings& s) {
+    if (key.empty()) return {};
+    Millis now = clock_.now();
+    Shard& sh = shard_for(key);
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    auto it = sh.map.find(key);
+    if (it == sh.map.end()) return {};
+    return describe(it->second, bucket_of(now, s), now);
+}
+
+std::size_t ClientTable::size() const {
+    std::size_t n = 0;
+    for (const auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        n += sh->map.size();
+    }
+    return n;
+}
+
+std::size_t ClientTable::banned_now() {
+    Millis now = clock_.now();
+    std::size_t n = 0;
+    for (const auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        for (const auto& kv : sh->map)
+            if (kv.second.banned_until > now) ++n;
+    }
+    return n;
+}
+
+void ClientTable::clear() {
+    for (auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        sh->map.clear();
+        sh->lru.clear();
+    }
+}
+
+}  // namespace rcptguard

@@ -1,0 +1,76 @@
+// client_table: per-client memory across connections for the harvest defence.
+// Counts each client's bad recipients over a sliding window and bans a client
+// that goes over the threshold for ban_time. Keys come from client_key()
+// (IPv6 aggregated to a prefix).
+//
+// Bounded: at most max_clients entries, least recently seen evicted first, so
+// a flood of distinct clients costs a fixed amount of memory. Sharded, with a
+// short lock per shard and no lock held across anything slow.
+// Thread-safety: every member may be called from many threads at once.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "clock.hpp"
+
+namespace rcptguard {
+
+struct BanSettings {
+    unsigned ban_threshold = 30;  // bad recipients within window; 0 = never ban
+    Millis window{10 * 60 * 1000};
+    Millis ban_time{60 * 60 * 1000};
+};
+
+struct ClientStatus {
+    unsigned bad_in_window = 0;
+    bool banned = false;
+    bool newly_banned = false;  // this call crossed the threshold
+    Millis ban_left{0};
+};
+
+class ClientTable {
+public:
+    ClientTable(std::size_t max_clients, const Clock& clock);
+
+    ClientStatus add_bad(const std::string& key, unsigned count, const BanSettings& s);
+    ClientStatus status(const std::string& key, const BanSettings& s);
+    std::size_t size() const;
+    std::size_t capacity() const { return max_clients_; }
+    std::size_t banned_now();
+    void clear();
+
+private:
+    static constexpr std::size_t kShards = 16;
+    static constexpr int kBuckets = 8;
+
+    struct Entry {
+        std::array<std::int64_t, kBuckets> bucket_id{};
+        std::array<std::uint32_t, kBuckets> count{};
+        Millis banned_until{0};
+        std::list<std::string>::iterator lru;
+    };
+    struct Shard {
+        mutable std::mutex mutex;
+        std::unordered_map<std::string, Entry> map;
+        std::list<std::string> lru;  // front = most recently seen
+    };
+
+    Shard& shard_for(const std::string& key);
+    static unsigned window_sum(const Entry& e, std::int64_t current_bucket);
+    static ClientStatus describe(const Entry& e, std::int64_t bucket, Millis now);
+
+    std::size_t max_clients_;
+    std::size_t per_shard_;
+    const Clock& clock_;
+    std::vector<std::unique_ptr<Shard>> shards_;
+};
+
+}  // namespace rcptguard

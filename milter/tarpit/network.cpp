@@ -1,0 +1,94 @@
+// network: see network.hpp.
+#include "network.hpp"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+
+namespace rcptguard {
+
+std::optional<IpAddress> IpAddress::parse(std::string_view text) {
+    std::string s(text);
+    if (s.size() >= 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
+    if (s.compare(0, 5, "IPv6:") == 0 || s.compare(0, 5, "ipv6:") == 0) s = s.substr(5);
+    if (s.empty() || s.size() > 64) return std::nullopt;
+    IpAddress a;
+    if (inet_pton(AF_INET, s.c_str(), a.bytes.data()) == 1) return a;
+    if (inet_pton(AF_INET6, s.c_str(), a.bytes.data()) == 1) {
+        static const std::uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+        if (std::memcmp(a.bytes.data(), mapped, 12) == 0) {
+            IpAddress v4;
+            std::memcpy(v4.bytes.data(), a.bytes.data() + 12, 4);
+            return v4;
+        }
+        a.v6 = true;
+        return a;
+    }
+    return std::nullopt;
+}
+
+std::string IpAddress::to_string() const {
+    char buf[INET6_ADDRSTRLEN] = {0};
+    inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), buf, sizeof buf);
+    return buf;
+}
+
+IpAddress IpAddress::masked(unsigned prefix_bits) const {
+    IpAddress m = *this;
+    unsigned total = v6 ? 128 : 32;
+    if (prefix_bits >= total) return m;
+    for (unsigned bit = prefix_bits; bit < total; ++bit)
+        m.bytes[bit / 8] = static_cast<std::uint8_t>(m.bytes[bit / 8] & ~(0x80u >> (bit % 8)));
+    return m;
+}
+
+bool Network::contains(const IpAddress& a) const {
+    if (a.v6 != base.v6) return false;
+    return a.masked(prefix_bits).bytes == base.bytes;
+}
+
+std::optional<Network> parse_network(std::string_view text) {
+    auto slash = text.find('/');
+    auto addr = IpAddress::parse(text.substr(0, slash));
+    if (!addr) return std::nullopt;
+    unsigned max = addr->v6 ? 128 : 32;
+    unsigned bits = max;
+    if (slash != std::string_view::npos) {
+        std::string_view p = text.substr(slash + 1);
+        if (p.empty() || p.size() > 3) return std::nullopt;
+        bits = 0;
+        for (char c : p) {
+            if (c < '0' || c > '9') return std::nullopt;
+            bits = bits * 10 + static_cast<unsigned>(c - '0');
+        }
+        if (bits > max) return std::nullopt;
+    }
+    return Network{addr->masked(bits), bits};
+}
+
+std::string NetworkList::add_all(const std::vector<std::string>& entries) {
+    for (const auto& e : entries) {
+        auto n = parse_network(e);
+        if (!n) return e;
+        networks_.push_back(*n);
+    }
+    return "";
+}
+
+bool NetworkList::contains(const IpAddress& a) const {
+    for (const auto& n : networks_)
+        if (n.contains(a)) return true;
+    return false;
+}
+
+std::string client_key(std::string_view address, unsigned ipv4_prefix, unsigned ipv6_prefix) {
+    auto a = IpAddress::parse(address);
+    if (!a) return "";
+    unsigned bits = a->v6 ? ipv6_prefix : ipv4_prefix;
+    unsigned max = a->v6 ? 128 : 32;
+    std::string s = a->masked(bits).to_string();
+    if (bits < max) s += "/" + std::to_string(bits);
+    return s;
+}
+
+}  // namespace rcptguard
