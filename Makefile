@@ -32,7 +32,7 @@ endif
 CXXFLAGS    := $(CXXSTD) $(WARNINGS) $(OPT_$(CONFIG)) -pthread
 LDFLAGS     := $(filter -fsanitize=%,$(OPT_$(CONFIG))) -pthread
 LIBS_CORE   := -lsqlite3
-LIBS_MILTER := -lmilter
+LIBS_MILTER := -lmilter -lcpp-httplib
 GTEST_LIBS  := -lgtest -lgtest_main
 
 CORE_SRCS   := $(filter-out milter/main.cpp milter/callbacks.cpp,$(wildcard milter/*.cpp milter/*/*.cpp backends/*.cpp))

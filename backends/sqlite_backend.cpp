@@ -219,8 +219,8 @@ void SqliteBackend::maintain() noexcept {
             if (state != last_state_)
                 log_error("backend " + name() + ": database " + opts_.path + " is " + state +
                           ": lookups answer temporary failure until it is back");
+            // Not a change of data: cached answers stay usable (serve-stale).
             last_state_ = state;
-            generation_.fetch_add(1);
             return;
         }
         if (id.dev != db_identity_.dev || id.ino != db_identity_.ino) {

@@ -126,6 +126,10 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, struct sockaddr* hostaddr) {
             smfi_setpriv(ctx, s);
         }
         ClientInfo client{hostname ? hostname : "unknown", address_text(hostaddr)};
+        if (!s->conn) {
+            bump(g_services->metrics.connections_total);
+            g_services->metrics.connections_current.fetch_add(1, std::memory_order_relaxed);
+        }
         s->conn = std::make_unique<Connection>(g_runtimes->get(), std::move(client), *g_services);
         return no_opinion(ctx, SMFIP_NR_CONN);
     });
@@ -174,6 +178,7 @@ sfsistat on_close(SMFICTX* ctx) {
     return guarded("close", SMFIS_CONTINUE, [&]() -> sfsistat {
         Session* s = session_of(ctx);
         smfi_setpriv(ctx, nullptr);
+        if (s && s->conn) g_services->metrics.connections_current.fetch_sub(1, std::memory_order_relaxed);
         delete s;
         return SMFIS_CONTINUE;
     });

@@ -20,8 +20,10 @@
 #include "callbacks.hpp"
 #include "daemon.hpp"
 #include "log.hpp"
+#include "metrics_http.hpp"
 #include "query.hpp"
 #include "runtime.hpp"
+#include "tarpit/network.hpp"
 #include "version.hpp"
 
 namespace rcptguard {
@@ -38,6 +40,7 @@ struct Options {
     std::string config = kDefaultConfigPath;
     bool foreground = false;
     bool check_only = false;
+    bool stats = false;
     bool query = false;
     std::string query_address;
 };
@@ -46,20 +49,33 @@ void usage(std::ostream& out) {
     out << "usage: rcptguard [-f] [-c FILE]        run the milter\n"
            "       rcptguard -n [-c FILE]          check the configuration and exit\n"
            "       rcptguard -q ADDRESS [-c FILE]  print the verdict for one recipient\n"
+           "       rcptguard -s [-c FILE]          print the running daemon's statistics\n"
            "       rcptguard -V | -h\n"
            "  -c FILE  configuration file (default " << kDefaultConfigPath << ")\n"
            "  -f       stay in the foreground and log to stderr as well as syslog\n"
            "  -n       check the configuration: exit 0 if good, else print file:line: key: problem\n"
            "  -q ADDR  exit 0 valid, 1 unknown (550), 2 temporary failure (451), 3 not our domain\n"
+           "  -s       fetch statistics from metrics_listen (Prometheus text format)\n"
            "  -V       print the version\n"
            "  -h       this help\n"
            "See rcptguard(8) and rcptguard.conf(5).\n";
 }
 
+// Daemon-wide state shared by reloads: statistics and the clock.
+Metrics& daemon_metrics() {
+    static Metrics* m = new Metrics;  // never destroyed: callbacks may outlive main
+    return *m;
+}
+const SteadyClock& daemon_clock() {
+    static const SteadyClock* c = new SteadyClock;
+    return *c;
+}
+RuntimeContext daemon_context() { return RuntimeContext{&daemon_metrics(), &daemon_clock()}; }
+
 void reload(RuntimeHolder* holder, const std::string& path) {
     auto running = holder->get();
     try {
-        auto fresh = build_runtime(path, running->serial + 1);
+        auto fresh = build_runtime(path, running->serial + 1, daemon_context());
         for (const auto& key : restart_only_changes(*running->settings, *fresh->settings))
             log_warning("reload: " + key + " changed: takes effect only after a restart");
         for (const auto& w : fresh->warnings) log_warning(w);
@@ -67,8 +83,10 @@ void reload(RuntimeHolder* holder, const std::string& path) {
         holder->publish(fresh);
         log_notice("reload: configuration " + path + " loaded (" + std::to_string(fresh->backends.size()) +
                    " backends, generation " + std::to_string(fresh->serial) + ")");
+        bump(daemon_metrics().reloads);
     } catch (const std::exception& e) {
         log_error(std::string("reload failed: ") + e.what() + ": keeping the running configuration");
+        bump(daemon_metrics().reload_failures);
     }
 }
 
@@ -111,11 +129,29 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
 
     // Shared state that outlives reloads, smfi_main and every callback.
     static RuntimeHolder holder(rt);
-    static SteadyClock clock;
+    const SteadyClock& clock = daemon_clock();
     static InterruptibleSleeper sleeper;
     static ClientTable clients(s.tarpit.max_clients, clock);
     static Tarpit tarpit(clients, sleeper, clock);
-    static Services services{clock, tarpit};
+    static Services services{clock, tarpit, daemon_metrics()};
+    daemon_metrics().set_gauge_source([] {
+        auto now = holder.get();
+        std::string out;
+        out += "# HELP rcptguard_cache_entries Keys in the lookup cache.\n# TYPE rcptguard_cache_entries gauge\n";
+        out += "rcptguard_cache_entries " + std::to_string(now->cache ? now->cache->size() : 0) + "\n";
+        out += "# HELP rcptguard_tarpit_clients Clients remembered by the harvest defence.\n"
+               "# TYPE rcptguard_tarpit_clients gauge\n";
+        out += "rcptguard_tarpit_clients " + std::to_string(clients.size()) + "\n";
+        out += "# HELP rcptguard_tarpit_banned_clients Clients banned now.\n# TYPE rcptguard_tarpit_banned_clients gauge\n";
+        out += "rcptguard_tarpit_banned_clients " + std::to_string(clients.banned_now()) + "\n";
+        out += "# HELP rcptguard_tarpit_waiting Connections waiting in the tarpit now.\n"
+               "# TYPE rcptguard_tarpit_waiting gauge\n";
+        out += "rcptguard_tarpit_waiting " + std::to_string(tarpit.sleepers()) + "\n";
+        out += "# HELP rcptguard_config_generation Configuration generation (1 + successful reloads).\n"
+               "# TYPE rcptguard_config_generation gauge\n";
+        out += "rcptguard_config_generation " + std::to_string(now->serial) + "\n";
+        return out;
+    });
     if (!register_milter(&holder, &services)) throw std::runtime_error("smfi_register failed");
     std::string spec = s.socket;
     if (smfi_setconn(const_cast<char*>(spec.c_str())) != MI_SUCCESS)
@@ -134,6 +170,19 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
 
     std::thread(reload_thread, &holder, opt.config).detach();
     std::thread(maintenance_thread, &holder).detach();
+    if (!s.metrics_listen.empty()) {
+        std::string host;
+        int port = 0;
+        check_listen_address(s.metrics_listen, &host, &port);
+        std::string err = start_metrics_server(host, port, daemon_metrics());
+        if (!err.empty()) throw std::runtime_error("metrics_listen: " + err);
+        auto ip = IpAddress::parse(host);
+        NetworkList loopback;
+        loopback.add_all({"127.0.0.0/8", "::1/128"});
+        if (ip && !loopback.contains(*ip))
+            log_warning("metrics_listen " + s.metrics_listen + " is not a loopback address: anyone who can reach it "
+                        "can read the statistics");
+    }
 
     log_notice(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec + ", " +
                std::to_string(rt->backends.size()) + " backends, mode " +
@@ -156,11 +205,34 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     _exit(rc == MI_SUCCESS ? 0 : 1);
 }
 
+int print_stats(const Options& opt) {
+    try {
+        Settings s = read_settings(load_config_file(opt.config));
+        if (s.metrics_listen.empty()) {
+            std::cerr << "rcptguard: statistics need metrics_listen in " << opt.config << "\n";
+            return kExitConfig;
+        }
+        std::string host, body, error;
+        int port = 0;
+        check_listen_address(s.metrics_listen, &host, &port);
+        if (!fetch_metrics(host, port, &body, &error)) {
+            std::cerr << "rcptguard: " << error << " (is rcptguard running?)\n";
+            return 1;
+        }
+        std::cout << body;
+        return 0;
+    } catch (const std::exception& e) {
+        std::cerr << "rcptguard: " << e.what() << "\n";
+        return kExitConfig;
+    }
+}
+
 int parse_args(int argc, char** argv, Options* opt) {
     int c;
     opterr = 0;
-    while ((c = getopt(argc, argv, ":c:fnq:Vh")) != -1) {
+    while ((c = getopt(argc, argv, ":c:fnq:sVh")) != -1) {
         switch (c) {
+            case 's': opt->stats = true; break;
             case 'c': opt->config = optarg; break;
             case 'f': opt->foreground = true; break;
             case 'n': opt->check_only = true; break;
@@ -187,8 +259,8 @@ int parse_args(int argc, char** argv, Options* opt) {
         char cwd[4096];
         if (getcwd(cwd, sizeof cwd)) opt->config = std::string(cwd) + "/" + opt->config;
     }
-    if (opt->check_only && opt->query) {
-        std::cerr << "rcptguard: -n and -q cannot be combined\n";
+    if ((opt->check_only ? 1 : 0) + (opt->query ? 1 : 0) + (opt->stats ? 1 : 0) > 1) {
+        std::cerr << "rcptguard: -n, -q and -s cannot be combined\n";
         return kExitUsage;
     }
     return -1;
@@ -203,20 +275,22 @@ int real_main(int argc, char** argv) {
     sigset_t set;
     sigemptyset(&set);
     for (int sig : {SIGHUP, SIGTERM, SIGINT, SIGUSR1}) sigaddset(&set, sig);
-    if (!opt.check_only && !opt.query) pthread_sigmask(SIG_BLOCK, &set, nullptr);
+    bool tool = opt.check_only || opt.query || opt.stats;
+    if (!tool) pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
 
     LogSettings quiet;
-    quiet.to_syslog = !opt.check_only && !opt.query;
+    quiet.to_syslog = !tool;
     quiet.to_stderr = true;
     quiet.level = LogLevel::Warning;
     configure_logging(quiet);
 
+    if (opt.stats) return print_stats(opt);
     std::shared_ptr<const Runtime> rt;
     try {
-        rt = build_runtime(opt.config, 1);
+        rt = build_runtime(opt.config, 1, tool ? RuntimeContext{} : daemon_context());
     } catch (const std::exception& e) {
-        if (opt.check_only || opt.query) std::cerr << "rcptguard: " << e.what() << "\n";
+        if (tool) std::cerr << "rcptguard: " << e.what() << "\n";
         else log_error(std::string("fatal: ") + e.what());
         return kExitConfig;
     }

@@ -9,7 +9,9 @@ void Runtime::maintain() const {
     for (const auto& b : backends) b->maintain();
 }
 
-std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial) {
+std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial,
+                                             const RuntimeContext& context) {
+    static const SteadyClock steady_clock;
     ConfigFile file = load_config_file(config_path);
     auto settings = std::make_shared<Settings>(read_settings(file));
     auto rt = std::make_shared<Runtime>();
@@ -27,8 +29,14 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, uns
             rt->backends.push_back(std::move(b.backend));
         }
     }
-    auto chain = std::make_shared<BackendChain>(rt->backends);
-    rt->policy = std::make_shared<RecipientPolicy>(settings->policy, chain);
+    auto chain = std::make_shared<BackendChain>(rt->backends, context.metrics);
+    std::shared_ptr<const KeyLookup> lookup = chain;
+    if (settings->cache.enabled) {
+        rt->cache = std::make_shared<CachedLookup>(chain, settings->cache,
+                                                   context.clock ? *context.clock : steady_clock, context.metrics);
+        lookup = rt->cache;
+    }
+    rt->policy = std::make_shared<RecipientPolicy>(settings->policy, lookup);
     rt->settings = std::move(settings);
     return rt;
 }
@@ -44,6 +52,7 @@ std::vector<std::string> restart_only_changes(const Settings& a, const Settings&
     if (a.log.ident != b.log.ident) keys.push_back("syslog_name");
     if (a.log.facility != b.log.facility) keys.push_back("syslog_facility");
     if (a.tarpit.max_clients != b.tarpit.max_clients) keys.push_back("ban_table_size");
+    if (a.metrics_listen != b.metrics_listen) keys.push_back("metrics_listen");
     return keys;
 }
 

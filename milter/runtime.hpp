@@ -15,6 +15,8 @@
 #include <vector>
 
 #include "../backends/backend.hpp"
+#include "cache/lookup_cache.hpp"
+#include "metrics.hpp"
 #include "policy/recipient_policy.hpp"
 #include "published.hpp"
 #include "settings.hpp"
@@ -25,6 +27,7 @@ struct Runtime {
     std::shared_ptr<const Settings> settings;
     std::vector<BackendPtr> backends;
     std::shared_ptr<const RecipientPolicy> policy;
+    std::shared_ptr<const CachedLookup> cache;  // null when cache = no
     std::vector<std::string> warnings;
     unsigned long serial = 0;  // 1 for the first build, +1 per successful reload
 
@@ -32,7 +35,15 @@ struct Runtime {
     void maintain() const;
 };
 
-std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial);
+// What a runtime is built with beyond its configuration file: where to count
+// (nullptr = nowhere, e.g. for -q) and the clock for cache ages.
+struct RuntimeContext {
+    Metrics* metrics = nullptr;
+    const Clock* clock = nullptr;  // nullptr = a steady clock
+};
+
+std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial,
+                                             const RuntimeContext& ctx = {});
 
 using RuntimeHolder = Published<Runtime>;
 

@@ -4,6 +4,7 @@
 // Thread-safety: each member is thread-safe.
 #pragma once
 
+#include "metrics.hpp"
 #include "tarpit/clock.hpp"
 #include "tarpit/tarpit.hpp"
 
@@ -12,6 +13,7 @@ namespace rcptguard {
 struct Services {
     const Clock& clock;
     Tarpit& tarpit;
+    Metrics& metrics;
 };
 
 }  // namespace rcptguard

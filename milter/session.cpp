@@ -8,6 +8,32 @@
 
 namespace rcptguard {
 
+namespace {
+
+void count_verdict(Metrics& m, Verdict v) {
+    switch (v) {
+        case Verdict::Valid: bump(m.rcpt_valid); break;
+        case Verdict::Unknown: bump(m.rcpt_unknown); break;
+        case Verdict::TempFail: bump(m.rcpt_tempfail); break;
+        case Verdict::NotOurs: bump(m.rcpt_not_ours); break;
+        case Verdict::BadSyntax: bump(m.rcpt_bad_syntax); break;
+    }
+}
+
+void count_reply(Metrics& m, const RcptDecision& d) {
+    if (d.monitored) bump(m.rcpt_monitored);
+    if (d.accepted_on_error) bump(m.rcpt_accepted_on_error);
+    if (d.action == RcptAction::Continue) return;
+    const std::string& c = d.reply.code;
+    if (c == "550") bump(m.reply_550);
+    else if (c == "501") bump(m.reply_501);
+    else if (c == "451") bump(m.reply_451);
+    else if (c == "450") bump(m.reply_450);
+    else if (c == "421") bump(m.reply_421);
+}
+
+}  // namespace
+
 Connection::Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client, Services& services)
     : runtime_(std::move(runtime)), client_(std::move(client)), services_(services) {
     const TarpitSettings& ts = runtime_->settings->tarpit;
@@ -64,6 +90,8 @@ void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) 
     bool monitor = runtime_->policy->settings().monitor;
     Tarpit& tp = services_.tarpit;
     TarpitOutcome out = tp.after_verdict(tarpit_, ts, bad, lookup_elapsed);
+    Metrics& m = services_.metrics;
+    if (out.client.newly_banned) bump(m.tarpit_bans);
     if (out.client.newly_banned)
         log_notice(log_prefix("tarpit") + "client " + tarpit_.client_key + ": " +
                    (monitor ? "would ban (monitor mode)" : "banned") + " for " + format_duration(ts.ban.ban_time) +
@@ -75,7 +103,10 @@ void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) 
                                     " bad recipients on this connection (max_bad_recipients = " +
                                     std::to_string(ts.max_bad_recipients) + ")",
                                 monitor);
-        if (!monitor) *d = r;
+        if (!monitor) {
+            *d = r;
+            bump(m.tarpit_disconnects);
+        }
         return;
     }
     if (out.delay.count() <= 0) return;
@@ -87,6 +118,12 @@ void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) 
     }
     Millis waited = tp.wait(out.delay, ts);
     tarpit_.slept += waited;
+    if (waited.count() > 0) {
+        bump(m.tarpit_delays);
+        bump(m.tarpit_delay_millis, static_cast<std::uint64_t>(waited.count()));
+    } else {
+        bump(m.tarpit_skipped);
+    }
     if (waited.count() == 0 && out.delay.count() > 0)
         log_info(log_prefix("tarpit") + "client " + client_text() + ": not delayed: " +
                  std::to_string(ts.max_sleepers) + " connections already waiting (tarpit_max_sleepers)");
@@ -103,6 +140,7 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
         // The MTA refused this recipient before asking us and will ignore our
         // answer; it still counts, and a wait here still slows the client.
         log_debug(log_prefix("rcpt") + display_address(in.address) + ": rejected by the MTA");
+        bump(services_.metrics.rcpt_rejected_by_mta);
         RcptDecision ignored;
         apply_tarpit(true, Millis(0), &ignored);
         return {};
@@ -116,13 +154,20 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
                                     std::to_string(st.bad_in_window) + " bad recipients within " +
                                     format_duration(ts.ban.window) + ")",
                                 monitor);
-        if (!monitor) return r;
+        if (!monitor) {
+            bump(services_.metrics.tarpit_refused_banned);
+            count_reply(services_.metrics, r);
+            return r;
+        }
     }
     if (ts.enabled && !tarpit_.exempt && ts.max_bad_recipients > 0 &&
         tarpit_.bad + tarpit_.deferred >= ts.max_bad_recipients && !monitor) {
         // Reached through recipients the MTA rejected itself (their reply was ignored).
-        return refuse(too_many_recipients_reply(), std::to_string(tarpit_.bad) + " bad recipients on this connection",
-                      false);
+        RcptDecision r = refuse(too_many_recipients_reply(),
+                                std::to_string(tarpit_.bad) + " bad recipients on this connection", false);
+        bump(services_.metrics.tarpit_disconnects);
+        count_reply(services_.metrics, r);
+        return r;
     }
     if (gate == TarpitGate::UniformDefer && !monitor) {
         ++tarpit_.deferred;
@@ -131,6 +176,8 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
                                     " bad recipients",
                                 false);
         apply_tarpit(false, Millis(0), &r);
+        bump(services_.metrics.tarpit_uniform_deferrals);
+        count_reply(services_.metrics, r);
         return r;
     }
     const RecipientPolicy& policy = *runtime_->policy;
@@ -141,6 +188,8 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     log_decision(check, d);
     bool bad = check.verdict == Verdict::Unknown || check.verdict == Verdict::BadSyntax;
     apply_tarpit(bad, elapsed, &d);
+    count_verdict(services_.metrics, check.verdict);
+    count_reply(services_.metrics, d);
     return d;
 }
 
@@ -150,6 +199,11 @@ void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d) co
     std::string prefix = log_prefix("rcpt");
     switch (c.verdict) {
         case Verdict::Valid:
+            if (c.stale) {
+                log_notice(prefix + who + ": accept: found " + printable(c.key) + " in the cache: " +
+                           printable(c.reason, 300) + tail);
+                return;
+            }
             if (log_enabled(LogLevel::Debug))
                 log_debug(prefix + who + ": accept: " +
                           (c.key.empty() ? c.reason : "found " + printable(c.key) + " in backend " + c.backend) +

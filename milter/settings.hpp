@@ -10,6 +10,7 @@
 #include "config_file.hpp"
 #include "log.hpp"
 #include "policy/recipient_policy.hpp"
+#include "cache/lookup_cache.hpp"
 #include "tarpit/tarpit.hpp"
 
 namespace rcptguard {
@@ -35,6 +36,10 @@ struct Settings {
     // Harvest defence (tarpit.hpp).
     TarpitSettings tarpit;
 
+    // Lookup cache (lookup_cache.hpp) and statistics.
+    CacheSettings cache;
+    std::string metrics_listen;  // "" = off, else "HOST:PORT" (restart)
+
     // Not errors, but worth telling the admin ("file:line: ..."); logged at
     // start and reload, printed by -n.
     std::vector<std::string> warnings;
@@ -45,5 +50,8 @@ Settings read_settings(const ConfigFile& file);
 // Checks a milter socket specification (unix:PATH, local:PATH, inet:PORT@HOST,
 // inet6:PORT@HOST); returns "" or the problem.
 std::string check_socket_spec(const std::string& spec);
+
+// Checks "HOST:PORT" / "[V6]:PORT" for metrics_listen; "" or the problem.
+std::string check_listen_address(const std::string& spec, std::string* host, int* port);
 
 }  // namespace rcptguard

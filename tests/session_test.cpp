@@ -57,7 +57,8 @@ protected:
     FakeSleeper sleeper_{clock_};
     ClientTable clients_{1000, clock_};
     Tarpit tarpit_{clients_, sleeper_, clock_};
-    Services services_{clock_, tarpit_};
+    Metrics metrics_;
+    Services services_{clock_, tarpit_, metrics_};
     std::mutex m_;
     std::vector<std::string> lines_;
 };

@@ -13,13 +13,15 @@
 #include <vector>
 
 #include "../../backends/backend.hpp"
+#include "../metrics.hpp"
 
 namespace rcptguard {
 
 struct KeyAnswer {
     LookupStatus status = LookupStatus::TempFail;
     std::string backend;  // which backend answered Found or TempFail
-    std::string reason;   // TempFail reason, or a note such as "stale cache entry"
+    std::string reason;   // TempFail reason, or why a stale answer was served
+    bool stale = false;   // Found served from cache while the backend failed
 };
 
 class KeyLookup {
@@ -28,14 +30,16 @@ public:
     virtual KeyAnswer lookup(std::string_view key) const = 0;
 };
 
+// metrics (optional) receives per-backend counts and lookup times.
 class BackendChain final : public KeyLookup {
 public:
-    explicit BackendChain(std::vector<BackendPtr> backends) : backends_(std::move(backends)) {}
+    explicit BackendChain(std::vector<BackendPtr> backends, Metrics* metrics = nullptr);
     KeyAnswer lookup(std::string_view key) const override;
     const std::vector<BackendPtr>& backends() const { return backends_; }
 
 private:
     std::vector<BackendPtr> backends_;
+    std::vector<BackendCounters*> counters_;  // parallel to backends_, or empty
 };
 
 }  // namespace rcptguard

@@ -55,6 +55,7 @@ RecipientCheck RecipientPolicy::check(std::string_view raw) const {
             c.key = key;
             c.backend = std::move(ans.backend);
             c.reason = std::move(ans.reason);
+            c.stale = ans.stale;
             return c;
         }
         if (ans.status == LookupStatus::TempFail) {

@@ -33,7 +33,8 @@ struct RecipientCheck {
     Address address;
     std::string key;      // the key that was found (Valid)
     std::string backend;  // backend that answered (Valid, TempFail)
-    std::string reason;   // TempFail cause, syntax problem, or "postmaster"
+    std::string reason;   // TempFail cause, syntax problem, "postmaster", or why stale
+    bool stale = false;   // Valid from the cache while the backend could not answer
 };
 
 enum class RcptAction { Continue, Reject, TempFail };

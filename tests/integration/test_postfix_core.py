@@ -19,6 +19,9 @@ socket = inet:{port}@127.0.0.1
 user = {user}
 pid_file = {root}/rcptguard.pid
 log_level = debug
+# The cache has its own tests (test_cache_metrics.py); here every recipient
+# goes to the backend.
+cache = no
 domains = example.test catchall.test
 backends = users
 {extra}

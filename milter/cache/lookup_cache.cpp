@@ -1,0 +1,126 @@
+// lookup_cache: see lookup_cache.hpp.
+#include "lookup_cache.hpp"
+
+#include <functional>
+
+namespace rcptguard {
+
+namespace {
+constexpr std::size_t kShards = 16;
+}
+
+CacheSettings read_cache_settings(SectionReader& r) {
+    using std::chrono::milliseconds;
+    CacheSettings s;
+    s.enabled = r.boolean("cache", s.enabled);
+    s.positive_ttl = r.duration("cache_positive_ttl", s.positive_ttl, milliseconds(0), milliseconds(7 * 86400000LL));
+    s.negative_ttl = r.duration("cache_negative_ttl", s.negative_ttl, milliseconds(0), milliseconds(7 * 86400000LL));
+    s.stale_ttl = r.duration("cache_stale_ttl", s.stale_ttl, milliseconds(0), milliseconds(30 * 86400000LL));
+    s.max_entries = static_cast<std::size_t>(r.integer("cache_size", static_cast<std::int64_t>(s.max_entries), 16,
+                                                       100000000));
+    return s;
+}
+
+CachedLookup::CachedLookup(std::shared_ptr<const BackendChain> chain, CacheSettings settings, const Clock& clock,
+                           Metrics* metrics)
+    : chain_(std::move(chain)),
+      settings_(settings),
+      clock_(clock),
+      metrics_(metrics),
+      per_shard_(settings.max_entries / kShards ? settings.max_entries / kShards : 1),
+      generation_(0) {
+    for (std::size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
+    generation_.store(chain_generation());
+}
+
+CachedLookup::Shard& CachedLookup::shard_for(std::string_view key) const {
+    return *shards_[std::hash<std::string_view>{}(key) % kShards];
+}
+
+unsigned long CachedLookup::chain_generation() const {
+    unsigned long g = 0;
+    for (const auto& b : chain_->backends()) g += b->generation();
+    return g;
+}
+
+std::size_t CachedLookup::size() const {
+    std::size_t n = 0;
+    for (const auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        n += sh->map.size();
+    }
+    return n;
+}
+
+void CachedLookup::clear() const {
+    for (const auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        sh->map.clear();
+        sh->lru.clear();
+    }
+}
+
+void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) const {
+    Shard& sh = shard_for(key);
+    std::string k(key);
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    auto it = sh.map.find(k);
+    if (it != sh.map.end()) {
+        it->second.status = a.status;
+        it->second.backend = a.backend;
+        it->second.confirmed = now;
+        sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
+        return;
+    }
+    if (sh.map.size() >= per_shard_) {
+        sh.map.erase(sh.lru.back());
+        sh.lru.pop_back();
+    }
+    sh.lru.push_front(k);
+    sh.map.emplace(std::move(k), Entry{a.status, a.backend, now, sh.lru.begin()});
+}
+
+KeyAnswer CachedLookup::lookup(std::string_view key) const {
+    if (!settings_.enabled) return chain_->lookup(key);
+    unsigned long g = chain_generation();
+    if (g != generation_.load()) {
+        // Data behind a backend changed: nothing cached can be trusted.
+        clear();
+        generation_.store(g);
+    }
+    Millis now = clock_.now();
+    Shard& sh = shard_for(key);
+    bool have_stale_found = false;
+    KeyAnswer stale;
+    {
+        std::lock_guard<std::mutex> lock(sh.mutex);
+        auto it = sh.map.find(std::string(key));
+        if (it != sh.map.end()) {
+            const Entry& e = it->second;
+            Millis ttl = e.status == LookupStatus::Found ? settings_.positive_ttl : settings_.negative_ttl;
+            if (now - e.confirmed < ttl) {
+                sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
+                if (metrics_) bump(metrics_->cache_hits);
+                return {e.status, e.backend, {}, false};
+            }
+            if (e.status == LookupStatus::Found && now - e.confirmed <= settings_.stale_ttl) {
+                have_stale_found = true;
+                stale = {LookupStatus::Found, e.backend, {}, true};
+            }
+        }
+    }
+    if (metrics_) bump(metrics_->cache_misses);
+    KeyAnswer fresh = chain_->lookup(key);
+    if (fresh.status != LookupStatus::TempFail) {
+        store(key, fresh, now);
+        return fresh;
+    }
+    if (have_stale_found) {
+        if (metrics_) bump(metrics_->cache_stale);
+        stale.reason = "backend " + fresh.backend + " failed: " + fresh.reason + ": served from cache";
+        return stale;
+    }
+    return fresh;
+}
+
+}  // namespace rcptguard

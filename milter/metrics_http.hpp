@@ -1,0 +1,22 @@
+// metrics_http: the optional statistics listener (metrics_listen) serving
+// Metrics::prometheus_text() at /metrics, and the client side used by
+// "rcptguard -s". HTTP comes from cpp-httplib (Debian libcpp-httplib-dev): a
+// well-kept library rather than a hand-written HTTP parser on a socket that
+// faces the network.
+// Thread-safety: start_metrics_server() runs the server on its own threads
+// (two workers); fetch_metrics() is a plain blocking client call.
+#pragma once
+
+#include <string>
+
+#include "metrics.hpp"
+
+namespace rcptguard {
+
+// Binds host:port and serves in the background; returns "" or why it failed.
+std::string start_metrics_server(const std::string& host, int port, const Metrics& metrics);
+
+// GETs http://host:port/metrics; returns false with *error on failure.
+bool fetch_metrics(const std::string& host, int port, std::string* body, std::string* error);
+
+}  // namespace rcptguard

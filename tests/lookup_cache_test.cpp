@@ -1,0 +1,181 @@
+// Unit tests for the lookup cache (milter/cache/lookup_cache.hpp) with an
+// injected clock: TTLs, TempFail never cached, serve-stale (Found only),
+// the size bound and invalidation when a backend's data changes.
+#include "milter/cache/lookup_cache.hpp"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "tests/fakes/fake_backend.hpp"
+#include "tests/fakes/fake_clock.hpp"
+
+namespace rcptguard {
+namespace {
+
+using std::chrono::seconds;
+using testing::FakeBackend;
+using testing::FakeClock;
+
+// A backend whose data "changes" on demand (generation moves).
+class ChangingBackend final : public Backend {
+public:
+    ChangingBackend() : Backend("changing", "fake") {}
+    LookupResult lookup(std::string_view key) const noexcept override { return inner.lookup(key); }
+    unsigned long generation() const noexcept override { return gen.load(); }
+    FakeBackend inner{"inner"};
+    std::atomic<unsigned long> gen{1};
+};
+
+class CacheTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        backend_ = std::make_shared<ChangingBackend>();
+        backend_->inner.add("user@example.test");
+        settings_.positive_ttl = seconds(600);
+        settings_.negative_ttl = seconds(60);
+        settings_.stale_ttl = seconds(3600);
+        settings_.max_entries = 1000;
+    }
+    std::unique_ptr<CachedLookup> make() {
+        auto chain = std::make_shared<BackendChain>(std::vector<BackendPtr>{backend_}, &metrics_);
+        return std::make_unique<CachedLookup>(chain, settings_, clock_, &metrics_);
+    }
+    size_t backend_calls() { return backend_->inner.calls().size(); }
+
+    std::shared_ptr<ChangingBackend> backend_;
+    CacheSettings settings_;
+    FakeClock clock_;
+    Metrics metrics_;
+};
+
+TEST_F(CacheTest, Found_CachedForPositiveTtl) {
+    auto c = make();
+    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(backend_calls(), 1u);
+    clock_.advance(seconds(599));
+    c->lookup("user@example.test");
+    EXPECT_EQ(backend_calls(), 1u);
+    clock_.advance(seconds(2));
+    c->lookup("user@example.test");
+    EXPECT_EQ(backend_calls(), 2u);
+    EXPECT_EQ(metrics_.cache_hits.load(), 2u);
+    EXPECT_EQ(metrics_.cache_misses.load(), 2u);
+}
+
+TEST_F(CacheTest, NotFound_CachedForNegativeTtlOnly) {
+    auto c = make();
+    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::NotFound);
+    clock_.advance(seconds(59));
+    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(backend_calls(), 1u);
+    clock_.advance(seconds(2));
+    backend_->inner.add("x@example.test");
+    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::Found);
+}
+
+TEST_F(CacheTest, TempFail_NeverCached) {
+    auto c = make();
+    backend_->inner.fail("y@example.test");
+    EXPECT_EQ(c->lookup("y@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(c->lookup("y@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(backend_calls(), 2u);
+    EXPECT_EQ(c->size(), 0u);
+}
+
+TEST_F(CacheTest, ServeStale_FoundWithinStaleTtl_DuringOutage) {
+    auto c = make();
+    c->lookup("user@example.test");
+    clock_.advance(seconds(700));  // past the positive TTL
+    backend_->inner.fail_everything(true);
+    KeyAnswer a = c->lookup("user@example.test");
+    EXPECT_EQ(a.status, LookupStatus::Found);
+    EXPECT_TRUE(a.stale);
+    EXPECT_NE(a.reason.find("fake outage"), std::string::npos);
+    EXPECT_EQ(metrics_.cache_stale.load(), 1u);
+    clock_.advance(seconds(3000));  // now 3700s after it was confirmed
+    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::TempFail);
+}
+
+TEST_F(CacheTest, ServeStale_NeverForNotFound) {
+    auto c = make();
+    c->lookup("x@example.test");
+    clock_.advance(seconds(61));
+    backend_->inner.fail_everything(true);
+    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::TempFail);
+}
+
+TEST_F(CacheTest, StaleTtlZero_NoServeStale) {
+    settings_.stale_ttl = seconds(0);
+    auto c = make();
+    c->lookup("user@example.test");
+    clock_.advance(seconds(601));
+    backend_->inner.fail_everything(true);
+    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::TempFail);
+}
+
+TEST_F(CacheTest, FreshTempFailWithinTtl_CachedAnswerStillServed) {
+    auto c = make();
+    c->lookup("user@example.test");
+    backend_->inner.fail_everything(true);
+    KeyAnswer a = c->lookup("user@example.test");
+    EXPECT_EQ(a.status, LookupStatus::Found);
+    EXPECT_FALSE(a.stale);  // a plain hit: the backend was not even asked
+}
+
+TEST_F(CacheTest, BackendDataChanged_CacheEmptied) {
+    auto c = make();
+    EXPECT_EQ(c->lookup("new@example.test").status, LookupStatus::NotFound);
+    backend_->inner.add("new@example.test");
+    EXPECT_EQ(c->lookup("new@example.test").status, LookupStatus::NotFound);  // negative entry
+    backend_->gen++;  // e.g. the sqlite3 shell inserted a row
+    EXPECT_EQ(c->lookup("new@example.test").status, LookupStatus::Found);
+}
+
+TEST_F(CacheTest, SizeBounded_LeastRecentlyUsedEvicted) {
+    settings_.max_entries = 160;  // 10 per shard
+    auto c = make();
+    for (int i = 0; i < 5000; ++i) c->lookup("u" + std::to_string(i) + "@example.test");
+    EXPECT_LE(c->size(), 160u);
+}
+
+TEST_F(CacheTest, Disabled_AlwaysAsksBackend) {
+    settings_.enabled = false;
+    auto c = make();
+    c->lookup("user@example.test");
+    c->lookup("user@example.test");
+    EXPECT_EQ(backend_calls(), 2u);
+}
+
+TEST_F(CacheTest, ConcurrentLookups_ConsistentAnswers) {
+    auto c = make();
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 8; ++t)
+        ts.emplace_back([&, t] {
+            for (int i = 0; i < 2000; ++i) {
+                bool user = (i + t) % 3 == 0;
+                auto s = c->lookup(user ? "user@example.test" : "n" + std::to_string(i % 50) + "@example.test").status;
+                if (s != (user ? LookupStatus::Found : LookupStatus::NotFound)) ++wrong;
+                if (i % 500 == 0) backend_->gen++;
+            }
+        });
+    for (auto& th : ts) th.join();
+    EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST(CacheConfig, Keys_Parsed) {
+    ConfigFile f = parse_config_text("cache_positive_ttl = 5m\ncache_negative_ttl = 10s\ncache_stale_ttl = 0\n"
+                                     "cache_size = 5000\ncache = yes\n", "t");
+    SectionReader r(f, f.global);
+    CacheSettings s = read_cache_settings(r);
+    EXPECT_EQ(s.positive_ttl, seconds(300));
+    EXPECT_EQ(s.negative_ttl, seconds(10));
+    EXPECT_EQ(s.stale_ttl, seconds(0));
+    EXPECT_EQ(s.max_entries, 5000u);
+    r.finish();
+}
+
+}  // namespace
+}  // namespace rcptguard
