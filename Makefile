@@ -12,6 +12,12 @@
 # One build directory per configuration; objects are reused between targets.
 
 SHELL       := /bin/bash
+# V=1 shows full compiler command lines.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
 CONFIG      ?= release
 BUILD       ?= build/$(CONFIG)
 FUZZ_SECONDS ?= 30
@@ -39,6 +45,7 @@ CORE_SRCS   := $(filter-out milter/main.cpp milter/callbacks.cpp,$(wildcard milt
 DAEMON_SRCS := milter/main.cpp milter/callbacks.cpp
 UNIT_SRCS   := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
 FUZZ_SRCS   := $(wildcard tests/fuzz/*_fuzz.cpp)
+BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter
 
 CORE_OBJS   := $(CORE_SRCS:%.cpp=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -56,36 +63,50 @@ DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
 DESTDIR     ?=
 
-.PHONY: all programs tests fuzz-targets deps check test test-unit test-integration demo asan tsan fuzz bench clean lint-man
+.PHONY: all programs tests fuzz-targets deps check bench test test-unit test-integration demo asan tsan fuzz bench clean lint-man
 .DEFAULT_GOAL := all
 .SECONDARY:
 
 all: programs
-programs: $(PROGRAMS)
+programs: $(PROGRAMS) $(BENCH_BINS)
 tests: $(UNIT_BIN)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
-	$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+	@echo "  CXX     $(BUILD)/$<"
+	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
 
 $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@echo "  AR      $@"
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/rcptguard: $(DAEMON_OBJS) $(CORE_LIB)
-	$(CXX) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(CORE_LIB) $(LIBS_MILTER) $(LIBS_CORE)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(CORE_LIB) $(LIBS_MILTER) $(LIBS_CORE)
 
 $(BUILD)/obj/tests/%.o: CPPFLAGS += -DRCPTGUARD_SOURCE_DIR='"$(CURDIR)"'
 
+$(BUILD)/milter_load: $(BUILD)/obj/bench/milter_load.o $(BUILD)/obj/bench/milter_client.o
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/null_milter: $(BUILD)/obj/bench/null_milter.o
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER)
+
 $(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
-	$(CXX) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) $(LIBS_CORE) $(GTEST_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) $(LIBS_CORE) $(GTEST_LIBS)
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_LIB) $(LIBS_CORE)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_LIB) $(LIBS_CORE)
 
 fuzz-targets: $(FUZZ_BINS)
 
+-include $(wildcard $(BUILD)/obj/bench/*.d)
 -include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d)
 
 # Installs the Debian packages listed in packages.debian that are missing.
@@ -114,6 +135,11 @@ asan: deps
 tsan: deps
 	$(MAKE) -j$(JOBS) CONFIG=tsan programs tests
 	tools/run-tests build/tsan
+
+# Benchmarks print figures (see BENCHMARKS.md); they assert nothing about time.
+bench: deps
+	$(MAKE) -j$(JOBS) CONFIG=release programs
+	tools/bench build/release $(BENCH_ARGS)
 
 # FUZZ_SECONDS per target (default 30); CI uses the default.
 fuzz: deps

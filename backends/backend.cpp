@@ -3,6 +3,18 @@
 
 namespace rcptguard {
 
+LookupResult Backend::lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept {
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        LookupResult r = lookup(keys[i]);
+        if (r.status == LookupStatus::Found) {
+            if (matched) *matched = i;
+            return r;
+        }
+        if (r.status == LookupStatus::TempFail) return r;
+    }
+    return LookupResult::not_found();
+}
+
 const char* to_string(LookupStatus s) {
     switch (s) {
         case LookupStatus::Found: return "found";

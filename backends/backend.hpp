@@ -10,6 +10,12 @@
 //   and it is never cached. reason says why, for the log.
 // - lookup() is safe to call from many threads at once and never throws.
 //
+// lookup_any(keys) asks for several keys at once (the policy's full address,
+// address without +detail, @domain catch-all): Found if any is listed (and
+// *matched names the most specific one), NotFound if none is, TempFail if the
+// store cannot tell. The default asks lookup() key by key and stops at the
+// first Found or TempFail; a backend may answer all keys in one round trip.
+//
 // maintain() is called periodically (about once a second) from one maintenance
 // thread; backends use it to notice changed files. It must not block lookups.
 #pragma once
@@ -17,6 +23,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace rcptguard {
 
@@ -40,6 +47,7 @@ public:
     Backend& operator=(const Backend&) = delete;
 
     virtual LookupResult lookup(std::string_view key) const noexcept = 0;
+    virtual LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept;
     virtual void maintain() noexcept {}
     // A change counter that moves whenever the data behind the backend changed
     // (file reloaded, database replaced); caches use it to invalidate.

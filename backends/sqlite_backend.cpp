@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -35,7 +36,7 @@ std::string explain_cantopen(const std::string& path) {
 }  // namespace
 
 SqliteBackend::SqliteBackend(std::string name, SqliteOptions opts)
-    : Backend(std::move(name), "sqlite"), opts_(std::move(opts)) {
+    : Backend(std::move(name), "sqlite"), opts_(std::move(opts)), default_query_(opts_.query == kDefaultSqliteQuery) {
     stat_identity(opts_.path, &db_identity_);
 }
 
@@ -98,12 +99,21 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
         close_conn(c);
         return nullptr;
     }
+    if (default_query_) {
+        static const char kAny[] = "SELECT address FROM recipients WHERE address IN (?1, ?2, ?3)";
+        if (sqlite3_prepare_v3(c->db, kAny, -1, SQLITE_PREPARE_PERSISTENT, &c->any_stmt, nullptr) != SQLITE_OK) {
+            *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
+            close_conn(c);
+            return nullptr;
+        }
+    }
     return c;
 }
 
 void SqliteBackend::close_conn(Conn* c) {
     if (!c) return;
     if (c->stmt) sqlite3_finalize(c->stmt);
+    if (c->any_stmt) sqlite3_finalize(c->any_stmt);
     if (c->db) sqlite3_close_v2(c->db);
     delete c;
 }
@@ -159,6 +169,28 @@ void SqliteBackend::drop_idle() const {
     idle_.clear();
 }
 
+// Steps a bound statement to its end; a row means Found. Always resets it: an
+// un-reset statement keeps a read transaction open.
+LookupResult SqliteBackend::run(Conn* c, sqlite3_stmt* st, bool* discard) const {
+    int rc = sqlite3_step(st);
+    LookupResult result;
+    if (rc == SQLITE_ROW) {
+        result = LookupResult::found();
+    } else if (rc == SQLITE_DONE) {
+        result = LookupResult::not_found();
+    } else {
+        result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db) +
+                                        ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY
+                                             ? explain_cantopen(opts_.path)
+                                             : ""));
+        // Busy/locked is transient; anything else (corrupt, I/O error,
+        // schema gone) gets a fresh connection next time.
+        int primary = rc & 0xFF;
+        *discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
+    }
+    return result;
+}
+
 LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
     try {
         if (unavailable_.load())
@@ -166,24 +198,59 @@ LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
         std::string error;
         Conn* c = checkout(&error);
         if (!c) return LookupResult::tempfail(error);
-        sqlite3_stmt* st = c->stmt;
-        int rc = sqlite3_bind_text(st, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
-        if (rc == SQLITE_OK) rc = sqlite3_step(st);
-        LookupResult result;
         bool discard = false;
-        if (rc == SQLITE_ROW) {
+        LookupResult result;
+        if (sqlite3_bind_text(c->stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC) == SQLITE_OK)
+            result = run(c, c->stmt, &discard);
+        else
+            result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db));
+        sqlite3_reset(c->stmt);
+        sqlite3_clear_bindings(c->stmt);
+        checkin(c, discard);
+        return result;
+    } catch (...) {
+        return LookupResult::tempfail("out of memory");
+    }
+}
+
+LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept {
+    if (!default_query_ || keys.size() < 2 || keys.size() > 3) return Backend::lookup_any(keys, matched);
+    try {
+        if (unavailable_.load())
+            return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
+        std::string error;
+        Conn* c = checkout(&error);
+        if (!c) return LookupResult::tempfail(error);
+        sqlite3_stmt* st = c->any_stmt;
+        int rc = SQLITE_OK;
+        for (int i = 0; i < 3 && rc == SQLITE_OK; ++i) {
+            const std::string& k = keys[std::min<std::size_t>(static_cast<std::size_t>(i), keys.size() - 1)];
+            rc = sqlite3_bind_text(st, i + 1, k.data(), static_cast<int>(k.size()), SQLITE_STATIC);
+        }
+        LookupResult result = LookupResult::not_found();
+        bool discard = false;
+        std::size_t best = keys.size();
+        while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+            rc = sqlite3_step(st);
+            if (rc != SQLITE_ROW) break;
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
+            std::string_view row(text ? text : "", static_cast<std::size_t>(sqlite3_column_bytes(st, 0)));
+            for (std::size_t i = 0; i < keys.size(); ++i)
+                if (i < best && row.size() == keys[i].size() &&
+                    sqlite3_strnicmp(row.data(), keys[i].data(), static_cast<int>(row.size())) == 0)
+                    best = i;
             result = LookupResult::found();
-        } else if (rc == SQLITE_DONE) {
-            result = LookupResult::not_found();
-        } else {
+        }
+        if (rc != SQLITE_DONE && rc != SQLITE_OK) {
             result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db) +
-                                            ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY ? explain_cantopen(opts_.path) : ""));
-            // Busy/locked is transient; anything else (corrupt, I/O error,
-            // schema gone) gets a fresh connection next time.
+                                            ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY
+                                                 ? explain_cantopen(opts_.path)
+                                                 : ""));
             int primary = rc & 0xFF;
             discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
+        } else if (result.status == LookupStatus::Found && matched) {
+            *matched = best < keys.size() ? best : 0;
         }
-        // Always reset: an un-reset statement keeps a read transaction open.
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         checkin(c, discard);

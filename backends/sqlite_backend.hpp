@@ -34,9 +34,11 @@ struct sqlite3_stmt;
 
 namespace rcptguard {
 
+constexpr const char* kDefaultSqliteQuery = "SELECT 1 FROM recipients WHERE address = ?1 LIMIT 1";
+
 struct SqliteOptions {
     std::string path;
-    std::string query = "SELECT 1 FROM recipients WHERE address = ?1 LIMIT 1";
+    std::string query = kDefaultSqliteQuery;
     int pool_size = 4;
     std::chrono::milliseconds busy_timeout{2000};
 };
@@ -47,6 +49,8 @@ public:
     ~SqliteBackend() override;
 
     LookupResult lookup(std::string_view key) const noexcept override;
+    // With the default schema, all keys in one statement (address IN (...)).
+    LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
     void maintain() noexcept override;
     unsigned long generation() const noexcept override { return generation_.load(); }
 
@@ -60,6 +64,7 @@ private:
     struct Conn {
         sqlite3* db = nullptr;
         sqlite3_stmt* stmt = nullptr;
+        sqlite3_stmt* any_stmt = nullptr;  // default schema only: up to three keys at once
         unsigned long epoch = 0;
     };
 
@@ -69,7 +74,10 @@ private:
     void checkin(Conn* c, bool discard) const;
     void drop_idle() const;
 
+    LookupResult run(Conn* c, sqlite3_stmt* st, bool* discard) const;
+
     SqliteOptions opts_;
+    bool default_query_;
     mutable std::mutex mutex_;
     mutable std::condition_variable available_;
     mutable std::vector<Conn*> idle_;

@@ -42,6 +42,20 @@ const char* level_name(LogLevel l) {
     return "info";
 }
 
+void write_line(LogLevel level, const std::string& line) {
+    if (g_settings.to_syslog) syslog(syslog_priority(level), "%s", line.c_str());
+    if (g_settings.to_stderr) {
+        // One write(2) per line so lines from different threads never interleave.
+        std::string out = g_settings.ident + "[" + std::to_string(getpid()) + "]: " +
+                          level_name(level) + ": " + line + "\n";
+        ssize_t ignored = write(STDERR_FILENO, out.data(), out.size());
+        (void)ignored;
+    }
+    if (!g_has_capture.load(std::memory_order_relaxed)) return;
+    std::lock_guard<std::mutex> lock(g_capture_mutex);
+    if (g_capture) g_capture(level, line);
+}
+
 }  // namespace
 
 void configure_logging(const LogSettings& s) {
@@ -54,19 +68,11 @@ void set_log_level(LogLevel level) { g_level.store(static_cast<int>(level)); }
 
 bool log_enabled(LogLevel level) { return static_cast<int>(level) <= g_level.load(); }
 
+void log_event(const std::string& line) { write_line(LogLevel::Notice, line); }
+
 void log_line(LogLevel level, const std::string& line) {
     if (!log_enabled(level)) return;
-    if (g_settings.to_syslog) syslog(syslog_priority(level), "%s", line.c_str());
-    if (g_settings.to_stderr) {
-        // One write(2) per line so lines from different threads never interleave.
-        std::string out = g_settings.ident + "[" + std::to_string(getpid()) + "]: " +
-                          level_name(level) + ": " + line + "\n";
-        ssize_t ignored = write(STDERR_FILENO, out.data(), out.size());
-        (void)ignored;
-    }
-    if (!g_has_capture.load(std::memory_order_relaxed)) return;
-    std::lock_guard<std::mutex> lock(g_capture_mutex);
-    if (g_capture) g_capture(level, line);
+    write_line(level, line);
 }
 
 void set_log_capture(std::function<void(LogLevel, const std::string&)> capture) {

@@ -28,6 +28,9 @@ void configure_logging(const LogSettings& s);
 void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
 void log_line(LogLevel level, const std::string& line);
+// Start, stop and reload: logged at notice whatever log_level says, as
+// Postfix logs "daemon started".
+void log_event(const std::string& line);
 
 // For tests: receives every line that passes the level filter (nullptr = off).
 void set_log_capture(std::function<void(LogLevel, const std::string&)> capture);

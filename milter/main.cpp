@@ -81,7 +81,7 @@ void reload(RuntimeHolder* holder, const std::string& path) {
         for (const auto& w : fresh->warnings) log_warning(w);
         set_log_level(fresh->settings->log.level);
         holder->publish(fresh);
-        log_notice("reload: configuration " + path + " loaded (" + std::to_string(fresh->backends.size()) +
+        log_event("reload: configuration " + path + " loaded (" + std::to_string(fresh->backends.size()) +
                    " backends, generation " + std::to_string(fresh->serial) + ")");
         bump(daemon_metrics().reloads);
     } catch (const std::exception& e) {
@@ -184,7 +184,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
                         "can read the statistics");
     }
 
-    log_notice(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec + ", " +
+    log_event(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec + ", " +
                std::to_string(rt->backends.size()) + " backends, mode " +
                (s.policy.monitor ? "monitor" : "enforce"));
     // libmilter starts a thread per busy connection with default attributes;
@@ -197,7 +197,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     }
     int rc = smfi_main();
     sleeper.stop();
-    log_notice(std::string("stopping rcptguard") + (rc == MI_SUCCESS ? "" : " after a libmilter error"));
+    log_event(std::string("stopping rcptguard") + (rc == MI_SUCCESS ? "" : " after a libmilter error"));
     pid.remove();
     // Worker threads may still be inside callbacks: leave without running
     // destructors of the shared state they use.

@@ -194,44 +194,48 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
 }
 
 void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d) const {
-    std::string who = display_address(c.address.original);
-    std::string tail = "; client=" + client_text() + " from=" + display_address(sender_);
-    std::string prefix = log_prefix("rcpt");
+    // Built only when a line is written: this runs for every recipient.
+    auto who = [&] { return display_address(c.address.original); };
+    auto tail = [&] { return "; client=" + client_text() + " from=" + display_address(sender_); };
     switch (c.verdict) {
         case Verdict::Valid:
             if (c.stale) {
-                log_notice(prefix + who + ": accept: found " + printable(c.key) + " in the cache: " +
-                           printable(c.reason, 300) + tail);
+                log_notice(log_prefix("rcpt") + who() + ": accept: found " + printable(c.key) + " in the cache: " +
+                           printable(c.reason, 300) + tail());
                 return;
             }
             if (log_enabled(LogLevel::Debug))
-                log_debug(prefix + who + ": accept: " +
+                log_debug(log_prefix("rcpt") + who() + ": accept: " +
                           (c.key.empty() ? c.reason : "found " + printable(c.key) + " in backend " + c.backend) +
-                          tail);
+                          tail());
             return;
         case Verdict::NotOurs:
             if (log_enabled(LogLevel::Debug))
-                log_debug(prefix + who + ": no opinion: " + (c.reason.empty() ? "not one of our domains" : c.reason));
+                log_debug(log_prefix("rcpt") + who() + ": no opinion: " +
+                          (c.reason.empty() ? "not one of our domains" : c.reason));
             return;
         case Verdict::Unknown:
         case Verdict::BadSyntax:
         case Verdict::TempFail:
             break;
     }
+    LogLevel level = d.accepted_on_error || (!d.monitored && d.action == RcptAction::TempFail) ? LogLevel::Warning
+                                                                                              : LogLevel::Info;
+    if (!log_enabled(level)) return;
     std::string cause;
     if (c.verdict == Verdict::TempFail)
         cause = ": backend " + c.backend + ": " + printable(c.reason, 300);
     else if (c.verdict == Verdict::BadSyntax)
         cause = ": " + c.reason;
-    if (d.accepted_on_error) {
-        log_warning(prefix + who + ": accept despite lookup failure (on_backend_error = accept)" + cause + tail);
-    } else if (d.monitored) {
-        log_info(prefix + who + ": would reject (monitor mode): " + d.would_reply.to_string() + cause + tail);
-    } else if (d.action == RcptAction::TempFail) {
-        log_warning(prefix + who + ": defer: " + d.reply.to_string() + cause + tail);
-    } else {
-        log_info(prefix + who + ": reject: " + d.reply.to_string() + cause + tail);
-    }
+    std::string prefix = log_prefix("rcpt") + who();
+    if (d.accepted_on_error)
+        log_warning(prefix + ": accept despite lookup failure (on_backend_error = accept)" + cause + tail());
+    else if (d.monitored)
+        log_info(prefix + ": would reject (monitor mode): " + d.would_reply.to_string() + cause + tail());
+    else if (d.action == RcptAction::TempFail)
+        log_warning(prefix + ": defer: " + d.reply.to_string() + cause + tail());
+    else
+        log_info(prefix + ": reject: " + d.reply.to_string() + cause + tail());
 }
 
 }  // namespace rcptguard

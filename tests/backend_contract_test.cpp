@@ -145,11 +145,31 @@ TEST_P(BackendContract, HostileKeys_AreData_NeverMatchOtherRows) {
     EXPECT_EQ(b->lookup("user@example.test").status, LookupStatus::Found);
 }
 
+TEST_P(BackendContract, LookupAny_ReportsMostSpecificMatch) {
+    auto b = make({"User@Example.test", "@example.test"});
+    std::size_t matched = 99;
+    std::vector<std::string> keys = {"user+tag@example.test", "user@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    keys = {"other@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    keys = {"other@else.test", "@else.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound);
+    keys = {"' OR 1=1 --", "*)(uid=*", "%"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound);
+    keys = {"user@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 0u);
+}
+
 TEST_P(BackendContract, MissingStore_TempFail_NeverNotFound) {
     auto b = GetParam().make_missing(dir_);
     LookupResult r = b->lookup("user@example.test");
     EXPECT_EQ(r.status, LookupStatus::TempFail);
     EXPECT_FALSE(r.reason.empty());
+    std::size_t m = 0;
+    EXPECT_EQ(b->lookup_any({"user@example.test", "@example.test"}, &m).status, LookupStatus::TempFail);
 }
 
 TEST_P(BackendContract, CorruptStore_TempFail_NeverNotFound) {

@@ -51,14 +51,14 @@ protected:
 
 TEST_F(CacheTest, Found_CachedForPositiveTtl) {
     auto c = make();
-    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::Found);
-    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(c->lookup({"user@example.test"}).status, LookupStatus::Found);
+    EXPECT_EQ(c->lookup({"user@example.test"}).status, LookupStatus::Found);
     EXPECT_EQ(backend_calls(), 1u);
     clock_.advance(seconds(599));
-    c->lookup("user@example.test");
+    c->lookup({"user@example.test"});
     EXPECT_EQ(backend_calls(), 1u);
     clock_.advance(seconds(2));
-    c->lookup("user@example.test");
+    c->lookup({"user@example.test"});
     EXPECT_EQ(backend_calls(), 2u);
     EXPECT_EQ(metrics_.cache_hits.load(), 2u);
     EXPECT_EQ(metrics_.cache_misses.load(), 2u);
@@ -66,85 +66,96 @@ TEST_F(CacheTest, Found_CachedForPositiveTtl) {
 
 TEST_F(CacheTest, NotFound_CachedForNegativeTtlOnly) {
     auto c = make();
-    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(c->lookup({"x@example.test"}).status, LookupStatus::NotFound);
     clock_.advance(seconds(59));
-    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(c->lookup({"x@example.test"}).status, LookupStatus::NotFound);
     EXPECT_EQ(backend_calls(), 1u);
     clock_.advance(seconds(2));
     backend_->inner.add("x@example.test");
-    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(c->lookup({"x@example.test"}).status, LookupStatus::Found);
 }
 
 TEST_F(CacheTest, TempFail_NeverCached) {
     auto c = make();
     backend_->inner.fail("y@example.test");
-    EXPECT_EQ(c->lookup("y@example.test").status, LookupStatus::TempFail);
-    EXPECT_EQ(c->lookup("y@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(c->lookup({"y@example.test"}).status, LookupStatus::TempFail);
+    EXPECT_EQ(c->lookup({"y@example.test"}).status, LookupStatus::TempFail);
     EXPECT_EQ(backend_calls(), 2u);
     EXPECT_EQ(c->size(), 0u);
 }
 
 TEST_F(CacheTest, ServeStale_FoundWithinStaleTtl_DuringOutage) {
     auto c = make();
-    c->lookup("user@example.test");
+    c->lookup({"user@example.test"});
     clock_.advance(seconds(700));  // past the positive TTL
     backend_->inner.fail_everything(true);
-    KeyAnswer a = c->lookup("user@example.test");
+    KeyAnswer a = c->lookup({"user@example.test"});
     EXPECT_EQ(a.status, LookupStatus::Found);
     EXPECT_TRUE(a.stale);
     EXPECT_NE(a.reason.find("fake outage"), std::string::npos);
     EXPECT_EQ(metrics_.cache_stale.load(), 1u);
     clock_.advance(seconds(3000));  // now 3700s after it was confirmed
-    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(c->lookup({"user@example.test"}).status, LookupStatus::TempFail);
 }
 
 TEST_F(CacheTest, ServeStale_NeverForNotFound) {
     auto c = make();
-    c->lookup("x@example.test");
+    c->lookup({"x@example.test"});
     clock_.advance(seconds(61));
     backend_->inner.fail_everything(true);
-    EXPECT_EQ(c->lookup("x@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(c->lookup({"x@example.test"}).status, LookupStatus::TempFail);
 }
 
 TEST_F(CacheTest, StaleTtlZero_NoServeStale) {
     settings_.stale_ttl = seconds(0);
     auto c = make();
-    c->lookup("user@example.test");
+    c->lookup({"user@example.test"});
     clock_.advance(seconds(601));
     backend_->inner.fail_everything(true);
-    EXPECT_EQ(c->lookup("user@example.test").status, LookupStatus::TempFail);
+    EXPECT_EQ(c->lookup({"user@example.test"}).status, LookupStatus::TempFail);
 }
 
 TEST_F(CacheTest, FreshTempFailWithinTtl_CachedAnswerStillServed) {
     auto c = make();
-    c->lookup("user@example.test");
+    c->lookup({"user@example.test"});
     backend_->inner.fail_everything(true);
-    KeyAnswer a = c->lookup("user@example.test");
+    KeyAnswer a = c->lookup({"user@example.test"});
     EXPECT_EQ(a.status, LookupStatus::Found);
     EXPECT_FALSE(a.stale);  // a plain hit: the backend was not even asked
 }
 
 TEST_F(CacheTest, BackendDataChanged_CacheEmptied) {
     auto c = make();
-    EXPECT_EQ(c->lookup("new@example.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(c->lookup({"new@example.test"}).status, LookupStatus::NotFound);
     backend_->inner.add("new@example.test");
-    EXPECT_EQ(c->lookup("new@example.test").status, LookupStatus::NotFound);  // negative entry
+    EXPECT_EQ(c->lookup({"new@example.test"}).status, LookupStatus::NotFound);  // negative entry
     backend_->gen++;  // e.g. the sqlite3 shell inserted a row
-    EXPECT_EQ(c->lookup("new@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(c->lookup({"new@example.test"}).status, LookupStatus::Found);
 }
 
 TEST_F(CacheTest, SizeBounded_LeastRecentlyUsedEvicted) {
     settings_.max_entries = 160;  // 10 per shard
     auto c = make();
-    for (int i = 0; i < 5000; ++i) c->lookup("u" + std::to_string(i) + "@example.test");
+    for (int i = 0; i < 5000; ++i) c->lookup({"u" + std::to_string(i) + "@example.test"});
     EXPECT_LE(c->size(), 160u);
+}
+
+TEST_F(CacheTest, EntryKeyedByFullAddress_RemembersMatchedKey) {
+    backend_->inner.add("@example.test");
+    auto c = make();
+    KeyAnswer a = c->lookup({"x+y@example.test", "x@example.test", "@example.test"});
+    EXPECT_EQ(a.status, LookupStatus::Found);
+    EXPECT_EQ(a.key, "@example.test");
+    KeyAnswer b = c->lookup({"x+y@example.test", "x@example.test", "@example.test"});
+    EXPECT_EQ(b.key, "@example.test");
+    EXPECT_EQ(backend_calls(), 3u);  // the first time only
 }
 
 TEST_F(CacheTest, Disabled_AlwaysAsksBackend) {
     settings_.enabled = false;
     auto c = make();
-    c->lookup("user@example.test");
-    c->lookup("user@example.test");
+    c->lookup({"user@example.test"});
+    c->lookup({"user@example.test"});
     EXPECT_EQ(backend_calls(), 2u);
 }
 
@@ -156,7 +167,7 @@ TEST_F(CacheTest, ConcurrentLookups_ConsistentAnswers) {
         ts.emplace_back([&, t] {
             for (int i = 0; i < 2000; ++i) {
                 bool user = (i + t) % 3 == 0;
-                auto s = c->lookup(user ? "user@example.test" : "n" + std::to_string(i % 50) + "@example.test").status;
+                auto s = c->lookup({user ? "user@example.test" : "n" + std::to_string(i % 50) + "@example.test"}).status;
                 if (s != (user ? LookupStatus::Found : LookupStatus::NotFound)) ++wrong;
                 if (i % 500 == 0) backend_->gen++;
             }

@@ -47,12 +47,21 @@ TEST_F(PolicyTest, UnknownUser_Rejected550WithExactText) {
     EXPECT_EQ(d.reply.to_string(), "550 5.1.1 <nosuch@example.test>: Recipient address rejected: User unknown");
 }
 
-TEST_F(PolicyTest, LookupOrder_FullThenBaseThenCatchAll_KeyMajorAcrossChain) {
+TEST_F(PolicyTest, LookupOrder_FullThenBaseThenCatchAll_EachBackendInTurn) {
     RecipientCheck c = policy().check("<user+tag@example.test>");
     EXPECT_EQ(c.verdict, Verdict::Unknown);
-    std::vector<std::string> want_a = {"user+tag@example.test", "user@example.test", "@example.test"};
-    EXPECT_EQ(a_->calls(), want_a);
-    EXPECT_EQ(b_->calls(), want_a);
+    std::vector<std::string> want = {"user+tag@example.test", "user@example.test", "@example.test"};
+    EXPECT_EQ(a_->calls(), want);
+    EXPECT_EQ(b_->calls(), want);
+}
+
+TEST_F(PolicyTest, CatchAllInFirstBackend_WinsOverLaterBackends) {
+    a_->add("@example.test");
+    b_->fail_everything(true);
+    RecipientCheck c = policy().check("<anyone@example.test>");
+    EXPECT_EQ(c.verdict, Verdict::Valid);
+    EXPECT_EQ(c.key, "@example.test");
+    EXPECT_TRUE(b_->calls().empty());
 }
 
 TEST_F(PolicyTest, Detail_FoundByBaseAddress) {

@@ -67,6 +67,7 @@ void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) c
     auto it = sh.map.find(k);
     if (it != sh.map.end()) {
         it->second.status = a.status;
+        it->second.key = a.key;
         it->second.backend = a.backend;
         it->second.confirmed = now;
         sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
@@ -77,11 +78,12 @@ void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) c
         sh.lru.pop_back();
     }
     sh.lru.push_front(k);
-    sh.map.emplace(std::move(k), Entry{a.status, a.backend, now, sh.lru.begin()});
+    sh.map.emplace(std::move(k), Entry{a.status, a.key, a.backend, now, sh.lru.begin()});
 }
 
-KeyAnswer CachedLookup::lookup(std::string_view key) const {
-    if (!settings_.enabled) return chain_->lookup(key);
+KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
+    if (!settings_.enabled || keys.empty()) return chain_->lookup(keys);
+    const std::string& key = keys.front();
     unsigned long g = chain_generation();
     if (g != generation_.load()) {
         // Data behind a backend changed: nothing cached can be trusted.
@@ -94,23 +96,23 @@ KeyAnswer CachedLookup::lookup(std::string_view key) const {
     KeyAnswer stale;
     {
         std::lock_guard<std::mutex> lock(sh.mutex);
-        auto it = sh.map.find(std::string(key));
+        auto it = sh.map.find(key);
         if (it != sh.map.end()) {
             const Entry& e = it->second;
             Millis ttl = e.status == LookupStatus::Found ? settings_.positive_ttl : settings_.negative_ttl;
             if (now - e.confirmed < ttl) {
                 sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
                 if (metrics_) bump(metrics_->cache_hits);
-                return {e.status, e.backend, {}, false};
+                return {e.status, e.key, e.backend, {}, false};
             }
             if (e.status == LookupStatus::Found && now - e.confirmed <= settings_.stale_ttl) {
                 have_stale_found = true;
-                stale = {LookupStatus::Found, e.backend, {}, true};
+                stale = {LookupStatus::Found, e.key, e.backend, {}, true};
             }
         }
     }
     if (metrics_) bump(metrics_->cache_misses);
-    KeyAnswer fresh = chain_->lookup(key);
+    KeyAnswer fresh = chain_->lookup(keys);
     if (fresh.status != LookupStatus::TempFail) {
         store(key, fresh, now);
         return fresh;

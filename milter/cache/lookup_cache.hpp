@@ -1,5 +1,6 @@
-// lookup_cache: answers for single keys, remembered in front of the backend
-// chain (KeyLookup in, KeyLookup out).
+// lookup_cache: answers for recipients, remembered in front of the backend
+// chain (KeyLookup in, KeyLookup out). An entry is keyed by the first (full
+// address) key; the other keys follow from it under one configuration.
 //
 // - Found is kept for positive_ttl, NotFound for negative_ttl; TempFail is
 //   never cached.
@@ -46,13 +47,14 @@ public:
     CachedLookup(std::shared_ptr<const BackendChain> chain, CacheSettings settings, const Clock& clock,
                  Metrics* metrics);
 
-    KeyAnswer lookup(std::string_view key) const override;
+    KeyAnswer lookup(const std::vector<std::string>& keys) const override;
     std::size_t size() const;
     void clear() const;
 
 private:
     struct Entry {
         LookupStatus status;
+        std::string key;  // the key that was found
         std::string backend;
         Millis confirmed;  // when a backend last gave this answer
         std::list<std::string>::iterator lru;

@@ -10,11 +10,12 @@ BackendChain::BackendChain(std::vector<BackendPtr> backends, Metrics* metrics) :
         for (const auto& b : backends_) counters_.push_back(&metrics->backend(b->name()));
 }
 
-KeyAnswer BackendChain::lookup(std::string_view key) const {
+KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
     for (std::size_t i = 0; i < backends_.size(); ++i) {
         const Backend& b = *backends_[i];
         auto t0 = std::chrono::steady_clock::now();
-        LookupResult r = b.lookup(key);
+        std::size_t matched = 0;
+        LookupResult r = b.lookup_any(keys, &matched);
         if (!counters_.empty()) {
             BackendCounters& c = *counters_[i];
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
@@ -22,10 +23,12 @@ KeyAnswer BackendChain::lookup(std::string_view key) const {
             bump(r.status == LookupStatus::Found ? c.found
                  : r.status == LookupStatus::NotFound ? c.not_found : c.tempfail);
         }
-        if (r.status == LookupStatus::Found) return {LookupStatus::Found, b.name(), {}, false};
-        if (r.status == LookupStatus::TempFail) return {LookupStatus::TempFail, b.name(), std::move(r.reason), false};
+        if (r.status == LookupStatus::Found)
+            return {LookupStatus::Found, matched < keys.size() ? keys[matched] : std::string(), b.name(), {}, false};
+        if (r.status == LookupStatus::TempFail)
+            return {LookupStatus::TempFail, {}, b.name(), std::move(r.reason), false};
     }
-    return {LookupStatus::NotFound, {}, {}, false};
+    return {LookupStatus::NotFound, {}, {}, {}, false};
 }
 
 }  // namespace rcptguard

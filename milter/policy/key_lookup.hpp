@@ -1,10 +1,13 @@
-// key_lookup: answers "is this one key (user@domain or @domain) listed?" for
-// the recipient policy. BackendChain asks the configured backends in order; a
-// cache (cache.hpp) can sit in front of it behind the same interface.
+// key_lookup: answers "is any of these keys listed?" for the recipient policy.
+// The keys are one recipient's lookup keys, most specific first: the full
+// address, the address without +detail, the @domain catch-all. BackendChain
+// asks the configured backends in order; a cache (lookup_cache.hpp) can sit in
+// front of it behind the same interface.
 //
-// Chain rule (as Postfix's maps_find): the first Found wins, NotFound moves on
-// to the next backend, and the first TempFail stops the search - a later
-// backend must not turn an outage into a verdict.
+// Chain rule: each backend is asked for all keys (one round trip where the
+// backend can); the first backend that finds one wins, NotFound moves on to the
+// next backend, and the first TempFail stops the search - a later backend must
+// not turn an outage into a verdict.
 // Thread-safety: lookup() may be called from many threads at once.
 #pragma once
 
@@ -19,6 +22,7 @@ namespace rcptguard {
 
 struct KeyAnswer {
     LookupStatus status = LookupStatus::TempFail;
+    std::string key;      // the key that was found (Found)
     std::string backend;  // which backend answered Found or TempFail
     std::string reason;   // TempFail reason, or why a stale answer was served
     bool stale = false;   // Found served from cache while the backend failed
@@ -27,14 +31,14 @@ struct KeyAnswer {
 class KeyLookup {
 public:
     virtual ~KeyLookup() = default;
-    virtual KeyAnswer lookup(std::string_view key) const = 0;
+    virtual KeyAnswer lookup(const std::vector<std::string>& keys) const = 0;
 };
 
 // metrics (optional) receives per-backend counts and lookup times.
 class BackendChain final : public KeyLookup {
 public:
     explicit BackendChain(std::vector<BackendPtr> backends, Metrics* metrics = nullptr);
-    KeyAnswer lookup(std::string_view key) const override;
+    KeyAnswer lookup(const std::vector<std::string>& keys) const override;
     const std::vector<BackendPtr>& backends() const { return backends_; }
 
 private:

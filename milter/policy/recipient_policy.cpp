@@ -48,23 +48,20 @@ RecipientCheck RecipientPolicy::check(std::string_view raw) const {
         c.reason = "postmaster";
         return c;
     }
-    for (const std::string& key : lookup_keys(a, settings_.address)) {
-        KeyAnswer ans = lookup_->lookup(key);
-        if (ans.status == LookupStatus::Found) {
-            c.verdict = Verdict::Valid;
-            c.key = key;
-            c.backend = std::move(ans.backend);
-            c.reason = std::move(ans.reason);
-            c.stale = ans.stale;
-            return c;
-        }
-        if (ans.status == LookupStatus::TempFail) {
-            c.verdict = Verdict::TempFail;
-            c.key = key;
-            c.backend = std::move(ans.backend);
-            c.reason = std::move(ans.reason);
-            return c;
-        }
+    KeyAnswer ans = lookup_->lookup(lookup_keys(a, settings_.address));
+    if (ans.status == LookupStatus::Found) {
+        c.verdict = Verdict::Valid;
+        c.key = std::move(ans.key);
+        c.backend = std::move(ans.backend);
+        c.reason = std::move(ans.reason);
+        c.stale = ans.stale;
+        return c;
+    }
+    if (ans.status == LookupStatus::TempFail) {
+        c.verdict = Verdict::TempFail;
+        c.backend = std::move(ans.backend);
+        c.reason = std::move(ans.reason);
+        return c;
     }
     c.verdict = Verdict::Unknown;
     return c;

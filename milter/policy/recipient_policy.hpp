@@ -5,8 +5,9 @@
 //   - not one of our domains (or no domain) -> NotOurs (no opinion)
 //   - postmaster of our domains              -> Valid (RFC 5321 4.5.1)
 //   - syntax error in one of our domains     -> BadSyntax
-//   - keys full -> without +detail -> @domain through the KeyLookup:
-//     Found -> Valid, all NotFound -> Unknown, first TempFail -> TempFail.
+//   - keys full, without +detail, @domain through the KeyLookup (each
+//     backend in order is asked for all of them): Found -> Valid, NotFound
+//     everywhere -> Unknown, the first TempFail -> TempFail.
 // decide(): turns a check into an action under the configured mode
 // (enforce/monitor) and on_backend_error (tempfail/accept). TempFail is never
 // turned into a 5xx reply.
