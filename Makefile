@@ -26,7 +26,7 @@ JOBS        ?= 2
 CXX         := g++
 CXXSTD      := -std=c++20
 WARNINGS    := -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wformat=2 -Wno-missing-field-initializers
-CPPFLAGS    := -I.
+CPPFLAGS    := -I. -I$(BUILD)/gen
 DEPFLAGS     = -MMD -MP
 OPT_release := -O2 -g
 OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
@@ -41,7 +41,9 @@ LIBS_CORE   := -lsqlite3
 LIBS_MILTER := -lmilter -lcpp-httplib
 GTEST_LIBS  := -lgtest -lgtest_main
 
-CORE_SRCS   := $(filter-out milter/main.cpp milter/callbacks.cpp,$(wildcard milter/*.cpp milter/*/*.cpp backends/*.cpp))
+CORE_SRCS   := $(filter-out milter/main.cpp milter/callbacks.cpp,$(wildcard milter/*.cpp milter/*/*.cpp backends/*.cpp)) \
+               ctl/recipient_db.cpp
+CTL_SRCS    := ctl/rcptguard_ctl.cpp
 DAEMON_SRCS := milter/main.cpp milter/callbacks.cpp
 UNIT_SRCS   := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
 FUZZ_SRCS   := $(wildcard tests/fuzz/*_fuzz.cpp)
@@ -49,10 +51,11 @@ BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter
 
 CORE_OBJS   := $(CORE_SRCS:%.cpp=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
+CTL_OBJS    := $(CTL_SRCS:%.cpp=$(BUILD)/obj/%.o)
 UNIT_OBJS   := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
 CORE_LIB    := $(BUILD)/librcptguard.a
 
-PROGRAMS    := $(BUILD)/rcptguard
+PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
 
@@ -61,9 +64,12 @@ SBINDIR     ?= $(PREFIX)/sbin
 SYSCONFDIR  ?= /etc
 DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR     ?=
+SHARE       := $(DATADIR)/rcptguard
+SHARE_FILES := etc/schema.sql etc/users.txt etc/postfix-main.cf.snippet etc/sendmail.mc.snippet
 
-.PHONY: all programs tests fuzz-targets deps check bench test test-unit test-integration demo asan tsan fuzz bench clean lint-man
+.PHONY: all programs tests fuzz-targets deps check bench install uninstall test test-unit test-integration demo asan tsan fuzz bench clean lint-man
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -75,6 +81,17 @@ $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $(BUILD)/$<"
 	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+
+# etc/schema.sql compiled into rcptguard-ctl (init), so the binary needs no data files.
+$(BUILD)/gen/ctl/schema_sql.inc: etc/schema.sql
+	@mkdir -p $(dir $@)
+	$(Q){ printf '// generated from etc/schema.sql\nstatic const char kSchemaSql[] = R"RCPTGUARD_SCHEMA('; cat $<; \
+	  printf ')RCPTGUARD_SCHEMA";\n'; } > $@
+$(BUILD)/obj/ctl/recipient_db.o: $(BUILD)/gen/ctl/schema_sql.inc
+
+$(BUILD)/rcptguard-ctl: $(CTL_OBJS) $(CORE_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(CTL_OBJS) $(CORE_LIB) $(LIBS_CORE)
 
 $(CORE_LIB): $(CORE_OBJS)
 	@mkdir -p $(dir $@)
@@ -107,7 +124,7 @@ $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
 fuzz-targets: $(FUZZ_BINS)
 
 -include $(wildcard $(BUILD)/obj/bench/*.d)
--include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d)
+-include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d)
 
 # Installs the Debian packages listed in packages.debian that are missing.
 deps:
@@ -145,6 +162,34 @@ bench: deps
 fuzz: deps
 	$(MAKE) -j$(JOBS) CONFIG=fuzz fuzz-targets
 	tools/run-fuzz build/fuzz $(FUZZ_SECONDS)
+
+# GNU conventions: PREFIX, DESTDIR, SBINDIR, SYSCONFDIR, DATADIR, MANDIR,
+# SYSTEMDUNITDIR. An existing rcptguard.conf is never overwritten.
+install: programs
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
+	  $(DESTDIR)$(SHARE) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/rcptguard
+	install -m 0755 $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl $(DESTDIR)$(SBINDIR)/
+	install -m 0644 man/rcptguard.8 man/rcptguard-ctl.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/rcptguard.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 $(SHARE_FILES) $(DESTDIR)$(SHARE)/
+	install -m 0644 etc/rcptguard.conf $(DESTDIR)$(SHARE)/rcptguard.conf.sample
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/rcptguard.service.in \
+	  > $(DESTDIR)$(SYSTEMDUNITDIR)/rcptguard.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/rcptguard.service
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf ]; then \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf (the new sample is $(SHARE)/rcptguard.conf.sample)"; \
+	else \
+	  install -m 0644 etc/rcptguard.conf $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf; \
+	fi
+
+# Leaves the configuration and the database alone, as a package "remove" does.
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/rcptguard $(DESTDIR)$(SBINDIR)/rcptguard-ctl
+	rm -f $(DESTDIR)$(MANDIR)/man8/rcptguard.8 $(DESTDIR)$(MANDIR)/man8/rcptguard-ctl.8
+	rm -f $(DESTDIR)$(MANDIR)/man5/rcptguard.conf.5 $(DESTDIR)$(SYSTEMDUNITDIR)/rcptguard.service
+	rm -f $(addprefix $(DESTDIR)$(SHARE)/,$(notdir $(SHARE_FILES)) rcptguard.conf.sample)
+	-rmdir $(DESTDIR)$(SHARE) 2>/dev/null
+	@echo "left in place: $(DESTDIR)$(SYSCONFDIR)/rcptguard/ and the recipient database"
 
 clean:
 	rm -rf build

@@ -176,6 +176,15 @@ void SectionReader::fail(const std::string& key, const std::string& problem) con
 
 std::optional<std::string> SectionReader::get(const std::string& key) {
     used_.insert(key);
+    if (file_.keys_read) {
+        std::string kind = "global";
+        if (!section_.type.empty()) {
+            kind = section_.type;
+            for (const auto& v : section_.values)
+                if (v.key == "type") kind += ":" + v.value;
+        }
+        (*file_.keys_read)[kind].insert(key);
+    }
     const ConfigValue* v = find(key);
     if (!v) return std::nullopt;
     return v->value;

@@ -14,6 +14,8 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <stdexcept>
@@ -55,6 +57,10 @@ struct ConfigFile {
     std::string path;
     ConfigSection global;
     std::vector<ConfigSection> sections;
+    // When set, every key a SectionReader asks for is recorded here, per
+    // section kind ("global", "backend:TYPE"): how the tests prove that the
+    // man page and the sample configuration name every key the parser reads.
+    std::shared_ptr<std::map<std::string, std::set<std::string>>> keys_read;
 };
 
 // Parses configuration text; path is used in error messages only.

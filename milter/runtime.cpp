@@ -11,8 +11,12 @@ void Runtime::maintain() const {
 
 std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial,
                                              const RuntimeContext& context) {
+    return build_runtime_from(load_config_file(config_path), serial, context);
+}
+
+std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsigned long serial,
+                                                  const RuntimeContext& context) {
     static const SteadyClock steady_clock;
-    ConfigFile file = load_config_file(config_path);
     auto settings = std::make_shared<Settings>(read_settings(file));
     auto rt = std::make_shared<Runtime>();
     rt->serial = serial;

@@ -44,6 +44,9 @@ struct RuntimeContext {
 
 std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, unsigned long serial,
                                              const RuntimeContext& ctx = {});
+// The same from an already parsed file (tests use it with keys_read set).
+std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsigned long serial,
+                                                  const RuntimeContext& ctx = {});
 
 using RuntimeHolder = Published<Runtime>;
 

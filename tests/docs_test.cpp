@@ -1,0 +1,82 @@
+// Documentation ships with the behaviour: every key the configuration parser
+// reads must be described in man/rcptguard.conf.5 and shown in the sample
+// etc/rcptguard.conf, and every key in the sample must be one the parser
+// accepts. The sample is loaded with all its commented-out keys switched on and
+// all its backend sections in use, so every reader reads all of its keys.
+#include <gtest/gtest.h>
+
+#include <regex>
+#include <sstream>
+
+#include "milter/runtime.hpp"
+#include "tests/test_support.hpp"
+
+namespace rcptguard {
+namespace {
+
+using testing::TempDir;
+
+// The sample with every "#key = value" line and "#[backend ...]" header
+// enabled, file-backend paths pointed at a real file, and all sections listed.
+std::string everything_enabled(const std::string& sample, const std::string& users_file) {
+    std::istringstream in(sample);
+    std::ostringstream out;
+    std::regex key_line(R"(^#([a-z_]+ = .*)$)"), section(R"(^#(\[backend [A-Za-z0-9_.-]+\])\s*$)");
+    std::regex backends_line(R"(^backends = .*$)");
+    std::vector<std::string> names;
+    std::string line, type_of_section;
+    std::smatch m;
+    std::vector<std::string> lines;
+    while (std::getline(in, line)) {
+        if (std::regex_match(line, m, key_line)) line = m[1];
+        if (std::regex_match(line, m, section)) line = m[1];
+        if (line.rfind("[backend ", 0) == 0) names.push_back(line.substr(9, line.size() - 10));
+        lines.push_back(line);
+    }
+    std::string current_type;
+    for (auto& l : lines) {
+        if (l.rfind("[backend ", 0) == 0) current_type.clear();
+        if (l.rfind("type = ", 0) == 0) current_type = l.substr(7);
+        if (current_type == "file" && l.rfind("path = ", 0) == 0) l = "path = " + users_file;
+        if (std::regex_match(l, backends_line)) {
+            l = "backends =";
+            for (const auto& n : names) l += " " + n;
+        }
+        out << l << "\n";
+    }
+    return out.str();
+}
+
+TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
+    TempDir d;
+    testing::write_file(d.file("users.txt"), "alice@example.com\n");
+    std::string sample = testing::read_file(testing::source_dir() + "/etc/rcptguard.conf");
+    std::string text = everything_enabled(sample, d.file("users.txt"));
+    ConfigFile file;
+    try {
+        file = parse_config_text(text, "etc/rcptguard.conf (all keys enabled)");
+        file.keys_read = std::make_shared<std::map<std::string, std::set<std::string>>>();
+        build_runtime_from(file, 1);
+    } catch (const ConfigError& e) {
+        FAIL() << "the sample configuration uses a key or value the parser refuses: " << e.what() << "\n" << text;
+    }
+    std::string man = testing::read_file(testing::source_dir() + "/man/rcptguard.conf.5");
+    std::size_t total = 0;
+    ASSERT_TRUE(file.keys_read->count("global"));
+    for (const auto& [kind, keys] : *file.keys_read) {
+        for (const auto& key : keys) {
+            ++total;
+            EXPECT_NE(man.find("\n.B " + key + "\n"), std::string::npos)
+                << kind << " key '" << key << "' is not described in man/rcptguard.conf.5 (as .B " << key << ")";
+            std::regex in_sample("(^|\\n)#?" + key + " =");
+            EXPECT_TRUE(std::regex_search(sample, in_sample))
+                << kind << " key '" << key << "' is missing from etc/rcptguard.conf";
+        }
+    }
+    EXPECT_GT(total, 40u);  // the readers really ran
+    for (const char* kind : {"backend:sqlite", "backend:file", "backend:fail"})
+        EXPECT_TRUE(file.keys_read->count(kind)) << kind << " has no example section in etc/rcptguard.conf";
+}
+
+}  // namespace
+}  // namespace rcptguard
