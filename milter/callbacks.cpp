@@ -102,7 +102,9 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         steps &= f1;
         steps |= f1 & (SMFIP_NR_CONN | SMFIP_NR_MAIL);
         // See recipients the MTA rejected itself: they count as bad recipients.
-        steps |= f1 & SMFIP_RCPT_REJ;
+        // When the policy service judges recipients, the milter skips RCPT.
+        if (g_runtimes->get()->settings->milter_recipient_checks) steps |= f1 & SMFIP_RCPT_REJ;
+        else steps |= f1 & SMFIP_NORCPT;
         *pf1 = steps;
         *pf2 = 0;
         *pf3 = 0;
@@ -148,12 +150,13 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     return guarded("rcpt", SMFIS_TEMPFAIL, [&]() -> sfsistat {
         Session* s = session_of(ctx);
         if (!s || !s->conn) return SMFIS_TEMPFAIL;
+        if (!s->conn->runtime().settings->milter_recipient_checks) return SMFIS_CONTINUE;
         std::string qid = macro(ctx, "i");
         RcptInput in;
         in.address = argv && argv[0] ? argv[0] : "";
         in.queue_id = qid;
         in.rejected_by_mta = (s->steps & SMFIP_RCPT_REJ) && macro(ctx, "{rcpt_mailer}") == "error";
-        return apply(ctx, s->conn->on_rcpt(in));
+        return apply(ctx, s->conn->on_rcpt_and_wait(in));
     });
 }
 

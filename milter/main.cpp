@@ -21,6 +21,7 @@
 #include "daemon.hpp"
 #include "log.hpp"
 #include "metrics_http.hpp"
+#include "policy_service.hpp"
 #include "query.hpp"
 #include "runtime.hpp"
 #include "tarpit/network.hpp"
@@ -163,6 +164,10 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     umask(old_umask);
     if (opened != MI_SUCCESS) throw std::runtime_error("cannot listen on " + spec + " (see syslog for libmilter's reason)");
     apply_socket_permissions(spec, s.socket_mode, id);
+    int policy_fd = -1;
+    if (!s.policy_socket.empty())
+        policy_fd = open_policy_socket(s.policy_socket, s.socket_mode,
+                                       id.socket_gid != static_cast<gid_t>(-1) ? id.socket_gid : id.gid);
 
     if (!opt.foreground) daemonize();
     pid.write_pid();
@@ -170,6 +175,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
 
     std::thread(reload_thread, &holder, opt.config).detach();
     std::thread(maintenance_thread, &holder).detach();
+    if (policy_fd >= 0) start_policy_service(policy_fd, holder, services, s.policy_workers);
     if (!s.metrics_listen.empty()) {
         std::string host;
         int port = 0;
@@ -184,7 +190,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
                         "can read the statistics");
     }
 
-    log_event(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec + ", " +
+    log_event(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec +
+              (s.policy_socket.empty() ? std::string() : " and " + s.policy_socket + " (policy service)") + ", " +
                std::to_string(rt->backends.size()) + " backends, mode " +
                (s.policy.monitor ? "monitor" : "enforce"));
     // libmilter starts a thread per busy connection with default attributes;

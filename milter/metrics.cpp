@@ -97,6 +97,12 @@ std::string Metrics::prometheus_text() const {
     o << "rcptguard_connections " << connections_current.load(std::memory_order_relaxed) << "\n";
     family(o, "rcptguard_connections_total", "counter", "MTA connections since start.");
     o << "rcptguard_connections_total " << v(connections_total) << "\n";
+    family(o, "rcptguard_policy_requests_total", "counter", "Policy delegation requests answered.");
+    o << "rcptguard_policy_requests_total " << v(policy_requests) << "\n";
+    family(o, "rcptguard_policy_connections", "gauge", "Policy delegation connections open now.");
+    o << "rcptguard_policy_connections " << policy_connections.load(std::memory_order_relaxed) << "\n";
+    family(o, "rcptguard_policy_protocol_errors_total", "counter", "Policy connections closed for a protocol error.");
+    o << "rcptguard_policy_protocol_errors_total " << v(policy_protocol_errors) << "\n";
     family(o, "rcptguard_reloads_total", "counter", "Configuration reloads by result.");
     o << "rcptguard_reloads_total{result=\"ok\"} " << v(reloads) << "\n";
     o << "rcptguard_reloads_total{result=\"failed\"} " << v(reload_failures) << "\n";

@@ -42,6 +42,9 @@ public:
     Counter tarpit_bans{0}, tarpit_refused_banned{0}, tarpit_uniform_deferrals{0};
     // Bounce stripping.
     Counter bounces_stripped{0}, bounces_unchanged{0}, bounce_bytes_removed{0};
+    // Policy service.
+    Counter policy_requests{0}, policy_connections_total{0}, policy_protocol_errors{0};
+    std::atomic<std::int64_t> policy_connections{0};
     // Connections and reloads.
     Counter connections_total{0}, reloads{0}, reload_failures{0};
     std::atomic<std::int64_t> connections_current{0};

@@ -57,6 +57,8 @@ std::vector<std::string> restart_only_changes(const Settings& a, const Settings&
     if (a.log.facility != b.log.facility) keys.push_back("syslog_facility");
     if (a.tarpit.max_clients != b.tarpit.max_clients) keys.push_back("ban_table_size");
     if (a.metrics_listen != b.metrics_listen) keys.push_back("metrics_listen");
+    if (a.policy_socket != b.policy_socket) keys.push_back("policy_socket");
+    if (a.policy_workers != b.policy_workers) keys.push_back("policy_workers");
     return keys;
 }
 

@@ -110,26 +110,36 @@ void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) 
         return;
     }
     if (out.delay.count() <= 0) return;
-    std::string what = format_duration(out.delay) + ": " + std::to_string(tarpit_.bad + tarpit_.deferred) +
-                       " bad recipients on this connection";
     if (monitor) {
-        log_info(log_prefix("tarpit") + "client " + client_text() + ": would delay reply (monitor mode) by " + what);
+        log_info(log_prefix("tarpit") + "client " + client_text() + ": would delay reply (monitor mode) by " +
+                 format_duration(out.delay) + ": " + std::to_string(tarpit_.bad + tarpit_.deferred) +
+                 " bad recipients on this connection");
         return;
     }
-    Millis waited = tp.wait(out.delay, ts);
-    tarpit_.slept += waited;
-    if (waited.count() > 0) {
+    d->delay = out.delay;  // the front end waits (a thread sleeps or a timer fires), then calls waited()
+}
+
+void Connection::waited(Millis asked, Millis actual) {
+    const TarpitSettings& ts = runtime_->settings->tarpit;
+    Metrics& m = services_.metrics;
+    tarpit_.slept += actual;
+    if (actual.count() > 0) {
         bump(m.tarpit_delays);
-        bump(m.tarpit_delay_millis, static_cast<std::uint64_t>(waited.count()));
-    } else {
+        bump(m.tarpit_delay_millis, static_cast<std::uint64_t>(actual.count()));
+        log_info(log_prefix("tarpit") + "client " + client_text() + ": delayed reply by " + format_duration(actual) +
+                 ": " + std::to_string(tarpit_.bad + tarpit_.deferred) + " bad recipients on this connection" +
+                 " (budget left " + format_duration(ts.tarpit_budget - tarpit_.slept) + ")");
+    } else if (asked.count() > 0) {
         bump(m.tarpit_skipped);
-    }
-    if (waited.count() == 0 && out.delay.count() > 0)
         log_info(log_prefix("tarpit") + "client " + client_text() + ": not delayed: " +
                  std::to_string(ts.max_sleepers) + " connections already waiting (tarpit_max_sleepers)");
-    else
-        log_info(log_prefix("tarpit") + "client " + client_text() + ": delayed reply by " + what +
-                 " (budget left " + format_duration(ts.tarpit_budget - tarpit_.slept) + ")");
+    }
+}
+
+RcptDecision Connection::on_rcpt_and_wait(const RcptInput& in) {
+    RcptDecision d = on_rcpt(in);
+    if (d.delay.count() > 0) waited(d.delay, services_.tarpit.wait(d.delay, runtime_->settings->tarpit));
+    return d;
 }
 
 RcptDecision Connection::on_rcpt(const RcptInput& in) {
@@ -143,7 +153,9 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
         bump(services_.metrics.rcpt_rejected_by_mta);
         RcptDecision ignored;
         apply_tarpit(true, Millis(0), &ignored);
-        return {};
+        RcptDecision d;
+        d.delay = ignored.delay;  // the MTA ignores our answer but still waits for it
+        return d;
     }
     Tarpit& tp = services_.tarpit;
     ClientStatus st;

@@ -7,8 +7,8 @@
 // connection carries many messages: message state is reset by on_mail() and
 // on_message_end() (end of message or abort); the tarpit state (bad
 // recipients, time already spent waiting) is per connection.
-// on_rcpt() may wait (tarpit) before it returns, never past half of the
-// configured mta_timeout.
+// on_rcpt() never waits itself: it says how long to wait (tarpit), never more
+// than half of the configured mta_timeout.
 // Thread-safety: libmilter runs one connection's callbacks one at a time, but
 // possibly on different threads; a Connection is never used concurrently.
 #pragma once
@@ -40,7 +40,13 @@ public:
 
     // auth_user: the {auth_authen} macro ("" when the client did not authenticate).
     void on_mail(std::string_view sender, std::string_view queue_id, std::string_view auth_user = {});
+    // The verdict; a tarpit delay comes back in RcptDecision::delay and is the
+    // front end's to wait (a milter thread sleeps, the policy service sets a
+    // timer), after which it reports what it waited with waited().
     RcptDecision on_rcpt(const RcptInput& in);
+    void waited(Millis asked, Millis actual);
+    // on_rcpt, then the wait on this thread (the milter's way).
+    RcptDecision on_rcpt_and_wait(const RcptInput& in);
     void on_message_end();
 
     const Runtime& runtime() const { return *runtime_; }

@@ -1,6 +1,7 @@
 // settings: see settings.hpp.
 #include "settings.hpp"
 
+#include "policy_service.hpp"
 #include "tarpit/network.hpp"
 #include "text.hpp"
 
@@ -119,6 +120,11 @@ Settings read_settings(const ConfigFile& file) {
 
     s.tarpit = read_tarpit_settings(r);
     s.cache = read_cache_settings(r);
+    s.milter_recipient_checks = r.boolean("milter_recipient_checks", s.milter_recipient_checks);
+    s.policy_socket = r.string("policy_socket", "");
+    if (!s.policy_socket.empty())
+        if (std::string e = check_policy_socket_spec(s.policy_socket); !e.empty()) r.fail("policy_socket", e);
+    s.policy_workers = static_cast<unsigned>(r.integer("policy_workers", s.policy_workers, 1, 64));
     s.metrics_listen = r.string("metrics_listen", "");
     if (!s.metrics_listen.empty()) {
         std::string host;

@@ -40,6 +40,11 @@ struct Settings {
     CacheSettings cache;
     std::string metrics_listen;  // "" = off, else "HOST:PORT" (restart)
 
+    // Front ends.
+    bool milter_recipient_checks = true;  // judge RCPT in the milter (off when the policy service does)
+    std::string policy_socket;            // "" = off; inet:HOST:PORT or unix:PATH (restart)
+    unsigned policy_workers = 4;          // (restart)
+
     // Not errors, but worth telling the admin ("file:line: ..."); logged at
     // start and reload, printed by -n.
     std::vector<std::string> warnings;

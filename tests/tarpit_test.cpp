@@ -199,7 +199,7 @@ protected:
         return rt;
     }
     RcptDecision rcpt(Connection& c, const std::string& a, bool by_mta = false) {
-        return c.on_rcpt({a, "", by_mta});
+        return c.on_rcpt_and_wait({a, "", by_mta});
     }
 
     std::shared_ptr<FakeBackend> backend_;

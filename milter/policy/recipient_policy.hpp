@@ -21,6 +21,7 @@
 
 #include "../address.hpp"
 #include "../reply.hpp"
+#include "../tarpit/clock.hpp"
 #include "domain_set.hpp"
 #include "key_lookup.hpp"
 
@@ -46,6 +47,7 @@ struct RcptDecision {
     bool monitored = false;         // monitor mode let through what enforce would refuse
     Reply would_reply;              // what enforce mode would have sent
     bool accepted_on_error = false; // on_backend_error = accept let a TempFail through
+    Millis delay{0};                // tarpit: wait this long before replying (see session.hpp)
 };
 
 struct PolicySettings {

@@ -1,0 +1,58 @@
+// policy_protocol: Postfix's policy delegation protocol (SMTPD_POLICY_README):
+// a request is "name=value" lines ended by an empty line; the answer is
+// "action=..." and an empty line. Many requests follow each other on one
+// connection.
+//
+// PolicyRequestParser is incremental (bytes arrive in any pieces) and bounded:
+// a line over max_line_bytes, a request over max_request_bytes or a line that
+// is not name=value is a protocol error - the caller closes the connection,
+// and Postfix applies smtpd_policy_service_default_action (451 by default).
+// Thread-safety: a parser belongs to one connection.
+#pragma once
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "policy/recipient_policy.hpp"
+
+namespace rcptguard {
+
+struct PolicyRequest {
+    std::map<std::string, std::string> attrs;
+    std::string get(const std::string& name) const {
+        auto it = attrs.find(name);
+        return it == attrs.end() ? std::string() : it->second;
+    }
+};
+
+class PolicyRequestParser {
+public:
+    explicit PolicyRequestParser(std::size_t max_request_bytes = 64 * 1024, std::size_t max_line_bytes = 8192)
+        : max_request_bytes_(max_request_bytes), max_line_bytes_(max_line_bytes) {}
+
+    // Appends every request completed by data to *out; false on a protocol error.
+    bool feed(std::string_view data, std::vector<PolicyRequest>* out);
+    const std::string& error() const { return error_; }
+    bool mid_request() const { return !line_.empty() || !current_.attrs.empty(); }
+
+private:
+    bool take_line(std::vector<PolicyRequest>* out);
+
+    std::size_t max_request_bytes_;
+    std::size_t max_line_bytes_;
+    std::string line_;
+    PolicyRequest current_;
+    std::size_t request_bytes_ = 0;
+    std::string error_;
+};
+
+// "action=TEXT\n\n"
+std::string policy_reply(std::string_view action);
+// The action for a recipient decision: DUNNO (let later restrictions decide,
+// never OK) or the refusal "550 5.1.1 User unknown" (Postfix adds
+// "<address>: Recipient address rejected: " before the text itself).
+std::string policy_action(const RcptDecision& d);
+
+}  // namespace rcptguard

@@ -1,0 +1,175 @@
+"""The Postfix policy-delegation front end through a real Postfix
+(check_policy_service): the same verdicts and reply texts as the milter,
+backend failure 451, monitor mode, 421 after too many bad recipients, a ban
+across connections, and a raw client that misbehaves."""
+
+import os
+import smtplib
+import socket
+import unittest
+
+import harness as h
+
+RECIPIENTS = ["<alice@example.test>", "<ALICE+tag@example.test>", "<nosuch@example.test>", "<x@catchall.test>",
+              "<postmaster@example.test>", "<nobody@other.test>", "<a b@example.test>", "<nosuch2@example.test>"]
+
+
+def config(root, milter_port, policy_port, db, extra=""):
+    return """\
+socket = inet:{mp}@127.0.0.1
+policy_socket = inet:127.0.0.1:{pp}
+user = nobody
+pid_file = {root}/rcptguard.pid
+cache = no
+trusted_networks =
+tarpit_after = 2
+tarpit_delay = 100ms
+tarpit_max_delay = 200ms
+max_bad_recipients = 5
+ban_threshold = 9
+domains = example.test catchall.test
+backends = users
+{extra}
+[backend users]
+type = sqlite
+path = {db}
+""".format(mp=milter_port, pp=policy_port, root=root, db=db, extra=extra)
+
+
+class PolicyService(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = h.make_root()
+        dbdir = os.path.join(cls.root, "db")
+        os.makedirs(dbdir)
+        os.chmod(dbdir, 0o777)
+        cls.db = os.path.join(dbdir, "r.db")
+        h.make_sqlite_db(cls.db, ["alice@example.test", "@catchall.test"])
+        cls.milter_port = h.free_port()
+        cls.policy_port = h.free_port()
+        cls.base = config(cls.root, cls.milter_port, cls.policy_port, cls.db)
+        cls.rg = h.Rcptguard(cls.root, cls.base).start(wait_port=cls.policy_port)
+        common = {"relay_domains": "example.test catchall.test other.test",
+                  "transport_maps": "inline:{ example.test=discard:, catchall.test=discard:, other.test=discard: }"}
+        policy = dict(common, smtpd_recipient_restrictions="reject_unauth_destination, "
+                      "check_policy_service inet:127.0.0.1:%d" % cls.policy_port,
+                      smtpd_policy_service_timeout="100s")
+        cls.pf = h.Postfix(os.path.join(cls.root, "p"), main=policy)
+        os.makedirs(os.path.join(cls.root, "p"), exist_ok=True)
+        cls.pf = h.Postfix(os.path.join(cls.root, "p"), main=policy).start()
+        os.makedirs(os.path.join(cls.root, "m"), exist_ok=True)
+        cls.pf_milter = h.Postfix(os.path.join(cls.root, "m"),
+                                  main=dict(common, smtpd_milters="inet:127.0.0.1:%d" % cls.milter_port)).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pf.stop()
+        cls.pf_milter.stop()
+        cls.rg.kill()
+
+    def test_same_verdicts_and_texts_as_the_milter(self):
+        got_policy, got_milter = [], []
+        for i, rcpt in enumerate(RECIPIENTS):
+            # A fresh client address per recipient keeps the tarpit out of this comparison.
+            got_policy.append(h.rcpt_verdict(self.pf.port, rcpt, source="127.0.1.%d" % (i + 1)))
+            got_milter.append(h.rcpt_verdict(self.pf_milter.port, rcpt, source="127.0.2.%d" % (i + 1)))
+        # Same codes and enhanced codes; the 550 texts are identical too (Postfix
+        # builds "<address>: Recipient address rejected: " itself for policy replies).
+        self.assertEqual([(c, m.split()[0]) for c, m in got_policy], [(c, m.split()[0]) for c, m in got_milter])
+        codes = [c for c, _ in got_policy]
+        self.assertEqual(codes, [250, 250, 550, 250, 250, 250, 501, 550])
+        self.assertEqual(got_policy[2][1], "5.1.1 <nosuch@example.test>: Recipient address rejected: User unknown")
+        self.assertEqual(got_policy[2], got_milter[2])
+        self.assertEqual(got_policy[7], got_milter[7])
+
+    def test_backend_failure_451(self):
+        os.chmod(self.db, 0)
+        try:
+            self.rg.wait_log("is unreadable", timeout=10)
+            code, msg = h.rcpt_verdict(self.pf.port, "<alice@example.test>", source="127.0.3.1")
+            self.assertEqual((code, msg),
+                             (451, "4.3.0 <alice@example.test>: Recipient address rejected: Temporary lookup failure"))
+        finally:
+            os.chmod(self.db, 0o644)
+        h.wait_until(lambda: h.rcpt_verdict(self.pf.port, "<alice@example.test>", source="127.0.3.1")[0] == 250,
+                     10, "database back")
+
+    def test_monitor_mode(self):
+        self.rg.reload(config(self.root, self.milter_port, self.policy_port, self.db, "mode = monitor"))
+        try:
+            mark = self.rg.log_size()
+            self.assertEqual(h.rcpt_verdict(self.pf.port, "<ghost@example.test>", source="127.0.3.2")[0], 250)
+            self.rg.wait_log(r"<ghost@example\.test>: would reject \(monitor mode\)", after=mark)
+        finally:
+            self.rg.reload(self.base)
+
+    def test_harvester_delayed_cut_off_and_banned(self):
+        src = "127.0.3.3"
+        mark = self.rg.log_size()
+        codes = []
+        c = h.Smtp(self.pf.port, source=src)
+        c.mail("<h@spam.test>")
+        for i in range(8):
+            try:
+                codes.append(c.rcpt("<guess%d@example.test>" % i)[0])
+            except smtplib.SMTPServerDisconnected:
+                codes.append(None)
+                break
+        c.close()
+        self.assertEqual(codes, [550, 550, 550, 550, 421, None])
+        self.assertRegex(self.rg.log()[mark:], r"client \S+\[127\.0\.3\.3\]: delayed reply by 100ms")
+        c = h.Smtp(self.pf.port, source=src)
+        c.mail("<h@spam.test>")
+        codes = []
+        for i in range(6):
+            try:
+                codes.append(c.rcpt("<again%d@example.test>" % i)[0])
+            except smtplib.SMTPServerDisconnected:
+                break
+        c.close()
+        # 5 bad recipients before; the 4th of this session reaches ban_threshold 9,
+        # so the 5th is refused as coming from a banned client.
+        self.assertEqual(codes, [550, 550, 550, 550, 421])
+        code, msg = h.rcpt_verdict(self.pf.port, "<alice@example.test>", source=src)
+        self.assertEqual(code, 421, msg)
+        self.assertIn("Too many invalid recipients from your address, try again later", msg)
+
+    def test_raw_clients_cannot_break_the_service(self):
+        # Half a request, then gone.
+        s = socket.create_connection(("127.0.0.1", self.policy_port))
+        s.sendall(b"request=smtpd_access_policy\nprotocol_state=RCPT\nrecipient=x@exa")
+        s.close()
+        # A protocol error closes only that connection.
+        s = socket.create_connection(("127.0.0.1", self.policy_port))
+        s.sendall(b"this is not the policy protocol\n\n")
+        self.assertEqual(s.recv(100), b"")
+        s.close()
+        # A huge attribute value is refused the same way.
+        s = socket.create_connection(("127.0.0.1", self.policy_port))
+        try:
+            s.sendall(b"recipient=" + b"a" * 200000 + b"\n\n")
+            self.assertEqual(s.recv(100), b"")
+        except ConnectionResetError:
+            pass  # closed while data was still unread: just as good
+        s.close()
+        # Many requests on one connection, answered in order.
+        s = socket.create_connection(("127.0.0.1", self.policy_port))
+        req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.0.4.1\nclient_port=1\n"
+               "client_name=x\nsender=s@x.test\ninstance=i%d\nrecipient=%s\n\n")
+        batch = "".join(req % (i, "alice@example.test" if i % 2 else "ghost%d@example.test" % i) for i in range(4))
+        s.sendall(batch.encode())
+        data = b""
+        while data.count(b"\n\n") < 4:
+            chunk = s.recv(4096)
+            self.assertTrue(chunk)
+            data += chunk
+        answers = [a for a in data.decode().split("\n\n") if a]
+        self.assertEqual(answers[0], "action=550 5.1.1 User unknown")
+        self.assertEqual(answers[1], "action=DUNNO")
+        s.close()
+        # And Postfix is still served.
+        self.assertEqual(h.rcpt_verdict(self.pf.port, "<alice@example.test>", source="127.0.4.2")[0], 250)
+
+
+if __name__ == "__main__":
+    unittest.main()
