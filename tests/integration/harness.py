@@ -391,3 +391,210 @@ def rcpt_verdict_milter_ok(port):
                 return False
             body += chunk
         return body[:1] == b"O"
+
+
+class SmtpSink:
+    """A small SMTP server on loopback that accepts mail and keeps it, as the
+    next hop for Postfix and Sendmail in tests: every message with its
+    envelope. Recipients matching reject_rcpt (a regex) get 550 5.1.1, so the
+    MTA in front must bounce them."""
+
+    def __init__(self, port=None, reject_rcpt=None):
+        import re as _re
+        import socketserver
+        import threading
+        self.port = port or free_port()
+        self.messages = []
+        self.lock = threading.Lock()
+        self.reject = _re.compile(reject_rcpt) if reject_rcpt else None
+        sink = self
+
+        class Handler(socketserver.StreamRequestHandler):
+            def reply(self, text):
+                self.wfile.write((text + "\r\n").encode())
+                self.wfile.flush()
+
+            def handle(self):
+                self.reply("220 sink.test ESMTP test sink")
+                mail_from, rcpts = None, []
+                while True:
+                    line = self.rfile.readline(100000)
+                    if not line:
+                        return
+                    cmd = line.decode("latin-1").rstrip("\r\n")
+                    verb = cmd[:4].upper()
+                    if verb in ("EHLO",):
+                        self.reply("250-sink.test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250-DSN\r\n250 PIPELINING")
+                    elif verb == "HELO":
+                        self.reply("250 sink.test")
+                    elif verb == "MAIL":
+                        mail_from, rcpts = _re.search(r"<([^>]*)>", cmd).group(1), []
+                        self.reply("250 2.1.0 Ok")
+                    elif verb == "RCPT":
+                        addr = _re.search(r"<([^>]*)>", cmd).group(1)
+                        if sink.reject and sink.reject.search(addr):
+                            self.reply("550 5.1.1 <%s>: mailbox unavailable (test sink)" % addr)
+                        else:
+                            rcpts.append(addr)
+                            self.reply("250 2.1.5 Ok")
+                    elif verb == "DATA":
+                        if not rcpts:
+                            self.reply("554 5.5.1 No valid recipients")
+                            continue
+                        self.reply("354 End data with <CR><LF>.<CR><LF>")
+                        data = []
+                        while True:
+                            l = self.rfile.readline(1000000)
+                            if not l or l in (b".\r\n", b".\n"):
+                                break
+                            data.append(l[1:] if l.startswith(b"..") else l)
+                        with sink.lock:
+                            sink.messages.append({"from": mail_from, "rcpts": list(rcpts), "data": b"".join(data)})
+                        self.reply("250 2.0.0 Ok: stored")
+                        mail_from, rcpts = None, []
+                    elif verb == "RSET":
+                        mail_from, rcpts = None, []
+                        self.reply("250 2.0.0 Ok")
+                    elif verb == "QUIT":
+                        self.reply("221 2.0.0 Bye")
+                        return
+                    else:
+                        self.reply("250 2.0.0 Ok")
+
+        class Server(socketserver.ThreadingTCPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        on_cleanup(self.stop)
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def received(self):
+        with self.lock:
+            return list(self.messages)
+
+    def wait_for(self, predicate, timeout=30, what="a message at the sink"):
+        wait_until(lambda: any(predicate(m) for m in self.received()), timeout, what)
+        return [m for m in self.received() if predicate(m)]
+
+
+SENDMAIL_ROOT = os.path.join(BUILD_DIR, "..", "sendmail-root")
+
+
+def sendmail_root():
+    """Debian's sendmail-bin conflicts with postfix as an installed package, so
+    the tests use it unpacked (tools/install-deps puts it in build/sendmail-root)."""
+    path = os.path.abspath(SENDMAIL_ROOT)
+    binary_path = os.path.join(path, "usr/libexec/sendmail/sendmail")
+    if not os.path.exists(binary_path):
+        r = subprocess.run([os.path.join(SOURCE_DIR, "tools", "install-deps")], capture_output=True, text=True)
+        if not os.path.exists(binary_path):
+            raise AssertionError("unpacked Sendmail missing at %s (tools/install-deps: %s %s)" %
+                                 (path, r.stdout, r.stderr))
+    return path
+
+
+class Sendmail:
+    """A throwaway Sendmail 8.17 daemon on loopback (unpacked, not installed),
+    with rcptguard as INPUT_MAIL_FILTER and a mailertable routing test domains
+    to an SmtpSink."""
+
+    def __init__(self, root, milter_port, sink_port, routes=("example.test", "client.test"), privacy="authwarnings",
+                 timeouts="C:10s;S:10s;R:10s;E:1m", flags="T"):
+        self.smroot = sendmail_root()
+        self.root = os.path.join(root, "sendmail")
+        os.makedirs(os.path.join(self.root, "queue"), exist_ok=True)
+        os.makedirs(os.path.join(self.root, "mqueue-client"), exist_ok=True)
+        os.chmod(self.root, 0o755)
+        self.port = free_port()
+        self.sbin = os.path.join(self.smroot, "usr/libexec/sendmail")
+        cfdir = os.path.join(self.smroot, "usr/share/sendmail/cf")
+        with open(os.path.join(self.root, "aliases"), "w") as f:
+            f.write("postmaster: root\n")
+        with open(os.path.join(self.root, "mailertable"), "w") as f:
+            for d in routes:
+                f.write("%s esmtp:[127.0.0.1]\n" % d)
+        mc = """\
+divert(-1)
+divert(0)dnl
+include(`{cf}/m4/cf.m4')dnl
+OSTYPE(`linux')dnl
+define(`confDONT_BLAME_SENDMAIL', `TrustStickyBit,GroupWritableDirPathSafe,GroupWritableAliasFile,GroupReadableKeyFile')dnl
+define(`QUEUE_DIR', `{r}/queue')dnl
+define(`confPID_FILE', `{r}/sendmail.pid')dnl
+define(`STATUS_FILE', `{r}/statistics')dnl
+define(`ALIAS_FILE', `{r}/aliases')dnl
+define(`confHOST_STATUS_DIRECTORY', `')dnl
+define(`confPRIVACY_FLAGS', `{privacy}')dnl
+define(`confDELIVERY_MODE', `background')dnl
+define(`confTO_IDENT', `0s')dnl
+define(`confBIND_OPTS', `-DNSRCH -DEFNAMES')dnl
+define(`confSERVICE_SWITCH_FILE', `{r}/service.switch')dnl
+define(`confHOSTS_FILE', `/etc/hosts')dnl
+define(`SMTP_MAILER_ARGS', `TCP $h {sink}')dnl
+define(`ESMTP_MAILER_ARGS', `TCP $h {sink}')dnl
+define(`confMILTER_LOG_LEVEL', `6')dnl
+define(`confMILTER_MACROS_CONNECT', `j, _, {{daemon_name}}, {{client_addr}}')dnl
+define(`confMILTER_MACROS_ENVFROM', `i, {{auth_authen}}')dnl
+define(`confMILTER_MACROS_ENVRCPT', `{{rcpt_mailer}}, {{rcpt_host}}, {{rcpt_addr}}, i')dnl
+FEATURE(`no_default_msa')dnl
+FEATURE(`nouucp', `reject')dnl
+FEATURE(`mailertable', `hash -o {r}/mailertable')dnl
+FEATURE(`accept_unresolvable_domains')dnl
+RELAY_DOMAIN(`example.test')dnl
+DAEMON_OPTIONS(`Port={port}, Addr=127.0.0.1, Name=MTA')dnl
+INPUT_MAIL_FILTER(`rcptguard', `S=inet:{mport}@127.0.0.1, F={flags}, T={timeouts}')dnl
+MAILER(`local')dnl
+MAILER(`smtp')dnl
+""".format(cf=cfdir, r=self.root, privacy=privacy, sink=sink_port, port=self.port, mport=milter_port,
+           timeouts=timeouts, flags=flags)
+        with open(os.path.join(self.root, "service.switch"), "w") as f:
+            f.write("hosts files\naliases files\n")
+        mcpath = os.path.join(self.root, "sendmail.mc")
+        with open(mcpath, "w") as f:
+            f.write(mc)
+        self.cf = os.path.join(self.root, "sendmail.cf")
+        r = subprocess.run(["m4", mcpath], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError("m4 failed: " + r.stderr)
+        with open(self.cf, "w") as f:
+            f.write(r.stdout)
+        with open(os.path.join(self.root, "mailertable")) as mt:
+            subprocess.run([os.path.join(self.sbin, "makemap"), "-C", self.cf, "hash",
+                            os.path.join(self.root, "mailertable")], stdin=mt, check=True, capture_output=True)
+        subprocess.run([os.path.join(self.sbin, "sendmail"), "-C", self.cf, "-bi"], check=True, capture_output=True)
+        self.traffic = os.path.join(self.root, "traffic.log")
+        self.proc = None
+
+    def start(self):
+        # An unqualified host name makes sendmail wait 60s at start: give it one
+        # in a UTS namespace of its own.
+        self.proc = subprocess.Popen(
+            ["unshare", "--uts", "sh", "-c", "hostname mx.example.test; exec %s -C %s -bD -X %s -O LogLevel=14"
+             % (os.path.join(self.sbin, "sendmail"), self.cf, self.traffic)],
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(self.root, "stderr.log"), "w"))
+        on_cleanup(self.stop)
+        wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 30, "sendmail to listen")
+        if self.proc.poll() is not None:
+            raise AssertionError("sendmail exited: %s" % open(os.path.join(self.root, "stderr.log")).read())
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self):
+        try:
+            with open(self.traffic, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
