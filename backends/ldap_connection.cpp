@@ -144,6 +144,11 @@ void ldap_global_init() {
         int v3 = LDAP_VERSION3;
         ldap_set_option(nullptr, LDAP_OPT_PROTOCOL_VERSION, &v3);
         ldap_set_option(nullptr, LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+        // The TLS library's one-time set-up (libldap counts it in a plain
+        // static) happens here too, not in whichever lookup first needs TLS.
+        // Connections never use this default context: each makes its own.
+        int client = 0;
+        ldap_set_option(nullptr, LDAP_OPT_X_TLS_NEWCTX, &client);
     });
 }
 
