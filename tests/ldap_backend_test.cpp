@@ -68,8 +68,8 @@ TEST(LdapBackendOutage, ServerHung_TempFailSaysTimedOut_ThenRecovers) {
     std::string ou = slapd.new_ou();
     slapd.add_mail_entries(ou, {"user@example.test"});
     LdapOptions o = options({slapd.uri()}, ou);
-    o.connection.connect_timeout = milliseconds(300);
-    o.connection.search_timeout = milliseconds(300);
+    o.connection.connect_timeout = milliseconds(500);
+    o.connection.search_timeout = milliseconds(500);
     LdapBackend b("dir", std::move(o));
     ASSERT_EQ(b.lookup("user@example.test").status, LookupStatus::Found);
     slapd.pause();

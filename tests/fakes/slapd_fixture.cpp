@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -197,7 +198,25 @@ void SlapdFixture::stop() {
 }
 
 void SlapdFixture::pause() {
-    if (pid_ > 0 && kill(pid_, SIGSTOP) == 0) paused_ = true;
+    if (pid_ <= 0 || kill(pid_, SIGSTOP) != 0) return;
+    paused_ = true;
+    // kill() only queues the stop: a slapd thread already busy may still
+    // answer one more request. Wait until every thread is stopped.
+    auto all_stopped = [this] {
+        std::error_code ec;
+        std::string task_dir = "/proc/" + std::to_string(pid_) + "/task";
+        for (const auto& t : std::filesystem::directory_iterator(task_dir, ec)) {
+            std::string stat = read_file(t.path().string() + "/stat");
+            std::size_t paren = stat.rfind(')');
+            if (paren == std::string::npos || paren + 2 >= stat.size() || stat[paren + 2] != 'T') return false;
+        }
+        return !ec;
+    };
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!all_stopped()) {
+        if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("slapd fixture: slapd did not stop");
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
 }
 
 void SlapdFixture::resume() {

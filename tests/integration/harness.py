@@ -408,6 +408,19 @@ def _openssl(*args, cwd=None):
         raise AssertionError("openssl %s failed: %s" % (" ".join(args), r.stderr))
 
 
+def _all_threads_stopped(pid):
+    task_dir = "/proc/%d/task" % pid
+    try:
+        for tid in os.listdir(task_dir):
+            with open(os.path.join(task_dir, tid, "stat")) as f:
+                stat = f.read()
+            if stat[stat.rindex(")") + 2] != "T":
+                return False
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
 class TestCA:
     """A throwaway certificate authority made with openssl: ca.pem, and
     server_cert(name) for 127.0.0.1/localhost signed by it."""
@@ -538,6 +551,9 @@ class Slapd:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGSTOP)
             self.paused = True
+            # The signal only queues the stop: a busy slapd thread may answer
+            # one more request. Wait until every thread is stopped.
+            wait_until(lambda: _all_threads_stopped(self.proc.pid), 10, "slapd to stop")
 
     def resume(self):
         if self.paused and self.proc and self.proc.poll() is None:
