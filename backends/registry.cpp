@@ -3,6 +3,7 @@
 
 #include "fail_backend.hpp"
 #include "file_backend.hpp"
+#include "ldap_config.hpp"
 #include "sqlite_backend.hpp"
 
 namespace rcptguard {
@@ -32,6 +33,12 @@ BuiltBackend make_sqlite(SectionReader& r, const BackendContext&) {
     return {b, b->probe()};
 }
 
+BuiltBackend make_ldap(SectionReader& r, const BackendContext&) {
+    LdapOptions o = read_ldap_options(r);  // reads and checks every key, then r.finish()
+    auto b = std::make_shared<LdapBackend>(r.section().name, std::move(o));
+    return {b, b->probe()};
+}
+
 BuiltBackend make_fail(SectionReader& r, const BackendContext&) {
     std::string reason = r.string("reason", "backend configured to fail (type = fail)");
     r.finish();
@@ -46,6 +53,7 @@ struct TypeEntry {
 const TypeEntry kTypes[] = {
     {"sqlite", make_sqlite},
     {"file", make_file},
+    {"ldap", make_ldap},
     {"fail", make_fail},
 };
 

@@ -17,6 +17,7 @@
 #include <iostream>
 #include <thread>
 
+#include "../backends/ldap_connection.hpp"
 #include "callbacks.hpp"
 #include "daemon.hpp"
 #include "log.hpp"
@@ -285,6 +286,9 @@ int real_main(int argc, char** argv) {
     bool tool = opt.check_only || opt.query || opt.stats;
     if (!tool) pthread_sigmask(SIG_BLOCK, &set, nullptr);
     signal(SIGPIPE, SIG_IGN);
+    // libldap's first call sets its process-wide defaults and must not race
+    // with another thread; LDAPNOINIT keeps ~/.ldaprc and ldap.conf out of it.
+    ldap_global_init();
 
     LogSettings quiet;
     quiet.to_syslog = !tool;

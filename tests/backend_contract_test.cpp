@@ -9,7 +9,9 @@
 #include <thread>
 
 #include "backends/file_backend.hpp"
+#include "backends/ldap_backend.hpp"
 #include "backends/sqlite_backend.hpp"
+#include "tests/fakes/slapd_fixture.hpp"
 #include "tests/test_support.hpp"
 
 namespace rcptguard {
@@ -72,6 +74,41 @@ Store sqlite_store() {
         SqliteOptions o;
         o.path = d.file("junk.db");
         return std::make_shared<SqliteBackend>("contract", o);
+    };
+    return s;
+}
+
+// A real slapd (started once per test binary), one fresh ou per store; the
+// documented OpenLDAP filter, so hostile keys meet two substitutions.
+LdapOptions ldap_options(const std::string& uri, const std::string& base) {
+    LdapOptions o;
+    o.connection.uris = {uri};
+    o.base = base;
+    std::string problem = o.filter.parse("(|(mail=%s)(mailAlternateAddress=%s))");
+    if (!problem.empty()) throw std::runtime_error(problem);
+    return o;
+}
+
+Store ldap_store() {
+    using testing::SlapdFixture;
+    Store s;
+    s.name = "ldap";
+    s.make = [](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
+        SlapdFixture& slapd = SlapdFixture::shared();
+        std::string ou = slapd.new_ou();
+        slapd.add_mail_entries(ou, rows);
+        return std::make_shared<LdapBackend>("contract", ldap_options(slapd.uri(), ou));
+    };
+    s.make_missing = [](TempDir&) -> BackendPtr {
+        // Nothing listens there: connection refused.
+        std::string nowhere = "ldap://127.0.0.1:" + std::to_string(SlapdFixture::free_port()) + "/";
+        return std::make_shared<LdapBackend>("contract", ldap_options(nowhere, SlapdFixture::kSuffix));
+    };
+    s.make_corrupt = [](TempDir&) -> BackendPtr {
+        // The server answers, but the base does not exist ("no such object").
+        SlapdFixture& slapd = SlapdFixture::shared();
+        return std::make_shared<LdapBackend>(
+            "contract", ldap_options(slapd.uri(), std::string("ou=absent,") + SlapdFixture::kSuffix));
     };
     return s;
 }
@@ -197,7 +234,7 @@ TEST_P(BackendContract, ConcurrentLookups_AllAnsweredCorrectly) {
     EXPECT_EQ(wrong.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract, ::testing::Values(file_store(), sqlite_store()),
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract, ::testing::Values(file_store(), sqlite_store(), ldap_store()),
                          [](const ::testing::TestParamInfo<Store>& i) { return i.param.name; });
 
 }  // namespace

@@ -5,6 +5,8 @@
 // all its backend sections in use, so every reader reads all of its keys.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <regex>
 #include <sstream>
 
@@ -17,8 +19,10 @@ namespace {
 using testing::TempDir;
 
 // The sample with every "#key = value" line and "#[backend ...]" header
-// enabled, file-backend paths pointed at a real file, and all sections listed.
-std::string everything_enabled(const std::string& sample, const std::string& users_file) {
+// enabled, file-backend paths pointed at a real file, LDAP at a loopback port
+// where nothing listens (tests talk to loopback only), and all sections listed.
+std::string everything_enabled(const std::string& sample, const std::string& users_file,
+                               const std::string& secret_file) {
     std::istringstream in(sample);
     std::ostringstream out;
     std::regex key_line(R"(^#([a-z_]+ = .*)$)"), section(R"(^#(\[backend [A-Za-z0-9_.-]+\])\s*$)");
@@ -38,6 +42,8 @@ std::string everything_enabled(const std::string& sample, const std::string& use
         if (l.rfind("[backend ", 0) == 0) current_type.clear();
         if (l.rfind("type = ", 0) == 0) current_type = l.substr(7);
         if (current_type == "file" && l.rfind("path = ", 0) == 0) l = "path = " + users_file;
+        if (current_type == "ldap" && l.rfind("uri = ", 0) == 0) l = "uri = ldap://127.0.0.1:9";
+        if (current_type == "ldap" && l.rfind("bind_password_file = ", 0) == 0) l = "bind_password_file = " + secret_file;
         if (std::regex_match(l, backends_line)) {
             l = "backends =";
             for (const auto& n : names) l += " " + n;
@@ -50,8 +56,10 @@ std::string everything_enabled(const std::string& sample, const std::string& use
 TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
     TempDir d;
     testing::write_file(d.file("users.txt"), "alice@example.com\n");
+    testing::write_file(d.file("secret"), "not-a-real-password\n");
+    chmod(d.file("secret").c_str(), 0600);
     std::string sample = testing::read_file(testing::source_dir() + "/etc/rcptguard.conf");
-    std::string text = everything_enabled(sample, d.file("users.txt"));
+    std::string text = everything_enabled(sample, d.file("users.txt"), d.file("secret"));
     ConfigFile file;
     try {
         file = parse_config_text(text, "etc/rcptguard.conf (all keys enabled)");
@@ -74,7 +82,7 @@ TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
         }
     }
     EXPECT_GT(total, 40u);  // the readers really ran
-    for (const char* kind : {"backend:sqlite", "backend:file", "backend:fail"})
+    for (const char* kind : {"backend:sqlite", "backend:file", "backend:fail", "backend:ldap"})
         EXPECT_TRUE(file.keys_read->count(kind)) << kind << " has no example section in etc/rcptguard.conf";
 }
 

@@ -598,3 +598,174 @@ MAILER(`smtp')dnl
                 return f.read()
         except FileNotFoundError:
             return ""
+
+
+# --- LDAP: a throwaway slapd and a test CA ------------------------------------
+
+LDAP_TEST_SCHEMA = os.path.join(SOURCE_DIR, "tests", "ldap", "rcptguard-test.schema")
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL if the test process dies, so an
+    aborted run leaves no daemon behind (prctl PR_SET_PDEATHSIG)."""
+    import ctypes
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _openssl(*args, cwd=None):
+    r = subprocess.run(["openssl"] + list(args), cwd=cwd, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise AssertionError("openssl %s failed: %s" % (" ".join(args), r.stderr))
+
+
+def _all_threads_stopped(pid):
+    task_dir = "/proc/%d/task" % pid
+    try:
+        for tid in os.listdir(task_dir):
+            with open(os.path.join(task_dir, tid, "stat")) as f:
+                stat = f.read()
+            if stat[stat.rindex(")") + 2] != "T":
+                return False
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+class TestCA:
+    """A throwaway certificate authority made with openssl: ca.pem, and
+    server_cert(name) for 127.0.0.1/localhost signed by it."""
+
+    def __init__(self, directory, name="ca"):
+        self.dir = directory
+        os.makedirs(directory, exist_ok=True)
+        self.cert = os.path.join(directory, name + ".pem")
+        self.key = os.path.join(directory, name + ".key")
+        _openssl("req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                 "-keyout", self.key, "-out", self.cert, "-days", "2", "-subj", "/CN=rcptguard test CA %s" % name,
+                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        os.chmod(self.cert, 0o644)
+
+    def server_cert(self, name="server"):
+        key = os.path.join(self.dir, name + ".key")
+        csr = os.path.join(self.dir, name + ".csr")
+        cert = os.path.join(self.dir, name + ".pem")
+        ext = os.path.join(self.dir, name + ".ext")
+        with open(ext, "w") as f:
+            f.write("subjectAltName = IP:127.0.0.1, DNS:localhost\nextendedKeyUsage = serverAuth\n"
+                    "basicConstraints = CA:FALSE\n")
+        _openssl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key,
+                 "-out", csr, "-subj", "/CN=127.0.0.1")
+        _openssl("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey", self.key, "-CAcreateserial",
+                 "-out", cert, "-days", "2", "-extfile", ext)
+        return cert, key
+
+
+class Slapd:
+    """A throwaway OpenLDAP server on 127.0.0.1 (see ../shared/notes/test-harness.md):
+    its own slapd.conf, mdb database and log; runs in the foreground ("-d 0") as
+    our child. load() adds entries offline with slapadd, add() online with
+    ldapadd. Optionally offers StartTLS with a certificate from a TestCA."""
+
+    SUFFIX = "dc=example,dc=test"
+    ROOT_DN = "cn=admin,dc=example,dc=test"
+    ROOT_PW = "harness-root-secret"
+
+    def __init__(self, root, name="slapd", tls=None, global_lines=None, acl=None):
+        """tls: (cert, key) to offer StartTLS. global_lines: more global
+        slapd.conf lines (e.g. "security simple_bind=128"). acl: access lines
+        of the database."""
+        self.dir = os.path.join(root, name)
+        self.db = os.path.join(self.dir, "db")
+        os.makedirs(self.db)
+        self.conf = os.path.join(self.dir, "slapd.conf")
+        self.logfile = os.path.join(self.dir, "slapd.log")
+        self.port = free_port()
+        self.ldaps_port = free_port() if tls else None
+        self.proc = None
+        self.paused = False
+        lines = ["include /etc/ldap/schema/%s.schema" % s for s in ("core", "cosine", "inetorgperson")]
+        lines += ["include " + LDAP_TEST_SCHEMA,
+                  "pidfile " + os.path.join(self.dir, "slapd.pid"),
+                  "argsfile " + os.path.join(self.dir, "slapd.args"),
+                  "modulepath /usr/lib/ldap", "moduleload back_mdb"]
+        if tls:
+            lines += ["TLSCertificateFile " + tls[0], "TLSCertificateKeyFile " + tls[1]]
+        lines += global_lines or []
+        lines += ["database mdb", "maxsize 67108864", "dbnosync",
+                  'suffix "%s"' % self.SUFFIX, 'rootdn "%s"' % self.ROOT_DN, "rootpw " + self.ROOT_PW,
+                  "directory " + self.db,
+                  "index objectClass eq", "index mail eq", "index mailAlternateAddress eq",
+                  "index proxyAddresses eq", "index userPrincipalName eq"]
+        lines += acl or []
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    @property
+    def uri(self):
+        return "ldap://127.0.0.1:%d/" % self.port
+
+    @property
+    def ldaps_uri(self):
+        return "ldaps://127.0.0.1:%d/" % self.ldaps_port
+
+    def load(self, ldif):
+        """Adds entries offline (slapd must not be running), as admins bulk-load."""
+        path = os.path.join(self.dir, "load.ldif")
+        with open(path, "w") as f:
+            f.write(ldif)
+        r = subprocess.run(["slapadd", "-q", "-f", self.conf, "-l", path], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise AssertionError("slapadd failed: %s %s" % (r.stdout, r.stderr))
+
+    def add(self, ldif):
+        """Adds entries online, as the root DN."""
+        r = subprocess.run(["ldapadd", "-x", "-H", self.uri, "-D", self.ROOT_DN, "-w", self.ROOT_PW],
+                           input=ldif, capture_output=True, text=True, env=dict(os.environ, LDAPNOINIT="1"))
+        if r.returncode != 0:
+            raise AssertionError("ldapadd failed: %s %s" % (r.stdout, r.stderr))
+
+    def start(self):
+        log = open(self.logfile, "ab")
+        listen = self.uri + (" " + self.ldaps_uri if self.ldaps_port else "")
+        self.proc = subprocess.Popen(["/usr/sbin/slapd", "-d", "0", "-f", self.conf, "-h", listen],
+                                     stdout=log, stderr=log, preexec_fn=_die_with_parent)
+        log.close()
+        on_cleanup(self.stop)
+        wait_until(lambda: port_open(self.port) or self.proc.poll() is not None, 20, "slapd on port %d" % self.port)
+        if self.proc.poll() is not None:
+            with open(self.logfile, errors="replace") as f:
+                raise AssertionError("slapd exited with %s:\n%s" % (self.proc.returncode, f.read()))
+        return self
+
+    def stop(self):
+        """SIGINT, slapd's clean shutdown."""
+        if self.proc and self.proc.poll() is None:
+            self.resume()
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def kill(self):
+        """SIGKILL: the directory dies mid-run, connections are cut."""
+        if self.proc and self.proc.poll() is None:
+            self.resume()
+            self.proc.kill()
+            self.proc.wait()
+        wait_until(lambda: not port_open(self.port), 10, "slapd port closed")
+
+    def pause(self):
+        """SIGSTOP: a hung server. The kernel still completes TCP handshakes."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+            self.paused = True
+            # The signal only queues the stop: a busy slapd thread may answer
+            # one more request. Wait until every thread is stopped.
+            wait_until(lambda: _all_threads_stopped(self.proc.pid), 10, "slapd to stop")
+
+    def resume(self):
+        if self.paused and self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+        self.paused = False

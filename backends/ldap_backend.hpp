@@ -1,0 +1,92 @@
+// ldap_backend: recipients in an LDAP directory ("type = ldap"): OpenLDAP,
+// Active Directory, anything speaking LDAPv3.
+//
+// A lookup expands the filter template with the key (RFC 4515-escaped, see
+// ldap_filter.hpp) and searches base/scope asking for no attributes; any
+// entry means Found. Catch-alls are entries holding "@domain", found by the
+// policy's "@domain" key.
+//
+// Connections: a pool of up to pool_size independent, bound handles. A lookup
+// checks one out (waiting at most search_timeout for a free one), uses it
+// alone and returns it. libmilter moves a session between worker threads, so
+// handles are never thread_local.
+//
+// lookup(): a key containing a NUL byte -> NotFound without asking (see
+// ldap_backend.cpp); entry -> Found (also when a size or time limit cut the result
+// short after one); no entry -> NotFound; everything else -> TempFail with the
+// URI and the reason: no server answered, connect/TLS/bind failed, timeout,
+// base DN does not exist, referral, no access, pool exhausted. When a pooled
+// connection turns out dead (server restarted, idle connection dropped,
+// timeout), it is discarded along with the other idle ones and the lookup is
+// retried once on a new connection; a second failure is TempFail. A failure
+// is never NotFound: "no such object" for the base answers TempFail.
+// Referrals are not chased; continuation references in a result are ignored
+// (with Active Directory, search the global catalog).
+// An unreachable directory at start is not fatal: probe() says why, and
+// lookups answer TempFail until it is back.
+// Thread-safety: lookup() from any thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "backend.hpp"
+#include "ldap_connection.hpp"
+#include "ldap_filter.hpp"
+
+namespace rcptguard {
+
+struct LdapOptions {
+    LdapConnectionSettings connection;
+    std::string base;
+    LdapScope scope = LdapScope::Sub;
+    LdapFilterTemplate filter;  // parsed already
+    int pool_size = 4;
+    int size_limit = 1;  // one entry answers the question
+};
+
+class LdapBackend final : public Backend {
+public:
+    LdapBackend(std::string name, LdapOptions opts);
+    ~LdapBackend() override;
+
+    LookupResult lookup(std::string_view key) const noexcept override;
+
+    // Connects and runs the filter for a key no directory holds, with
+    // connect_timeout as the search timeout: "" if the directory answered, else
+    // why not (for the start-up warning and "rcptguard -n"). A good connection
+    // stays in the pool.
+    std::string probe() const;
+
+private:
+    using ConnPtr = std::unique_ptr<LdapConnection>;
+    struct Checkout {
+        ConnPtr conn;
+        unsigned long epoch = 0;
+        bool reused = false;  // came from the idle list (may have gone stale)
+    };
+
+    Checkout checkout(std::string* error) const;
+    void checkin(Checkout c) const;
+    void discard(Checkout c) const;
+
+    LdapOptions opts_;
+    mutable std::mutex mutex_;
+    mutable std::condition_variable available_;
+    struct Idle {
+        ConnPtr conn;
+        unsigned long epoch;
+    };
+    mutable std::vector<Idle> idle_;
+    mutable int open_count_ = 0;
+    // Moves when a connection was found dead: idle handles opened before
+    // then are dropped instead of being handed out (they share its fate).
+    mutable std::atomic<unsigned long> epoch_{0};
+};
+
+}  // namespace rcptguard

@@ -1,0 +1,152 @@
+// Unit tests for the LDAP filter template and RFC 4515 escaping
+// (backends/ldap_filter.hpp).
+#include "backends/ldap_filter.hpp"
+
+#include <gtest/gtest.h>
+#include <ldap.h>
+
+#include <string>
+
+namespace rcptguard {
+namespace {
+
+using namespace std::string_literals;
+
+struct EscapeCase {
+    const char* name;
+    std::string input;
+    std::string want;
+};
+
+class LdapFilterEscape : public ::testing::TestWithParam<EscapeCase> {};
+
+TEST_P(LdapFilterEscape, Value_Escaped_PerRfc4515) {
+    EXPECT_EQ(escape_filter_value(GetParam().input), GetParam().want);
+}
+
+// libldap's own escaper must agree byte for byte: the directory is the judge
+// of what an escaped value means, and libldap is what it is tested against.
+TEST_P(LdapFilterEscape, Value_Escaped_SameAsLibldap) {
+    const std::string& in = GetParam().input;
+    berval bin{};
+    bin.bv_len = in.size();
+    bin.bv_val = const_cast<char*>(in.data());
+    berval bout{};
+    ASSERT_EQ(ldap_bv2escaped_filter_value(&bin, &bout), 0);
+    std::string theirs(bout.bv_val ? bout.bv_val : "", bout.bv_len);
+    ldap_memfree(bout.bv_val);
+    EXPECT_EQ(escape_filter_value(in), theirs);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, LdapFilterEscape,
+    ::testing::Values(EscapeCase{"Plain", "user@example.com", "user@example.com"},
+                      EscapeCase{"Empty", "", ""},
+                      EscapeCase{"Star", "*", "\\2A"},
+                      EscapeCase{"Parens", "(a)", "\\28a\\29"},
+                      EscapeCase{"Backslash", "a\\b", "a\\5Cb"},
+                      EscapeCase{"Nul", "a\0b"s, "a\\00b"},
+                      EscapeCase{"Injection", "*)(uid=*", "\\2A\\29\\28uid=\\2A"},
+                      EscapeCase{"InjectionOr", ")(|(mail=*", "\\29\\28|\\28mail=\\2A"},
+                      EscapeCase{"Utf8", "j\xC3\xBCrgen@example.com", "j\\C3\\BCrgen@example.com"},
+                      EscapeCase{"HighBytes", "\xff\xfe\x80", "\\FF\\FE\\80"},
+                      EscapeCase{"KeptAsIs", "a=b&c|d!e~f<g>h%i\"j k", "a=b&c|d!e~f<g>h%i\"j k"},
+                      EscapeCase{"AlreadyEscapedLooking", "\\2A", "\\5C2A"}),
+    [](const ::testing::TestParamInfo<EscapeCase>& i) { return i.param.name; });
+
+struct ExpandCase {
+    const char* name;
+    std::string templ;
+    std::string key;
+    std::string want;
+};
+
+class LdapFilterExpand : public ::testing::TestWithParam<ExpandCase> {};
+
+TEST_P(LdapFilterExpand, Template_Expanded_ValuesEscaped) {
+    const ExpandCase& c = GetParam();
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse(c.templ), "");
+    EXPECT_EQ(t.expand(c.key), c.want);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, LdapFilterExpand,
+    ::testing::Values(
+        ExpandCase{"Mail", "(mail=%s)", "user@example.com", "(mail=user@example.com)"},
+        ExpandCase{"MailOrAlternate", "(|(mail=%s)(mailAlternateAddress=%s))", "a@b.c",
+                   "(|(mail=a@b.c)(mailAlternateAddress=a@b.c))"},
+        ExpandCase{"LocalAndDomain", "(&(uid=%u)(associatedDomain=%d))", "john@example.com",
+                   "(&(uid=john)(associatedDomain=example.com))"},
+        ExpandCase{"CatchAllKey", "(|(mail=%s)(uid=%u))", "@example.com", "(|(mail=@example.com)(uid=))"},
+        ExpandCase{"NoAtSign", "(&(uid=%u)(o=%d))", "postmaster", "(&(uid=postmaster)(o=))"},
+        ExpandCase{"SplitAtLastAt", "(&(uid=%u)(o=%d))", "\"a@b\"@example.com", "(&(uid=\"a@b\")(o=example.com))"},
+        ExpandCase{"PercentLiteral", "(&(description=100%%)(mail=%s))", "x@y", "(&(description=100%)(mail=x@y))"},
+        ExpandCase{"ProxyAddresses", "(proxyAddresses=smtp:%s)", "John@Example.com",
+                   "(proxyAddresses=smtp:John@Example.com)"},
+        ExpandCase{"InjectionStaysValue", "(mail=%s)", "*)(uid=*", "(mail=\\2A\\29\\28uid=\\2A)"},
+        ExpandCase{"InjectionInParts", "(&(uid=%u)(o=%d))", "*)(|(a=*@x)(b=*",
+                   "(&(uid=\\2A\\29\\28|\\28a=\\2A)(o=x\\29\\28b=\\2A))"},
+        ExpandCase{"NulInKey", "(mail=%s)", "user@example.com\0evil"s, "(mail=user@example.com\\00evil)"},
+        ExpandCase{"Utf8Key", "(mail=%s)", "j\xC3\xBC@example.com", "(mail=j\\C3\\BC@example.com)"},
+        ExpandCase{"SubstringWithPlaceholder", "(mail=*%d)", "a@b", "(mail=*b)"},
+        ExpandCase{"EscapeInTemplateKept", "(&(cn=a\\2ab)(mail=%s))", "x@y", "(&(cn=a\\2ab)(mail=x@y))"},
+        ExpandCase{"Extensible", "(&(mail=%s)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))", "x@y",
+                   "(&(mail=x@y)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))"}),
+    [](const ::testing::TestParamInfo<ExpandCase>& i) { return i.param.name; });
+
+TEST(LdapFilterExpand, LongKey_ExpandedWhole) {
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse("(mail=%s)"), "");
+    std::string key = std::string(1024, 'a') + "@example.com";
+    EXPECT_EQ(t.expand(key), "(mail=" + key + ")");
+}
+
+struct BadCase {
+    const char* name;
+    std::string templ;
+    std::string problem_contains;
+};
+
+class LdapFilterBad : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(LdapFilterBad, Template_Rejected_WithReason) {
+    LdapFilterTemplate t;
+    std::string problem = t.parse(GetParam().templ);
+    EXPECT_NE(problem.find(GetParam().problem_contains), std::string::npos) << "got: '" << problem << "'";
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, LdapFilterBad,
+    ::testing::Values(BadCase{"Empty", "", "empty"},
+                      BadCase{"NoPlaceholder", "(mail=someone@example.com)", "uses none of %s, %u, %d"},
+                      BadCase{"OnlyPercentLiteral", "(mail=100%%)", "uses none of"},
+                      BadCase{"UnknownPlaceholder", "(mail=%x)", "unknown placeholder '%x'"},
+                      BadCase{"UpperCasePlaceholder", "(mail=%S)", "unknown placeholder '%S'"},
+                      BadCase{"LonePercentAtEnd", "(mail=%s)%", "lone '%'"},
+                      BadCase{"MissingClose", "(mail=%s", "unbalanced parentheses"},
+                      BadCase{"MissingCloseNested", "(|(mail=%s)(uid=%u)", "unbalanced parentheses"},
+                      BadCase{"ExtraClose", "(mail=%s))", "unbalanced parentheses"},
+                      BadCase{"NoParens", "mail=%s", "parenthesised"},
+                      BadCase{"TwoFilters", "(mail=%s)(uid=%u)", "one filter expected"},
+                      BadCase{"MissingAttribute", "(=%s)", "missing attribute name"},
+                      BadCase{"EmptyParens", "(|()(mail=%s))", "empty filter ()"},
+                      BadCase{"NoEquals", "(mail%s)", "placeholders belong in values"},
+                      BadCase{"NoEqualsNoPlaceholder", "(&(mail)(uid=%u))", "expected attribute=value"},
+                      BadCase{"PlaceholderAsAttribute", "(%s=x)", "placeholders belong in values"},
+                      BadCase{"AndWithoutFilters", "(&mail=%s)", "needs at least one (filter)"},
+                      BadCase{"OpenParenInValue", "(mail=a(%s)", "unescaped '('"},
+                      BadCase{"BadEscape", "(cn=a\\zz)(mail=%s)", "two hex digits"},
+                      BadCase{"ShortEscape", "(mail=%s\\2)", "two hex digits"},
+                      BadCase{"ControlChar", "(mail=%s)\n", "control character"}),
+    [](const ::testing::TestParamInfo<BadCase>& i) { return i.param.name; });
+
+TEST(LdapFilterTemplate, ParseFailure_LeavesNoPieces_ParseAgainWorks) {
+    LdapFilterTemplate t;
+    EXPECT_NE(t.parse("(mail=%q)"), "");
+    EXPECT_EQ(t.parse("(mail=%s)"), "");
+    EXPECT_EQ(t.expand("a@b"), "(mail=a@b)");
+}
+
+}  // namespace
+}  // namespace rcptguard
