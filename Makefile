@@ -69,7 +69,7 @@ DESTDIR     ?=
 SHARE       := $(DATADIR)/rcptguard
 SHARE_FILES := etc/schema.sql etc/users.txt etc/postfix-main.cf.snippet etc/sendmail.mc.snippet
 
-.PHONY: all programs tests fuzz-targets deps check bench install uninstall test test-unit test-integration demo asan tsan fuzz bench clean lint-man
+.PHONY: all programs tests fuzz-targets deps check bench soak install uninstall test test-unit test-integration demo asan tsan fuzz bench clean lint-man
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -152,6 +152,12 @@ asan: deps
 tsan: deps
 	$(MAKE) -j$(JOBS) CONFIG=tsan programs tests
 	tools/run-tests build/tsan
+
+# The fault-injection suite for longer (SOAK_SECONDS, default 600, at most 3600).
+SOAK_SECONDS ?= 600
+soak: deps
+	$(MAKE) -j$(JOBS) CONFIG=release programs tests
+	RCPTGUARD_SOAK_SECONDS=$(SOAK_SECONDS) tools/run-tests --integration-only build/release -- test_faults
 
 # Benchmarks print figures (see BENCHMARKS.md); they assert nothing about time.
 bench: deps
