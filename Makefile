@@ -39,6 +39,7 @@ CORE_SRCS   := $(filter-out milter/main.cpp milter/callbacks.cpp,$(wildcard milt
 DAEMON_SRCS := milter/main.cpp milter/callbacks.cpp
 UNIT_SRCS   := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
 FUZZ_SRCS   := $(wildcard tests/fuzz/*_fuzz.cpp)
+TOOL_SRCS   := $(wildcard tests/tools/*.cpp)
 
 CORE_OBJS   := $(CORE_SRCS:%.cpp=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -48,6 +49,8 @@ CORE_LIB    := $(BUILD)/librcptguard.a
 PROGRAMS    := $(BUILD)/rcptguard
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
+# Test tools (e.g. bounce_strip for the corpus test), built next to the programs.
+TOOL_BINS   := $(TOOL_SRCS:tests/tools/%.cpp=$(BUILD)/%)
 
 PREFIX      ?= /usr/local
 SBINDIR     ?= $(PREFIX)/sbin
@@ -62,7 +65,7 @@ DESTDIR     ?=
 
 all: programs
 programs: $(PROGRAMS)
-tests: $(UNIT_BIN)
+tests: $(UNIT_BIN) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -80,13 +83,17 @@ $(BUILD)/obj/tests/%.o: CPPFLAGS += -DRCPTGUARD_SOURCE_DIR='"$(CURDIR)"'
 $(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) $(LIBS_CORE) $(GTEST_LIBS)
 
+$(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(CORE_LIB)
+	$(CXX) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS_CORE)
+
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_LIB) $(LIBS_CORE)
 
 fuzz-targets: $(FUZZ_BINS)
 
--include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d)
+-include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d) \
+         $(TOOL_SRCS:%.cpp=$(BUILD)/obj/%.d)
 
 # Installs the Debian packages listed in packages.debian that are missing.
 deps:
