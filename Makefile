@@ -84,7 +84,10 @@ $(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) $(LIBS_CORE) $(GTEST_LIBS)
 
 $(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(CORE_LIB)
-	$(CXX) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS_CORE)
+	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CORE_LIB) $(LIBS_CORE)
+
+# bounce_strip prepares messages exactly like the bounce unit tests do.
+$(BUILD)/bounce_strip: $(BUILD)/obj/tests/fakes/bounce_message.o
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)

@@ -20,79 +20,11 @@
 #include <sstream>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "milter/bounce/bounce_stripper.hpp"
+#include "tests/fakes/bounce_message.hpp"
 
 namespace {
-
-struct Message {
-    std::string header_section;  // header lines, each ending in CRLF
-    std::string separator;       // "\r\n", or "" when the header section ran into the body
-    std::string body;
-    std::vector<std::pair<std::string, std::string>> fields;
-};
-
-std::string normalise_line_endings(std::string_view in) {
-    std::string out;
-    out.reserve(in.size() + in.size() / 16);
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        char c = in[i];
-        if (c == '\r') {
-            if (i + 1 < in.size() && in[i + 1] == '\n') ++i;
-            out += "\r\n";
-        } else if (c == '\n') {
-            out += "\r\n";
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out;
-}
-
-bool is_field(std::string_view line) {
-    std::size_t i = 0;
-    while (i < line.size() && line[i] != ':') {
-        auto u = static_cast<unsigned char>(line[i]);
-        if (u < 33 || u > 126) return false;
-        ++i;
-    }
-    return i > 0 && i < line.size();
-}
-
-// Splits as Postfix's cleanup does: the header section ends at an empty line,
-// or at the first line that is neither a field nor a continuation (which then
-// starts the body).
-Message split_message(std::string text) {
-    Message m;
-    std::size_t pos = 0;
-    while (pos < text.size()) {
-        std::size_t eol = text.find("\r\n", pos);
-        std::size_t next = eol == std::string::npos ? text.size() : eol + 2;
-        std::string_view line(text.data() + pos, (eol == std::string::npos ? text.size() : eol) - pos);
-        if (line.empty()) {
-            m.separator = "\r\n";
-            pos = next;
-            break;
-        }
-        bool continuation = (line[0] == ' ' || line[0] == '\t') && !m.fields.empty();
-        if (!continuation && !is_field(line)) break;
-        if (continuation) {
-            m.fields.back().second += "\n";
-            m.fields.back().second += line;
-        } else {
-            std::size_t colon = line.find(':');
-            std::string_view value = line.substr(colon + 1);
-            while (!value.empty() && (value[0] == ' ' || value[0] == '\t')) value.remove_prefix(1);
-            m.fields.emplace_back(std::string(line.substr(0, colon)), std::string(value));
-        }
-        pos = next;
-    }
-    std::size_t header_end = m.separator.empty() ? pos : pos - 2;
-    m.header_section = text.substr(0, header_end);
-    m.body = text.substr(pos);
-    return m;
-}
 
 std::string json_string(std::string_view s) {
     std::string out = "\"";
@@ -153,37 +85,11 @@ int main(int argc, char** argv) {
         }
         raw.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
     }
-    // A milter never sees the mbox separator line.
-    if (raw.rfind("From ", 0) == 0) {
-        std::size_t eol = raw.find_first_of("\r\n");
-        raw.erase(0, eol == std::string::npos ? raw.size() : eol);
-        std::size_t n = 0;
-        if (n < raw.size() && raw[n] == '\r') ++n;
-        if (n < raw.size() && raw[n] == '\n') ++n;
-        raw.erase(0, n);
-    }
-    Message m = split_message(normalise_line_endings(raw));
-
-    rcptguard::BounceStripper stripper(options);
-    for (const auto& [name, value] : m.fields) stripper.header(name, value);
-    stripper.end_of_headers();
-    bool fed_all = true;
-    for (std::size_t pos = 0; pos < m.body.size(); pos += chunk) {
-        bool more = stripper.body(std::string_view(m.body).substr(pos, chunk));
-        if (!more && skip) {
-            fed_all = pos + chunk >= m.body.size();
-            break;
-        }
-    }
-    rcptguard::StripResult r = stripper.finish(fed_all);
-
-    std::string out = m.header_section;
-    if (r.action == rcptguard::StripResult::Action::Replace) {
-        out += r.trace_header_name + ": " + r.trace_header_value + "\r\n";
-        out += m.separator + r.new_body;
-    } else {
-        out += m.separator + m.body;
-    }
+    using rcptguard::testing::MilterMessage;
+    MilterMessage m = rcptguard::testing::split_for_milter(rcptguard::testing::normalise_for_milter(raw));
+    rcptguard::StripResult r = rcptguard::testing::strip(
+        m, options, [chunk](std::size_t left) { return left < chunk ? left : chunk; }, skip);
+    std::string out = rcptguard::testing::assemble(m, r);
     std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
     std::cout.flush();
 
