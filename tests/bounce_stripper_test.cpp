@@ -5,8 +5,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 #include <string_view>
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#include <sanitizer/allocator_interface.h>
+#else
+#include <malloc.h>
+#endif
 
 #include "tests/bounce_test_util.hpp"
 
@@ -105,6 +112,16 @@ std::string base64(std::string_view in) {
     }
     if (col) out += "\n";
     return out;
+}
+
+// Bytes currently allocated on the heap (the sanitizers replace malloc and
+// keep their own count).
+std::size_t heap_in_use() {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    return mallinfo2().uordblks;
+#endif
 }
 
 // --- the whole table: shape, verdict, what must and must not be in the output ---
@@ -549,30 +566,51 @@ TEST(BounceStripper, Cap_LargeTextWithoutMarker_StopsAtTheCap) {
     EXPECT_EQ(r.reason, "over max_kept_bytes (100000)");
 }
 
-TEST(BounceStripper, FiftyMegabyteBounce_KeepsOnlyWhatItNeeds) {
-    testing::MilterMessage m = message(dsn());
-    std::size_t cut = m.body.find("ORIGINAL-BODY-LINE-1");
-    std::string head = m.body.substr(0, cut);
+// Feeds `head` and then 50 MB of body lines through one 64 KB buffer, the
+// way a milter that cannot SKIP would; returns the result and how much heap
+// the stripper held on to (measured before finish()).
+StripResult feed_fifty_megabytes(const testing::MilterMessage& m, const std::string& head, BounceOptions o,
+                                 std::size_t* total, std::size_t* chunks_wanted, std::size_t* heap_growth) {
     std::string chunk;
     while (chunk.size() < 65535 - 80) chunk += "ORIGINAL-BODY-LINE: lorem ipsum dolor sit amet, consectetur\r\n";
-    BounceStripper s;
+    std::size_t before = heap_in_use();
+    BounceStripper s(o);
     for (const auto& [name, value] : m.fields) s.header(name, value);
     s.end_of_headers();
-    EXPECT_TRUE(s.body(head));
-    std::size_t total = head.size();
-    bool wanted = true;
-    std::size_t chunks_wanted = 0;
-    while (total < 50u * 1024 * 1024) {  // a milter that cannot SKIP keeps feeding
-        wanted = s.body(chunk);
-        chunks_wanted += wanted;
-        total += chunk.size();
+    s.body(head);
+    *total = head.size();
+    *chunks_wanted = 0;
+    std::size_t peak = before;
+    while (*total < 50u * 1024 * 1024) {
+        *chunks_wanted += s.body(chunk);
+        *total += chunk.size();
+        peak = std::max(peak, heap_in_use());
     }
-    EXPECT_EQ(chunks_wanted, 0u);
-    StripResult r = s.finish(true);
+    *heap_growth = peak - before;
+    return s.finish(true);
+}
+
+TEST(BounceStripper, FiftyMegabyteDsn_KeepsOnlyWhatItNeeds) {
+    testing::MilterMessage m = message(dsn());
+    std::string head = m.body.substr(0, m.body.find("ORIGINAL-BODY-LINE-1"));
+    std::size_t total = 0, chunks_wanted = 0, growth = 0;
+    StripResult r = feed_fifty_megabytes(m, head, {}, &total, &chunks_wanted, &growth);
+    EXPECT_EQ(chunks_wanted, 0u);  // SKIP from the first chunk of the original's body on
+    EXPECT_LT(growth, 256u * 1024);
     ASSERT_EQ(r.action, Action::Replace) << r.reason;
     EXPECT_EQ(r.new_body, stripped_dsn_body());
     EXPECT_EQ(r.bytes_removed, total - r.new_body.size());
     EXPECT_TRUE(r.bytes_removed_exact);
+}
+
+TEST(BounceStripper, FiftyMegabyteTextWithoutMarker_BoundedByTheCap) {
+    testing::MilterMessage m = message(inline_bounce(kQmailTop, kQmailText, "", ""));
+    std::size_t total = 0, chunks_wanted = 0, growth = 0;
+    StripResult r = feed_fifty_megabytes(m, m.body, BounceOptions{1 << 20}, &total, &chunks_wanted, &growth);
+    EXPECT_LE(chunks_wanted, 17u);         // 1 MB of 64 KB chunks, then SKIP
+    EXPECT_LT(growth, 3u * 1024 * 1024);  // about the cap, never the message
+    EXPECT_EQ(r.action, Action::Unchanged);
+    EXPECT_EQ(r.reason, "over max_kept_bytes (1048576)");
 }
 
 // --- other properties ---
