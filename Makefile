@@ -86,12 +86,12 @@ $(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
 $(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(CORE_LIB)
 	$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CORE_LIB) $(LIBS_CORE)
 
-# bounce_strip prepares messages exactly like the bounce unit tests do.
-$(BUILD)/bounce_strip: $(BUILD)/obj/tests/fakes/bounce_message.o
+# bounce_strip and bounce_fuzz prepare messages exactly like the bounce unit tests do.
+$(BUILD)/bounce_strip $(BUILD)/fuzz/bounce_fuzz: $(BUILD)/obj/tests/fakes/bounce_message.o
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
-	$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_LIB) $(LIBS_CORE)
+	$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(CORE_LIB) $(LIBS_CORE)
 
 fuzz-targets: $(FUZZ_BINS)
 
