@@ -30,6 +30,24 @@
 // stay valid for the new body; the only header edit is adding the trace
 // header (trace_header_name/value) on Replace.
 //
+// How the libmilter layer drives it (only for messages whose envelope sender
+// is null; the stripper itself cannot see the envelope):
+//   xxfi_envfrom  null sender: create one BounceStripper in the Message state
+//                 (reset it at abort and after eom; a connection carries many).
+//   xxfi_header   stripper.header(headerf, headerv).
+//   xxfi_eoh      stripper.end_of_headers().
+//   xxfi_body     if (!stripper.body({bodyp, len})): return SMFIS_SKIP if
+//                 SMFIP_SKIP was negotiated and remember skipped = true;
+//                 otherwise keep returning SMFIS_CONTINUE (later calls to
+//                 body() only count bytes). wants_body() answers the same.
+//   xxfi_eom      r = stripper.finish(!skipped). On Action::Replace, and with
+//                 SMFIF_ADDHDRS|SMFIF_CHGBODY negotiated: first
+//                 smfi_addheader(r.trace_header_name, r.trace_header_value),
+//                 then smfi_replacebody(new_body) in chunks of at most 65535
+//                 bytes back to back with nothing in between (Postfix closes
+//                 the body at the first other request), then SMFIS_CONTINUE.
+//                 Log r.kind and r.reason (Unchanged) or r.bytes_removed.
+//
 // Thread-safety: one BounceStripper per message; not thread-safe (libmilter
 // serialises the callbacks of one connection). Distinct objects share nothing.
 // Ownership: copies what it needs from the string_views it is given.
