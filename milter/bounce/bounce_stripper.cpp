@@ -36,6 +36,7 @@ struct BounceStripper::Impl {
     bool headers_done = false;
     std::string kept;            // body bytes from the start, at most max_kept_bytes
     std::size_t scan_pos = 0;    // start of the first line not yet scanned
+    std::size_t lf_search = 0;   // kept[scan_pos, lf_search) holds no LF: a long line is searched once
     std::size_t body_bytes = 0;  // every body byte fed, kept or not
     ScanOutcome outcome;
     std::optional<StripResult> final_result;  // finish() answers the same if called again
@@ -76,8 +77,11 @@ struct BounceStripper::Impl {
 
     void scan_lines() {
         while (!outcome.decided() && scan_pos < kept.size()) {
-            std::size_t lf = kept.find('\n', scan_pos);
-            if (lf == std::string::npos) return;
+            std::size_t lf = kept.find('\n', lf_search > scan_pos ? lf_search : scan_pos);
+            if (lf == std::string::npos) {
+                lf_search = kept.size();
+                return;
+            }
             std::string_view content(kept.data() + scan_pos, lf - scan_pos);
             if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
             std::size_t begin = scan_pos;

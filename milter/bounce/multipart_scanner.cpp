@@ -190,9 +190,11 @@ void MultipartScanner::returned_line(std::string_view content) {
 }
 
 void MultipartScanner::drain_decoded(bool at_end) {
+    // decoded_[0, decoded_scanned_) holds no LF: bytes are searched once, so
+    // a long decoded line costs O(n), not O(n^2).
     std::size_t pos = 0;
     while (!outcome_.decided()) {
-        std::size_t lf = decoded_.find('\n', pos);
+        std::size_t lf = decoded_.find('\n', decoded_scanned_ > pos ? decoded_scanned_ : pos);
         if (lf == std::string::npos) break;
         std::string_view l = strip_cr(std::string_view(decoded_).substr(pos, lf - pos));
         pos = lf + 1;
@@ -200,9 +202,11 @@ void MultipartScanner::drain_decoded(bool at_end) {
     }
     if (outcome_.decided()) return;
     decoded_.erase(0, pos);
+    decoded_scanned_ = decoded_.size();
     if (at_end && !decoded_.empty()) {
         collector_event(collector_.line(strip_cr(decoded_)));
         decoded_.clear();
+        decoded_scanned_ = 0;
     }
 }
 

@@ -86,6 +86,7 @@ private:
     HeaderBlockCollector collector_{/*skip_leading_blank_lines=*/false};
     Base64Decoder base64_;
     std::string decoded_;  // decoded bytes not yet split into lines
+    std::size_t decoded_scanned_ = 0;
 };
 
 }  // namespace rcptguard::bounce
