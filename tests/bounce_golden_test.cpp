@@ -60,7 +60,7 @@ TEST_P(BounceGolden, Input_Stripped_EqualsGoldenOutput) {
     testing::expect_chunking_invariant(m, r);
 }
 
-INSTANTIATE_TEST_SUITE_P(Files, BounceGolden, ::testing::ValuesIn(golden_names()),
+INSTANTIATE_TEST_SUITE_P(BounceFiles, BounceGolden, ::testing::ValuesIn(golden_names()),
                          [](const ::testing::TestParamInfo<std::string>& i) {
                              std::string n = i.param;
                              std::replace(n.begin(), n.end(), '-', '_');

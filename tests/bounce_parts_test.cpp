@@ -27,9 +27,9 @@ struct CtCase {
     bool param_error;
 };
 
-class ContentTypeParse : public ::testing::TestWithParam<CtCase> {};
+class BounceContentType : public ::testing::TestWithParam<CtCase> {};
 
-TEST_P(ContentTypeParse, Value_Parsed_AsExpected) {
+TEST_P(BounceContentType, Value_Parsed_AsExpected) {
     const CtCase& c = GetParam();
     ContentType ct = parse_content_type(c.value);
     EXPECT_EQ(ct.valid, c.valid) << ct.error;
@@ -41,7 +41,7 @@ TEST_P(ContentTypeParse, Value_Parsed_AsExpected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Table, ContentTypeParse,
+    BounceTable, BounceContentType,
     ::testing::Values(
         CtCase{"Simple", "text/plain", true, "text/plain", "-", false},
         CtCase{"CaseFolded", "Multipart/REPORT; Boundary=Abc", true, "multipart/report", "Abc", false},
@@ -66,7 +66,7 @@ INSTANTIATE_TEST_SUITE_P(
         CtCase{"SlashOnly", "/plain", false, "", "", false}),
     [](const ::testing::TestParamInfo<CtCase>& i) { return std::string(i.param.name); });
 
-TEST(TransferEncoding, Values_Recognised) {
+TEST(BounceTransferEncoding, Values_Recognised) {
     EXPECT_EQ(parse_transfer_encoding(""), TransferEncoding::Identity);
     EXPECT_EQ(parse_transfer_encoding(" 7BIT "), TransferEncoding::SevenBit);
     EXPECT_EQ(parse_transfer_encoding("8bit"), TransferEncoding::EightBit);
@@ -76,7 +76,7 @@ TEST(TransferEncoding, Values_Recognised) {
     EXPECT_EQ(parse_transfer_encoding("x-uuencode"), TransferEncoding::Unknown);
 }
 
-TEST(HeaderLines, FieldAndContinuation_AsPythonSeesThem) {
+TEST(BounceHeaderLines, FieldAndContinuation_AsPythonSeesThem) {
     EXPECT_TRUE(is_field_line("Subject: x"));
     EXPECT_TRUE(is_field_line("X-Weird.Name_1:"));
     EXPECT_FALSE(is_field_line("Subject : x"));  // no space before the colon
@@ -89,7 +89,7 @@ TEST(HeaderLines, FieldAndContinuation_AsPythonSeesThem) {
     EXPECT_EQ(field_name("Content-Type: text/plain"), "Content-Type");
 }
 
-TEST(HeaderLines, SplitFields_GroupsContinuations) {
+TEST(BounceHeaderLines, SplitFields_GroupsContinuations) {
     auto f = split_fields("Content-Type: message/rfc822;\r\n\tname=x\r\nContent-Description: a\nnot a field\r\n");
     ASSERT_EQ(f.size(), 2u);
     EXPECT_EQ(f[0].name, "Content-Type");
@@ -98,7 +98,7 @@ TEST(HeaderLines, SplitFields_GroupsContinuations) {
     EXPECT_EQ(f[1].lines, "Content-Description: a\r\n");
 }
 
-TEST(EncodedWords, QAndB_DecodedForKeywordMatching) {
+TEST(BounceEncodedWords, QAndB_DecodedForKeywordMatching) {
     EXPECT_EQ(decode_encoded_words("=?iso-8859-15?Q?Delivery_Status_Notification_=28Failure=29?="),
               "Delivery Status Notification (Failure)");
     EXPECT_EQ(decode_encoded_words("x =?utf-8?B?VW5kZWxpdmVyYWJsZQ==?= y"), "x Undeliverable y");
@@ -108,7 +108,7 @@ TEST(EncodedWords, QAndB_DecodedForKeywordMatching) {
 
 // --- transfer decoding ---
 
-TEST(Base64Decoder, ValidInputAcrossLines_Decoded) {
+TEST(BounceBase64Decoder, ValidInputAcrossLines_Decoded) {
     Base64Decoder d;
     std::string out;
     EXPECT_TRUE(d.feed("SGVsbG8s", &out));
@@ -118,7 +118,7 @@ TEST(Base64Decoder, ValidInputAcrossLines_Decoded) {
     EXPECT_EQ(out, "Hello, world!");
 }
 
-TEST(Base64Decoder, QuantumSplitAcrossFeeds_Decoded) {
+TEST(BounceBase64Decoder, QuantumSplitAcrossFeeds_Decoded) {
     Base64Decoder d;
     std::string out;
     for (char c : std::string("TWFu TWE= ")) EXPECT_TRUE(d.feed(std::string(1, c), &out));
@@ -126,7 +126,7 @@ TEST(Base64Decoder, QuantumSplitAcrossFeeds_Decoded) {
     EXPECT_EQ(out, "ManMa");
 }
 
-TEST(Base64Decoder, MissingPadding_FlushedAtFinish) {
+TEST(BounceBase64Decoder, MissingPadding_FlushedAtFinish) {
     Base64Decoder d;
     std::string out;
     EXPECT_TRUE(d.feed("TWE", &out));
@@ -134,7 +134,7 @@ TEST(Base64Decoder, MissingPadding_FlushedAtFinish) {
     EXPECT_EQ(out, "Ma");
 }
 
-TEST(Base64Decoder, InvalidInput_Rejected) {
+TEST(BounceBase64Decoder, InvalidInput_Rejected) {
     for (const char* bad : {"TW!u", "TWE=TWFu", "T===", "=AAA"}) {
         Base64Decoder d;
         std::string out;
@@ -146,7 +146,7 @@ TEST(Base64Decoder, InvalidInput_Rejected) {
     EXPECT_FALSE(one.finish(&out));  // a single sextet cannot be a byte
 }
 
-TEST(QuotedPrintable, DecodeLine_SoftBreaksHexAndTrailingWhitespace) {
+TEST(BounceQuotedPrintable, DecodeLine_SoftBreaksHexAndTrailingWhitespace) {
     std::string out;
     EXPECT_TRUE(qp_decode_line("abc=3D=", &out));
     EXPECT_EQ(out, "abc=");
@@ -161,7 +161,7 @@ TEST(QuotedPrintable, DecodeLine_SoftBreaksHexAndTrailingWhitespace) {
     EXPECT_EQ(out, "trailing ");
 }
 
-TEST(QuotedPrintable, Encode_SevenBitShortLinesAndRoundTrips) {
+TEST(BounceQuotedPrintable, Encode_SevenBitShortLinesAndRoundTrips) {
     std::string text = "Subject: Gr\xC3\xBC\xC3\x9F" "e \r\nX-Long: " + std::string(200, 'a') + "=b\t\r\nNul: a" +
                        std::string(1, '\0') + "b\r\n";
     std::string enc = qp_encode(text);
@@ -184,7 +184,7 @@ TEST(QuotedPrintable, Encode_SevenBitShortLinesAndRoundTrips) {
 
 using Event = HeaderBlockCollector::Event;
 
-TEST(HeaderBlock, FieldsThenEmptyLineThenBody_BlockAndBody) {
+TEST(BounceHeaderBlock, FieldsThenEmptyLineThenBody_BlockAndBody) {
     HeaderBlockCollector c(false);
     EXPECT_EQ(c.line("From x"), Event::Continue);  // mbox envelope line dropped
     EXPECT_EQ(c.line("Subject: a"), Event::Continue);
@@ -196,14 +196,14 @@ TEST(HeaderBlock, FieldsThenEmptyLineThenBody_BlockAndBody) {
     EXPECT_EQ(c.field_count(), 1u);
 }
 
-TEST(HeaderBlock, NonHeaderLine_StartsTheBody) {
+TEST(BounceHeaderBlock, NonHeaderLine_StartsTheBody) {
     HeaderBlockCollector c(false);
     EXPECT_EQ(c.line("Subject: a"), Event::Continue);
     EXPECT_EQ(c.line("this is body"), Event::BodyStarts);
     EXPECT_EQ(c.block(), "Subject: a\r\n");
 }
 
-TEST(HeaderBlock, FirstLineNotAField_NoHeaders) {
+TEST(BounceHeaderBlock, FirstLineNotAField_NoHeaders) {
     HeaderBlockCollector strict(false);
     EXPECT_EQ(strict.line(""), Event::NoHeaders);
     HeaderBlockCollector inline_copy(true);
@@ -219,9 +219,9 @@ struct MarkerCase {
     bool headers_only;
 };
 
-class InlineMarkerMatch : public ::testing::TestWithParam<MarkerCase> {};
+class BounceInlineMarker : public ::testing::TestWithParam<MarkerCase> {};
 
-TEST_P(InlineMarkerMatch, Line_Matched_AsExpected) {
+TEST_P(BounceInlineMarker, Line_Matched_AsExpected) {
     const MarkerCase& c = GetParam();
     const InlineMarker* m = match_inline_marker(c.line);
     if (!c.kind) {
@@ -234,7 +234,7 @@ TEST_P(InlineMarkerMatch, Line_Matched_AsExpected) {
 }
 
 INSTANTIATE_TEST_SUITE_P(
-    Corpus, InlineMarkerMatch,
+    BounceCorpus, BounceInlineMarker,
     ::testing::Values(MarkerCase{"--- Below this line is a copy of the message.", "inline-qmail", false},
                       MarkerCase{"--- Below this line is a copy of the message. ", "inline-qmail", false},
                       MarkerCase{"------ This is a copy of the message, including all the headers. ------",
@@ -266,7 +266,7 @@ TopLevel classify(std::vector<std::pair<std::string, std::string>> headers) {
     return c.classify();
 }
 
-TEST(Classifier, Dsn_MultipartWithBoundary) {
+TEST(BounceClassifier, Dsn_MultipartWithBoundary) {
     TopLevel t = classify({{"From", "MAILER-DAEMON@x"},
                            {"Content-Type", "multipart/report; report-type=delivery-status;\n\tboundary=\"b\""}});
     EXPECT_EQ(t.shape, Shape::Multipart);
@@ -277,7 +277,7 @@ TEST(Classifier, Dsn_MultipartWithBoundary) {
     EXPECT_FALSE(t.eight_bit);
 }
 
-TEST(Classifier, LeaveAloneShapes_ReasonGiven) {
+TEST(BounceClassifier, LeaveAloneShapes_ReasonGiven) {
     EXPECT_EQ(classify({{"Content-Type", "multipart/report; report-type=feedback-report; boundary=b"}}).kind, "arf");
     EXPECT_EQ(classify({{"Content-Type", "multipart/report; report-type=tlsrpt; boundary=b"}}).kind, "report");
     EXPECT_EQ(classify({{"Content-Type", "text/html"}}).kind, "not-a-bounce");
@@ -290,13 +290,13 @@ TEST(Classifier, LeaveAloneShapes_ReasonGiven) {
     EXPECT_TRUE(two_te.could_not_parse);
 }
 
-TEST(Classifier, EightBitHeaderOrEncoding_MessageIsEightBit) {
+TEST(BounceClassifier, EightBitHeaderOrEncoding_MessageIsEightBit) {
     EXPECT_TRUE(classify({{"Subject", "Gr\xC3\xBC\xC3\x9F" "e"}}).eight_bit);
     EXPECT_TRUE(classify({{"Content-Transfer-Encoding", "8bit"}}).eight_bit);
     EXPECT_FALSE(classify({{"Subject", "plain"}}).eight_bit);
 }
 
-TEST(Classifier, BounceAndAutoReplyKeywords) {
+TEST(BounceClassifier, BounceAndAutoReplyKeywords) {
     EXPECT_TRUE(from_looks_like_mailer_daemon("Mail Delivery Subsystem <MAILER-DAEMON@example.com>"));
     EXPECT_TRUE(from_looks_like_mailer_daemon("postmaster@example.com"));
     EXPECT_FALSE(from_looks_like_mailer_daemon("post_master@vtext.example.com"));

@@ -190,7 +190,7 @@ const char* const kQmailText =
 std::string inline_copy() { return std::string(kOriginalHeaders) + "\n" + kOriginalBody; }
 
 INSTANTIATE_TEST_SUITE_P(
-    Cases, BounceStripperTable,
+    BounceCases, BounceStripperTable,
     ::testing::Values(
         Case{"PostfixDsn", dsn(), Action::Replace, "dsn", "", false, "Subject: Cheap pills\n",
              "ORIGINAL-BODY-LINE-1"},
