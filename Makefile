@@ -48,6 +48,7 @@ DAEMON_SRCS := milter/main.cpp milter/callbacks.cpp
 UNIT_SRCS   := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
 FUZZ_SRCS   := $(wildcard tests/fuzz/*_fuzz.cpp)
 BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter
+TOOL_SRCS   := $(wildcard tests/tools/*.cpp)
 
 CORE_OBJS   := $(CORE_SRCS:%.cpp=$(BUILD)/obj/%.o)
 DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -58,6 +59,8 @@ CORE_LIB    := $(BUILD)/librcptguard.a
 PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
+# Test tools (e.g. bounce_strip for the corpus test), built next to the programs.
+TOOL_BINS   := $(TOOL_SRCS:tests/tools/%.cpp=$(BUILD)/%)
 
 PREFIX      ?= /usr/local
 SBINDIR     ?= $(PREFIX)/sbin
@@ -75,7 +78,7 @@ SHARE_FILES := etc/schema.sql etc/users.txt etc/postfix-main.cf.snippet etc/send
 
 all: programs
 programs: $(PROGRAMS) $(BENCH_BINS)
-tests: $(UNIT_BIN)
+tests: $(UNIT_BIN) $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
@@ -116,15 +119,23 @@ $(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) $(LIBS_CORE) $(GTEST_LIBS)
 
+$(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(CORE_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CORE_LIB) $(LIBS_CORE)
+
+# bounce_strip and bounce_fuzz prepare messages exactly like the bounce unit tests do.
+$(BUILD)/bounce_strip $(BUILD)/fuzz/bounce_fuzz: $(BUILD)/obj/tests/fakes/bounce_message.o
+
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(CORE_LIB) $(LIBS_CORE)
+	$(Q)$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(CORE_LIB) $(LIBS_CORE)
 
 fuzz-targets: $(FUZZ_BINS)
 
 -include $(wildcard $(BUILD)/obj/bench/*.d)
--include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d)
+-include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) \
+         $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d) $(TOOL_SRCS:%.cpp=$(BUILD)/obj/%.d)
 
 # Installs the Debian packages listed in packages.debian that are missing.
 deps:

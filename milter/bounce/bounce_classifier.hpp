@@ -1,0 +1,63 @@
+// bounce_classifier: decides from the top-level headers alone what shape of
+// message this is and whether its body is worth scanning: a multipart report
+// or multipart/mixed bounce (with its boundary), a single-part text bounce
+// that may carry an inline copy, or something to leave alone (ARF feedback
+// reports, auto-replies, other media types, unparseable or conflicting
+// Content-Type headers).
+// Thread-safety: one HeaderClassifier per message; not thread-safe.
+// Failure: never fails; a message it cannot understand is classified
+// Shape::LeaveAlone with could_not_parse set and a reason.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "milter/bounce/header_fields.hpp"
+
+namespace rcptguard::bounce {
+
+enum class Shape { LeaveAlone, Multipart, SinglePartText };
+enum class Container { Report, Mixed };
+
+struct TopLevel {
+    Shape shape = Shape::LeaveAlone;
+    std::string kind;    // what the headers announce: "dsn", "mdn", "report", "mixed-rfc822", "inline", ...
+    std::string reason;  // for LeaveAlone
+    bool could_not_parse = false;
+    // Multipart only.
+    Container container = Container::Mixed;
+    std::string boundary;
+    std::string report_type;  // lower case; "" when absent
+    // Single part only: the body's transfer encoding (Identity, 7bit, 8bit, binary or QP).
+    TransferEncoding encoding = TransferEncoding::Identity;
+    // From, Subject or X-Failed-Recipients say "bounce" (RFC 3464 gives no
+    // header for it; these are what MTAs actually write).
+    bool bounce_evidence = false;
+    // The message already carries 8-bit data: a top-level header with bytes
+    // >= 0x80, or Content-Transfer-Encoding 8bit/binary.
+    bool eight_bit = false;
+};
+
+class HeaderClassifier {
+public:
+    void add(std::string_view name, std::string_view value);
+    TopLevel classify() const;
+
+private:
+    std::vector<std::string> content_types_;
+    std::vector<std::string> transfer_encodings_;
+    std::string from_;
+    std::string subject_;
+    bool failed_recipients_ = false;
+    bool auto_submitted_replied_ = false;
+    bool autoreply_header_ = false;
+    bool eight_bit_ = false;
+};
+
+// Keyword tests, exposed for the unit tests.
+bool from_looks_like_mailer_daemon(std::string_view from_value);
+bool subject_looks_like_bounce(std::string_view subject_value);
+bool subject_looks_like_auto_reply(std::string_view subject_value);
+
+}  // namespace rcptguard::bounce
