@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <exception>
 #include <memory>
 #include <string>
@@ -24,7 +25,9 @@ Services* g_services = nullptr;
 
 // Per-MTA-connection private data: what was negotiated, then the Connection.
 struct Session {
-    unsigned long steps = 0;  // SMFIP_* bits agreed in xxfi_negotiate
+    unsigned long steps = 0;    // SMFIP_* bits agreed in xxfi_negotiate
+    unsigned long actions = 0;  // SMFIF_* bits agreed
+    bool body_skipped = false;  // this message's body was cut short with SMFIS_SKIP
     std::unique_ptr<Connection> conn;
 };
 
@@ -92,15 +95,22 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     return guarded("negotiate", SMFIS_ALL_OPTS, [&]() -> sfsistat {
         auto* s = new Session;
         smfi_setpriv(ctx, s);
+        auto rt = g_runtimes->get();
+        bool strip = rt->settings->bounces.enabled;
         unsigned long actions = 0;
         if (f0 & SMFIF_SETSYMLIST) actions |= SMFIF_SETSYMLIST;
+        // Stripping a bounce adds a trace header and replaces the body.
+        if (strip) actions |= f0 & (SMFIF_ADDHDRS | SMFIF_CHGBODY);
         *pf0 = actions;
         // Stages rcptguard does not use are negotiated away, and stages where
         // it never refuses need no reply: every round trip costs the MTA time.
-        unsigned long steps = SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY |
-                              SMFIP_NOUNKNOWN | SMFIP_NODATA;
+        // The message content is needed only to strip bounces; for other
+        // messages rcptguard accepts the rest at DATA.
+        unsigned long steps = SMFIP_NOHELO | SMFIP_NOUNKNOWN;
+        if (!strip) steps |= SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NODATA;
         steps &= f1;
         steps |= f1 & (SMFIP_NR_CONN | SMFIP_NR_MAIL);
+        if (strip) steps |= f1 & (SMFIP_SKIP | SMFIP_NR_HDR);
         // See recipients the MTA rejected itself: they count as bad recipients.
         // When the policy service judges recipients, the milter skips RCPT.
         if (g_runtimes->get()->settings->milter_recipient_checks) steps |= f1 & SMFIP_RCPT_REJ;
@@ -109,12 +119,14 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         *pf2 = 0;
         *pf3 = 0;
         s->steps = steps;
+        s->actions = actions;
         if (actions & SMFIF_SETSYMLIST) {
             // Only the macros we read (a list replaces the MTA's default list).
             smfi_setsymlist(ctx, SMFIM_CONNECT, c_str("j"));
             smfi_setsymlist(ctx, SMFIM_ENVFROM, c_str("i {auth_authen}"));
             smfi_setsymlist(ctx, SMFIM_ENVRCPT, c_str("i {rcpt_mailer}"));
             smfi_setsymlist(ctx, SMFIM_EOM, c_str("i"));
+            if (strip) smfi_setsymlist(ctx, SMFIM_DATA, c_str("i"));
         }
         return SMFIS_CONTINUE;
     });
@@ -160,10 +172,83 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     });
 }
 
+sfsistat on_data(SMFICTX* ctx) {
+    return guarded("data", SMFIS_CONTINUE, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (!s || !s->conn) return SMFIS_CONTINUE;
+        s->body_skipped = false;
+        // Only bounces to strip need their content: the rest of any other
+        // message is accepted here, so the MTA sends no headers or body.
+        if (s->conn->wants_content() && (s->actions & SMFIF_CHGBODY)) return SMFIS_CONTINUE;
+        s->conn->on_message_end();
+        return SMFIS_ACCEPT;
+    });
+}
+
+sfsistat on_header(SMFICTX* ctx, char* name, char* value) {
+    return guarded("header", SMFIS_CONTINUE, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (s && s->conn) s->conn->on_header(name ? name : "", value ? value : "");
+        return no_opinion(ctx, SMFIP_NR_HDR);
+    });
+}
+
+sfsistat on_eoh(SMFICTX* ctx) {
+    return guarded("eoh", SMFIS_CONTINUE, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (s && s->conn) s->conn->on_end_of_headers();
+        return SMFIS_CONTINUE;
+    });
+}
+
+sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
+    return guarded("body", SMFIS_CONTINUE, [&]() -> sfsistat {
+        Session* s = session_of(ctx);
+        if (!s || !s->conn) return SMFIS_CONTINUE;
+        bool more = s->conn->on_body(std::string_view(reinterpret_cast<const char*>(chunk), len));
+        if (!more && (s->steps & SMFIP_SKIP)) {
+            s->body_skipped = true;
+            return SMFIS_SKIP;
+        }
+        return SMFIS_CONTINUE;
+    });
+}
+
+// Header edits first, then every body piece back to back: once anything else
+// follows a body replacement, Postfix treats the body as closed.
+void apply_edits(SMFICTX* ctx, EomEdits& e) {
+    for (auto& h : e.add_headers)
+        if (smfi_addheader(ctx, c_str(h.first), c_str(h.second)) != MI_SUCCESS)
+            log_warning("milter: eom: the MTA refused header " + h.first);
+    if (!e.replace_body) return;
+    constexpr std::size_t kPiece = 65535;  // libmilter's limit per message
+    auto* data = reinterpret_cast<unsigned char*>(e.new_body.data());
+    if (e.new_body.empty()) {
+        smfi_replacebody(ctx, nullptr, 0);
+        return;
+    }
+    for (std::size_t off = 0; off < e.new_body.size(); off += kPiece) {
+        int n = static_cast<int>(std::min(kPiece, e.new_body.size() - off));
+        if (smfi_replacebody(ctx, data + off, n) != MI_SUCCESS) {
+            // Only the first piece can fail alone (the action was not
+            // negotiated); later failures mean a dead MTA connection, and the
+            // MTA then applies its default action to the whole message.
+            log_error("milter: eom: body replacement failed");
+            return;
+        }
+    }
+}
+
 sfsistat on_eom(SMFICTX* ctx) {
     return guarded("eom", SMFIS_CONTINUE, [&]() -> sfsistat {
         Session* s = session_of(ctx);
-        if (s && s->conn) s->conn->on_message_end();
+        if (!s || !s->conn) return SMFIS_CONTINUE;
+        std::string qid = macro(ctx, "i");
+        EomEdits edits = s->conn->on_eom(s->body_skipped, qid);
+        if (edits.replace_body && !(s->actions & SMFIF_CHGBODY)) edits = EomEdits{};
+        apply_edits(ctx, edits);
+        s->conn->on_message_end();
+        s->body_skipped = false;
         return SMFIS_CONTINUE;
     });
 }
@@ -195,10 +280,14 @@ bool register_milter(RuntimeHolder* runtimes, Services* services) {
     struct smfiDesc desc = {};
     desc.xxfi_name = c_str("rcptguard");
     desc.xxfi_version = SMFI_VERSION;
-    desc.xxfi_flags = SMFIF_SETSYMLIST;
+    desc.xxfi_flags = SMFIF_SETSYMLIST | SMFIF_ADDHDRS | SMFIF_CHGBODY;
     desc.xxfi_connect = on_connect;
     desc.xxfi_envfrom = on_envfrom;
     desc.xxfi_envrcpt = on_envrcpt;
+    desc.xxfi_data = on_data;
+    desc.xxfi_header = on_header;
+    desc.xxfi_eoh = on_eoh;
+    desc.xxfi_body = on_body;
     desc.xxfi_eom = on_eom;
     desc.xxfi_abort = on_abort;
     desc.xxfi_close = on_close;

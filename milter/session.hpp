@@ -16,7 +16,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
+#include "bounce/bounce_stripper.hpp"
 #include "policy/recipient_policy.hpp"
 #include "runtime.hpp"
 #include "services.hpp"
@@ -34,6 +37,14 @@ struct RcptInput {
     bool rejected_by_mta = false;   // SMFIP_RCPT_REJ: {rcpt_mailer} = "error"
 };
 
+// What the front end must do at end of message: all header edits first, then
+// the body replacement (Postfix refuses the other order).
+struct EomEdits {
+    std::vector<std::pair<std::string, std::string>> add_headers;
+    bool replace_body = false;
+    std::string new_body;  // CRLF, for smfi_replacebody in <= 65535-byte pieces
+};
+
 class Connection {
 public:
     Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client, Services& services);
@@ -47,6 +58,17 @@ public:
     void waited(Millis asked, Millis actual);
     // on_rcpt, then the wait on this thread (the milter's way).
     RcptDecision on_rcpt_and_wait(const RcptInput& in);
+
+    // Message content, wanted only for bounces to strip: at DATA, false means
+    // "accept the rest of the message unseen" (SMFIS_ACCEPT).
+    bool wants_content() const { return stripper_ != nullptr; }
+    void on_header(std::string_view name, std::string_view value);
+    void on_end_of_headers();
+    // false once no more body is needed (the milter may answer SMFIS_SKIP).
+    bool on_body(std::string_view chunk);
+    // skipped: the rest of the body was skipped after on_body() said false.
+    // Never refuses the message: a bounce must go out (RFC 5321 6.1).
+    EomEdits on_eom(bool skipped, std::string_view queue_id = {});
     void on_message_end();
 
     const Runtime& runtime() const { return *runtime_; }
@@ -72,6 +94,8 @@ private:
     // Message state.
     std::string sender_;  // without <>
     bool null_sender_ = false;
+    bool via_smtp_ = true;  // false: the MTA's non-SMTP path (Postfix passes bracket-less addresses)
+    std::unique_ptr<BounceStripper> stripper_;
     std::string queue_id_;
     // Connection state.
     TarpitSession tarpit_;

@@ -10,6 +10,7 @@
 #include "config_file.hpp"
 #include "log.hpp"
 #include "policy/recipient_policy.hpp"
+#include "bounce/bounce_settings.hpp"
 #include "cache/lookup_cache.hpp"
 #include "tarpit/tarpit.hpp"
 
@@ -35,6 +36,9 @@ struct Settings {
 
     // Harvest defence (tarpit.hpp).
     TarpitSettings tarpit;
+
+    // Bounce stripping (bounce_settings.hpp).
+    BounceSettings bounces;
 
     // Lookup cache (lookup_cache.hpp) and statistics.
     CacheSettings cache;

@@ -131,3 +131,93 @@ TEST_F(SessionTest, SnapshotKeptAcrossRuntimeChanges) {
 
 }  // namespace
 }  // namespace rcptguard
+
+namespace rcptguard {
+namespace {
+
+class BounceSessionTest : public SessionTest {
+protected:
+    std::shared_ptr<const Runtime> runtime_with(const std::function<void(Settings&)>& tweak) {
+        auto base = runtime();
+        auto s = std::make_shared<Settings>(*base->settings);
+        tweak(*s);
+        auto rt = std::make_shared<Runtime>(*base);
+        rt->settings = s;
+        return rt;
+    }
+    static constexpr const char* kDsnBody =
+        "--B\r\nContent-Type: text/plain\r\n\r\nFailed.\r\n"
+        "--B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; x.test\r\n\r\n"
+        "Final-Recipient: rfc822; a@x.test\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+        "--B\r\nContent-Type: message/rfc822\r\n\r\nFrom: s@x.test\r\nSubject: orig\r\n\r\nSPAM LINE\r\n--B--\r\n";
+    EomEdits feed_dsn(Connection& c) {
+        c.on_header("MIME-Version", " 1.0");
+        c.on_header("Content-Type", " multipart/report; report-type=delivery-status; boundary=\"B\"");
+        c.on_end_of_headers();
+        c.on_body(kDsnBody);
+        return c.on_eom(false);
+    }
+};
+
+TEST_F(BounceSessionTest, TrustedNullSender_Stripped_HeaderThenBody) {
+    auto rt = runtime_with([](Settings& s) { s.tarpit.trusted_networks.add_all({"192.0.2.0/24"}); });
+    Connection c(rt, {"relay", "192.0.2.5"}, services_);
+    c.on_mail("<>", "");
+    ASSERT_TRUE(c.wants_content());
+    EomEdits e = feed_dsn(c);
+    ASSERT_TRUE(e.replace_body);
+    ASSERT_EQ(e.add_headers.size(), 1u);
+    EXPECT_EQ(e.add_headers[0].first, "X-Rcptguard-Bounce-Stripped");
+    EXPECT_EQ(e.new_body.find("SPAM LINE"), std::string::npos);
+    EXPECT_NE(e.new_body.find("Subject: orig"), std::string::npos);
+    EXPECT_NE(e.new_body.find("text/rfc822-headers"), std::string::npos);
+    EXPECT_EQ(metrics_.bounces_stripped.load(), 1u);
+}
+
+TEST_F(BounceSessionTest, OrdinaryMail_ContentNotWanted) {
+    Connection c(runtime(), {"h", "192.0.2.1"}, services_);
+    c.on_mail("<someone@x.test>", "");
+    EXPECT_FALSE(c.wants_content());
+    EXPECT_FALSE(c.on_eom(false).replace_body);
+}
+
+TEST_F(BounceSessionTest, UntrustedInbound_LeftAloneByDefault_StrippedWhenConfigured) {
+    Connection c(runtime(), {"h", "198.51.100.1"}, services_);
+    c.on_mail("<>", "");
+    EXPECT_FALSE(c.wants_content());
+    auto rt = runtime_with([](Settings& s) { s.bounces.from_inbound = true; });
+    Connection c2(rt, {"h", "198.51.100.1"}, services_);
+    c2.on_mail("<>", "");
+    EXPECT_TRUE(feed_dsn(c2).replace_body);
+}
+
+TEST_F(BounceSessionTest, MtaOwnBounce_NonSmtpPath_StrippedAndRecipientNeverRefused) {
+    backend_->fail_everything(true);
+    Connection c(runtime(), {"localhost", "127.0.0.1"}, services_);
+    c.on_mail("\"\"", "");  // Postfix's cleanup passes its own bounces' sender as ""
+    // The recipient (the original sender) is in our domain and unknown, and the
+    // backend is down: still no refusal, Postfix would keep the bounce queued.
+    EXPECT_EQ(c.on_rcpt({"nosuch@example.test", "", false}).action, RcptAction::Continue);
+    EXPECT_TRUE(feed_dsn(c).replace_body);
+}
+
+TEST_F(BounceSessionTest, MonitorMode_LogsWouldStrip_NoEdits) {
+    auto rt = runtime_with([](Settings& s) { s.policy.monitor = true; });
+    auto rt2 = std::make_shared<Runtime>(*rt);
+    auto pol = rt->settings->policy;
+    rt2->policy = std::make_shared<RecipientPolicy>(pol, std::make_shared<BackendChain>(rt->backends));
+    Connection c(rt2, {"localhost", "127.0.0.1"}, services_);
+    c.on_mail("\"\"", "");
+    EXPECT_FALSE(feed_dsn(c).replace_body);
+    EXPECT_TRUE(logged("would strip (monitor mode)"));
+}
+
+TEST_F(BounceSessionTest, StripDisabled_NothingWanted) {
+    auto rt = runtime_with([](Settings& s) { s.bounces.enabled = false; });
+    Connection c(rt, {"localhost", "127.0.0.1"}, services_);
+    c.on_mail("\"\"", "");
+    EXPECT_FALSE(c.wants_content());
+}
+
+}  // namespace
+}  // namespace rcptguard

@@ -123,6 +123,26 @@ class Sendmail(unittest.TestCase):
         self.assertEqual(r.returncode, 78)
         self.assertIn("tarpit_max_delay: 9s is too close to mta_timeout 10s", r.stderr)
 
+    def test_relayed_third_party_bounce_is_stripped(self):
+        from test_bounces import MARKER, third_party_dsn
+        self.rg.reload(config(self.root, self.port, self.db, "strip_bounce_sources = local trusted inbound"))
+        try:
+            with h.Smtp(self.sm.port, source="127.0.5.6") as c:
+                self.assertEqual(c.mail("<>")[0], 250)
+                self.assertEqual(c.rcpt("<sender@client.test>")[0], 250)
+                code, msg = c.data(third_party_dsn(msgid="<orig-via-sendmail@client.test>"))
+                self.assertEqual(code, 250, msg)
+            raw = self.sink.wait_for(lambda m: b"orig-via-sendmail@client.test" in m["data"], 60,
+                                     "the relayed DSN at the sink")[-1]["data"]
+            msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+            self.assertEqual([p.get_content_type() for p in msg.get_payload()],
+                             ["text/plain", "message/delivery-status", "text/rfc822-headers"])
+            self.assertNotIn(MARKER.encode(), raw)
+            self.assertIn(b"Subject: cheap watches", raw)
+            self.assertIn("returned message body removed", msg["X-Rcptguard-Bounce-Stripped"])
+        finally:
+            self.rg.reload(self.base)
+
     def test_own_dsn_bypasses_milter_and_nobodyreturn_makes_it_bodyless(self):
         mark = self.rg.log_size()
         body_marker = "SPAM-PAYLOAD-LINE-7f3a91"
