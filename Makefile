@@ -37,7 +37,7 @@ CXX         := clang++
 endif
 CXXFLAGS    := $(CXXSTD) $(WARNINGS) $(OPT_$(CONFIG)) -pthread
 LDFLAGS     := $(filter -fsanitize=%,$(OPT_$(CONFIG))) -pthread
-LIBS_CORE   := -lsqlite3 -lldap -llber
+LIBS_CORE   := -lsqlite3 -lldap -llber -lcrypto
 LIBS_MILTER := -lmilter -lcpp-httplib
 GTEST_LIBS  := -lgtest -lgtest_main
 

@@ -97,17 +97,21 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         smfi_setpriv(ctx, s);
         auto rt = g_runtimes->get();
         bool strip = rt->settings->bounces.enabled;
+        bool batv = rt->settings->batv.enabled;
         unsigned long actions = 0;
         if (f0 & SMFIF_SETSYMLIST) actions |= SMFIF_SETSYMLIST;
-        // Stripping a bounce adds a trace header and replaces the body.
+        // Stripping a bounce adds a trace header and replaces the body; BATV
+        // signs the envelope sender and turns tagged recipients into plain ones.
         if (strip) actions |= f0 & (SMFIF_ADDHDRS | SMFIF_CHGBODY);
+        if (batv) actions |= f0 & (SMFIF_CHGFROM | SMFIF_ADDRCPT | SMFIF_DELRCPT);
         *pf0 = actions;
         // Stages rcptguard does not use are negotiated away, and stages where
         // it never refuses need no reply: every round trip costs the MTA time.
         // The message content is needed only to strip bounces; for other
         // messages rcptguard accepts the rest at DATA.
         unsigned long steps = SMFIP_NOHELO | SMFIP_NOUNKNOWN;
-        if (!strip) steps |= SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NODATA;
+        if (!strip) steps |= SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY;
+        if (!strip && !batv) steps |= SMFIP_NODATA;
         steps &= f1;
         steps |= f1 & (SMFIP_NR_CONN | SMFIP_NR_MAIL);
         if (strip) steps |= f1 & (SMFIP_SKIP | SMFIP_NR_HDR);
@@ -126,7 +130,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
             smfi_setsymlist(ctx, SMFIM_ENVFROM, c_str("i {auth_authen}"));
             smfi_setsymlist(ctx, SMFIM_ENVRCPT, c_str("i {rcpt_mailer}"));
             smfi_setsymlist(ctx, SMFIM_EOM, c_str("i"));
-            if (strip) smfi_setsymlist(ctx, SMFIM_DATA, c_str("i"));
+            if (strip || batv) smfi_setsymlist(ctx, SMFIM_DATA, c_str("i"));
         }
         return SMFIS_CONTINUE;
     });
@@ -177,9 +181,9 @@ sfsistat on_data(SMFICTX* ctx) {
         Session* s = session_of(ctx);
         if (!s || !s->conn) return SMFIS_CONTINUE;
         s->body_skipped = false;
-        // Only bounces to strip need their content: the rest of any other
-        // message is accepted here, so the MTA sends no headers or body.
-        if (s->conn->wants_content() && (s->actions & SMFIF_CHGBODY)) return SMFIS_CONTINUE;
+        // Only bounces to strip and BATV edits need the end of the message:
+        // any other message is accepted here, so the MTA sends no content.
+        if (s->conn->wants_content()) return SMFIS_CONTINUE;
         s->conn->on_message_end();
         return SMFIS_ACCEPT;
     });
@@ -216,7 +220,24 @@ sfsistat on_body(SMFICTX* ctx, unsigned char* chunk, size_t len) {
 
 // Header edits first, then every body piece back to back: once anything else
 // follows a body replacement, Postfix treats the body as closed.
-void apply_edits(SMFICTX* ctx, EomEdits& e) {
+void apply_edits(SMFICTX* ctx, EomEdits& e, unsigned long actions) {
+    if (!e.new_sender.empty()) {
+        if (!(actions & SMFIF_CHGFROM) || smfi_chgfrom(ctx, c_str(e.new_sender), nullptr) != MI_SUCCESS)
+            log_warning("milter: eom: could not change the envelope sender to " + e.new_sender);
+    }
+    for (auto& r : e.rewrite_rcpts) {
+        if (!(actions & SMFIF_DELRCPT) || !(actions & SMFIF_ADDRCPT)) {
+            log_warning("milter: eom: the MTA did not allow recipient changes: " + r.first + " stays as it is");
+            break;
+        }
+        // Add first: a failure then leaves both, never neither.
+        if (smfi_addrcpt(ctx, c_str(r.second)) == MI_SUCCESS) {
+            if (smfi_delrcpt(ctx, c_str(r.first)) != MI_SUCCESS)
+                log_warning("milter: eom: could not remove recipient " + r.first);
+        } else {
+            log_warning("milter: eom: could not add recipient " + r.second);
+        }
+    }
     for (auto& h : e.add_headers)
         if (smfi_addheader(ctx, c_str(h.first), c_str(h.second)) != MI_SUCCESS)
             log_warning("milter: eom: the MTA refused header " + h.first);
@@ -245,8 +266,11 @@ sfsistat on_eom(SMFICTX* ctx) {
         if (!s || !s->conn) return SMFIS_CONTINUE;
         std::string qid = macro(ctx, "i");
         EomEdits edits = s->conn->on_eom(s->body_skipped, qid);
-        if (edits.replace_body && !(s->actions & SMFIF_CHGBODY)) edits = EomEdits{};
-        apply_edits(ctx, edits);
+        if (edits.replace_body && !(s->actions & SMFIF_CHGBODY)) {
+            edits.replace_body = false;
+            edits.add_headers.clear();
+        }
+        apply_edits(ctx, edits, s->actions);
         s->conn->on_message_end();
         s->body_skipped = false;
         return SMFIS_CONTINUE;
@@ -280,7 +304,7 @@ bool register_milter(RuntimeHolder* runtimes, Services* services) {
     struct smfiDesc desc = {};
     desc.xxfi_name = c_str("rcptguard");
     desc.xxfi_version = SMFI_VERSION;
-    desc.xxfi_flags = SMFIF_SETSYMLIST | SMFIF_ADDHDRS | SMFIF_CHGBODY;
+    desc.xxfi_flags = SMFIF_SETSYMLIST | SMFIF_ADDHDRS | SMFIF_CHGBODY | SMFIF_CHGFROM | SMFIF_ADDRCPT | SMFIF_DELRCPT;
     desc.xxfi_connect = on_connect;
     desc.xxfi_envfrom = on_envfrom;
     desc.xxfi_envrcpt = on_envrcpt;

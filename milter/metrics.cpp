@@ -97,6 +97,12 @@ std::string Metrics::prometheus_text() const {
     o << "rcptguard_connections " << connections_current.load(std::memory_order_relaxed) << "\n";
     family(o, "rcptguard_connections_total", "counter", "MTA connections since start.");
     o << "rcptguard_connections_total " << v(connections_total) << "\n";
+    family(o, "rcptguard_batv_total", "counter", "BATV: senders signed, recipient tags checked, untagged bounces.");
+    o << "rcptguard_batv_total{event=\"signed\"} " << v(batv_signed) << "\n";
+    o << "rcptguard_batv_total{event=\"valid_tag\"} " << v(batv_valid) << "\n";
+    o << "rcptguard_batv_total{event=\"invalid_tag\"} " << v(batv_invalid) << "\n";
+    o << "rcptguard_batv_total{event=\"untagged_bounce\"} " << v(batv_untagged_bounces) << "\n";
+    o << "rcptguard_batv_total{event=\"monitored\"} " << v(batv_monitored) << "\n";
     family(o, "rcptguard_policy_requests_total", "counter", "Policy delegation requests answered.");
     o << "rcptguard_policy_requests_total " << v(policy_requests) << "\n";
     family(o, "rcptguard_policy_connections", "gauge", "Policy delegation connections open now.");

@@ -42,6 +42,8 @@ public:
     Counter tarpit_bans{0}, tarpit_refused_banned{0}, tarpit_uniform_deferrals{0};
     // Bounce stripping.
     Counter bounces_stripped{0}, bounces_unchanged{0}, bounce_bytes_removed{0};
+    // BATV.
+    Counter batv_signed{0}, batv_valid{0}, batv_invalid{0}, batv_untagged_bounces{0}, batv_monitored{0};
     // Policy service.
     Counter policy_requests{0}, policy_connections_total{0}, policy_protocol_errors{0};
     std::atomic<std::int64_t> policy_connections{0};

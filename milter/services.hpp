@@ -4,6 +4,9 @@
 // Thread-safety: each member is thread-safe.
 #pragma once
 
+#include <ctime>
+#include <functional>
+
 #include "metrics.hpp"
 #include "tarpit/clock.hpp"
 #include "tarpit/tarpit.hpp"
@@ -14,6 +17,8 @@ struct Services {
     const Clock& clock;
     Tarpit& tarpit;
     Metrics& metrics;
+    // Wall-clock seconds since 1970 (BATV day numbers); tests inject their own.
+    std::function<std::int64_t()> unix_time = [] { return static_cast<std::int64_t>(::time(nullptr)); };
 };
 
 }  // namespace rcptguard

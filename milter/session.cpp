@@ -56,6 +56,9 @@ std::string Connection::log_prefix(const char* component) const {
 
 void Connection::on_mail(std::string_view sender, std::string_view queue_id, std::string_view auth_user) {
     Address from = parse_address(sender, runtime_->policy->settings().address);
+    sender_address_ = from;
+    recipients_.clear();
+    rcpt_rewrites_.clear();
     sender_ = std::move(from.original);
     null_sender_ = from.status == AddressStatus::Null;
     queue_id_ = std::string(queue_id);
@@ -79,6 +82,9 @@ void Connection::on_mail(std::string_view sender, std::string_view queue_id, std
 }
 
 void Connection::on_message_end() {
+    recipients_.clear();
+    rcpt_rewrites_.clear();
+    sender_address_ = Address{};
     sender_.clear();
     null_sender_ = false;
     via_smtp_ = true;
@@ -95,12 +101,46 @@ void Connection::on_end_of_headers() {
 }
 
 bool Connection::on_body(std::string_view chunk) {
-    return stripper_ && stripper_->body(chunk);
+    return stripper_ && stripper_->body(chunk);  // BATV needs no body, only end of message
+}
+
+bool Connection::will_sign() const {
+    const BatvSettings& b = runtime_->settings->batv;
+    if (!b.enabled || !b.sign || null_sender_ || sender_address_.status != AddressStatus::Mailbox) return false;
+    if (!b.domains.contains(sender_address_.domain)) return false;
+    // Only mail we send for our own users: authenticated, trusted or local.
+    if (via_smtp_ && !tarpit_.exempt) return false;
+    for (const auto& r : recipients_) {
+        auto at = r.rfind('@');
+        if (b.exempt_destination_domains.contains(r.substr(at + 1))) return false;
+        for (const auto& e : b.exempt_destination_addresses)
+            if (e == r) return false;
+    }
+    return true;
 }
 
 EomEdits Connection::on_eom(bool skipped, std::string_view queue_id) {
     EomEdits edits;
     if (!queue_id.empty()) queue_id_ = std::string(queue_id);
+    const BatvSettings& b = runtime_->settings->batv;
+    if (will_sign() && b.keys.signing()) {
+        const Address& s = sender_address_;
+        std::string tag = prvs_tag(*b.keys.signing(), batv_day(services_.unix_time()), b.lifetime_days, s.canonical());
+        const std::string& delims = runtime_->policy->settings().address.recipient_delimiters;
+        // The tagged local part keeps the sender's own spelling (case) of it.
+        std::string local = s.original.substr(0, s.original.rfind('@'));
+        if (local.find(':') != std::string::npos) local = s.local;  // had a source route
+        auto tagged = tagged_sender(local, s.domain, tag, b.form, delims.empty() ? '\0' : delims[0]);
+        if (tagged) {
+            edits.new_sender = "<" + *tagged + ">";
+            bump(services_.metrics.batv_signed);
+            log_info(log_prefix("batv") + display_address(s.original) + ": sender signed as " + edits.new_sender);
+        } else {
+            log_info(log_prefix("batv") + display_address(s.original) + ": not signed (quoted, already tagged or "
+                                                                        "too long for a tag)");
+        }
+    }
+    edits.rewrite_rcpts = rcpt_rewrites_;
     if (!stripper_) return edits;
     StripResult r = stripper_->finish(!skipped);
     stripper_.reset();
@@ -185,7 +225,7 @@ void Connection::waited(Millis asked, Millis actual) {
     if (actual.count() > 0) {
         bump(m.tarpit_delays);
         bump(m.tarpit_delay_millis, static_cast<std::uint64_t>(actual.count()));
-        log_info(log_prefix("tarpit") + "client " + client_text() + ": delayed reply by " + format_duration(actual) +
+        log_info(log_prefix("tarpit") + "client " + client_text() + ": delayed reply by " + format_duration(asked) +
                  ": " + std::to_string(tarpit_.bad + tarpit_.deferred) + " bad recipients on this connection" +
                  " (budget left " + format_duration(ts.tarpit_budget - tarpit_.slept) + ")");
     } else if (asked.count() > 0) {
@@ -199,6 +239,61 @@ RcptDecision Connection::on_rcpt_and_wait(const RcptInput& in) {
     RcptDecision d = on_rcpt(in);
     if (d.delay.count() > 0) waited(d.delay, services_.tarpit.wait(d.delay, runtime_->settings->tarpit));
     return d;
+}
+
+Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
+    BatvOutcome out;
+    out.check_address = std::string(raw);
+    const BatvSettings& b = runtime_->settings->batv;
+    if (!b.enabled) return out;
+    const AddressOptions& ao = runtime_->policy->settings().address;
+    Address a = parse_address(raw, ao);
+    if (a.status != AddressStatus::Mailbox || !b.domains.contains(a.domain) || is_postmaster(a)) return out;
+    for (const auto& e : b.exempt_recipients)
+        if (e == a.canonical()) return out;
+    char delim = ao.recipient_delimiters.empty() ? '\0' : ao.recipient_delimiters[0];
+    TaggedAddress t = split_prvs(a.local, a.domain, delim);
+    bool verify = null_sender_ || b.verify_all_senders;
+    bool monitor = !b.enforce || runtime_->policy->settings().monitor;
+    Metrics& m = services_.metrics;
+    std::string who = display_address(a.original);
+    auto refusal = [&](const std::string& why) {
+        Reply r{"550", "5.7.1", who + ": " + why};
+        if (monitor) {
+            bump(m.batv_monitored);
+            log_info(log_prefix("batv") + who + ": would reject (BATV monitor mode): " + r.to_string() +
+                     "; client=" + client_text() + " from=" + display_address(sender_));
+            return false;
+        }
+        out.refused = true;
+        out.decision.action = RcptAction::Reject;
+        out.decision.reply = std::move(r);
+        log_info(log_prefix("batv") + who + ": reject: " + out.decision.reply.to_string() + "; client=" +
+                 client_text() + " from=" + display_address(sender_));
+        return true;
+    };
+    if (!t.tag.empty() || t.malformed) {
+        TagCheck c = t.malformed ? TagCheck::Malformed
+                                 : check_prvs(t.tag, t.plain, b.keys, batv_day(services_.unix_time()), b.lifetime_days);
+        if (c == TagCheck::Valid) {
+            bump(m.batv_valid);
+            rcpt_rewrites_.emplace_back(std::string(raw), "<" + t.plain + ">");
+            out.check_address = t.plain;
+            return out;
+        }
+        bump(m.batv_invalid);
+        if (verify && refusal(std::string("Invalid bounce address tag (BATV): ") + to_string(c))) return out;
+        // Not refused (monitor, or a non-null sender such as an auto-reply to
+        // our Return-Path): deliver to the address the tag stands for.
+        rcpt_rewrites_.emplace_back(std::string(raw), "<" + t.plain + ">");
+        out.check_address = t.plain;
+        return out;
+    }
+    if (null_sender_) {
+        bump(m.batv_untagged_bounces);
+        refusal("Bounce to an address we never used as a sender (BATV)");
+    }
+    return out;
 }
 
 RcptDecision Connection::on_rcpt(const RcptInput& in) {
@@ -258,14 +353,23 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
         count_reply(services_.metrics, r);
         return r;
     }
+    BatvOutcome batv = batv_rcpt(in.address);
+    if (batv.refused) {
+        RcptDecision d = batv.decision;
+        apply_tarpit(true, Millis(0), &d);
+        count_reply(services_.metrics, d);
+        return d;
+    }
     const RecipientPolicy& policy = *runtime_->policy;
     Millis t0 = services_.clock.now();
-    RecipientCheck check = policy.check(in.address);
+    RecipientCheck check = policy.check(batv.check_address);
     Millis elapsed = services_.clock.now() - t0;
     RcptDecision d = policy.decide(check);
     log_decision(check, d);
     bool bad = check.verdict == Verdict::Unknown || check.verdict == Verdict::BadSyntax;
     apply_tarpit(bad, elapsed, &d);
+    if (d.action == RcptAction::Continue && check.address.status == AddressStatus::Mailbox)
+        recipients_.push_back(check.address.canonical());
     count_verdict(services_.metrics, check.verdict);
     count_reply(services_.metrics, d);
     return d;

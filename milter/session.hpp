@@ -40,6 +40,8 @@ struct RcptInput {
 // What the front end must do at end of message: all header edits first, then
 // the body replacement (Postfix refuses the other order).
 struct EomEdits {
+    std::string new_sender;  // "<...>" for smfi_chgfrom (BATV signing), "" = unchanged
+    std::vector<std::pair<std::string, std::string>> rewrite_rcpts;  // (argv as received, "<plain>")
     std::vector<std::pair<std::string, std::string>> add_headers;
     bool replace_body = false;
     std::string new_body;  // CRLF, for smfi_replacebody in <= 65535-byte pieces
@@ -61,7 +63,7 @@ public:
 
     // Message content, wanted only for bounces to strip: at DATA, false means
     // "accept the rest of the message unseen" (SMFIS_ACCEPT).
-    bool wants_content() const { return stripper_ != nullptr; }
+    bool wants_content() const { return stripper_ != nullptr || !rcpt_rewrites_.empty() || will_sign(); }
     void on_header(std::string_view name, std::string_view value);
     void on_end_of_headers();
     // false once no more body is needed (the milter may answer SMFIS_SKIP).
@@ -83,6 +85,13 @@ public:
     std::string client_text() const;
 
 private:
+    struct BatvOutcome {
+        bool refused = false;
+        RcptDecision decision;      // when refused
+        std::string check_address;  // what the recipient policy checks next
+    };
+    BatvOutcome batv_rcpt(std::string_view raw);
+    bool will_sign() const;
     RcptDecision refuse(const Reply& reply, const std::string& why, bool monitor);
     void apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d);
     void log_decision(const RecipientCheck& c, const RcptDecision& d) const;
@@ -96,6 +105,9 @@ private:
     bool null_sender_ = false;
     bool via_smtp_ = true;  // false: the MTA's non-SMTP path (Postfix passes bracket-less addresses)
     std::unique_ptr<BounceStripper> stripper_;
+    Address sender_address_;
+    std::vector<std::string> recipients_;  // canonical, accepted so far (BATV exemptions)
+    std::vector<std::pair<std::string, std::string>> rcpt_rewrites_;  // BATV: tagged argv -> "<plain>"
     std::string queue_id_;
     // Connection state.
     TarpitSession tarpit_;

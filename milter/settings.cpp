@@ -121,6 +121,7 @@ Settings read_settings(const ConfigFile& file) {
     s.tarpit = read_tarpit_settings(r);
     s.cache = read_cache_settings(r);
     s.bounces = read_bounce_settings(r);
+    s.batv = read_batv_settings(r, p.address.recipient_delimiters);
     s.milter_recipient_checks = r.boolean("milter_recipient_checks", s.milter_recipient_checks);
     s.policy_socket = r.string("policy_socket", "");
     if (!s.policy_socket.empty())

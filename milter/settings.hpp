@@ -10,6 +10,7 @@
 #include "config_file.hpp"
 #include "log.hpp"
 #include "policy/recipient_policy.hpp"
+#include "batv/batv_settings.hpp"
 #include "bounce/bounce_settings.hpp"
 #include "cache/lookup_cache.hpp"
 #include "tarpit/tarpit.hpp"
@@ -36,6 +37,9 @@ struct Settings {
 
     // Harvest defence (tarpit.hpp).
     TarpitSettings tarpit;
+
+    // BATV (batv_settings.hpp).
+    BatvSettings batv;
 
     // Bounce stripping (bounce_settings.hpp).
     BounceSettings bounces;

@@ -42,6 +42,7 @@ std::string everything_enabled(const std::string& sample, const std::string& use
         if (l.rfind("[backend ", 0) == 0) current_type.clear();
         if (l.rfind("type = ", 0) == 0) current_type = l.substr(7);
         if (current_type == "file" && l.rfind("path = ", 0) == 0) l = "path = " + users_file;
+        if (l.rfind("batv_key_file = ", 0) == 0) l = "batv_key_file = " + secret_file + ".batv";
         if (current_type == "ldap" && l.rfind("uri = ", 0) == 0) l = "uri = ldap://127.0.0.1:9";
         if (current_type == "ldap" && l.rfind("bind_password_file = ", 0) == 0) l = "bind_password_file = " + secret_file;
         if (std::regex_match(l, backends_line)) {
@@ -58,6 +59,8 @@ TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
     testing::write_file(d.file("users.txt"), "alice@example.com\n");
     testing::write_file(d.file("secret"), "not-a-real-password\n");
     chmod(d.file("secret").c_str(), 0600);
+    testing::write_file(d.file("secret.batv"), "1 a-batv-test-secret-0001\n");
+    chmod(d.file("secret.batv").c_str(), 0600);
     std::string sample = testing::read_file(testing::source_dir() + "/etc/rcptguard.conf");
     std::string text = everything_enabled(sample, d.file("users.txt"), d.file("secret"));
     ConfigFile file;

@@ -1,0 +1,274 @@
+// Unit tests for BATV (milter/batv/*): tags against vectors computed
+// independently (Python's hmac module: HMAC-SHA1(secret, "KDDD" + address),
+// first three bytes in hex, per draft-levine-smtp-batv-01 section 4.1),
+// expiry and the day-number wrap-around, key rotation, malformed tags, case,
+// the key file, and the RCPT/EOM behaviour through a Connection.
+#include "milter/batv/prvs.hpp"
+
+#include <gtest/gtest.h>
+
+#include "milter/batv/batv_settings.hpp"
+#include "milter/session.hpp"
+#include "tests/fakes/fake_backend.hpp"
+#include "tests/fakes/fake_clock.hpp"
+
+namespace rcptguard {
+namespace {
+
+BatvKey key(int n, const std::string& s) { return BatvKey{n, s}; }
+
+TEST(Prvs, TagMatchesIndependentVectors) {
+    // python3 -c "import hmac,hashlib; print(hmac.new(b'...', b'1426user@example.com', hashlib.sha1).hexdigest()[:6])"
+    EXPECT_EQ(prvs_tag(key(1, "s3cret-batv-key-0001"), 20419, 7, "user@example.com"), "142666be1e");
+    EXPECT_EQ(prvs_tag(key(7, "another-secret-key-7777"), 20996, 7, "john.smith@example.org"), "70034eaf65");
+    EXPECT_EQ(prvs_tag(key(0, "zero-key-secret-000000"), 992, 7, "a@b.example"), "0999fd25fa");
+}
+
+TEST(Prvs, DayNumber) {
+    EXPECT_EQ(batv_day(0), 0);
+    EXPECT_EQ(batv_day(86399), 0);
+    EXPECT_EQ(batv_day(86400), 1);
+    EXPECT_EQ(batv_day(1764201600), 20419);  // 2025-11-27
+}
+
+class PrvsCheck : public ::testing::Test {
+protected:
+    void SetUp() override { ring_.keys = {key(1, "old-key-secret-0001"), key(2, "new-key-secret-0002")}; }
+    BatvKeyRing ring_;
+};
+
+TEST_F(PrvsCheck, FreshTag_Valid_ThroughLifetime_ThenExpired) {
+    std::string t = prvs_tag(*ring_.signing(), 20000, 7, "u@example.com");
+    EXPECT_EQ(t[0], '2');  // signed with the newest key
+    for (int d = 0; d <= 7; ++d) EXPECT_EQ(check_prvs(t, "u@example.com", ring_, 20000 + d, 7), TagCheck::Valid) << d;
+    EXPECT_EQ(check_prvs(t, "u@example.com", ring_, 20008, 7), TagCheck::Expired);
+    EXPECT_EQ(check_prvs(t, "u@example.com", ring_, 20300, 7), TagCheck::Expired);
+}
+
+TEST_F(PrvsCheck, ExpiryDayWrapsAround1000) {
+    // Signed on day 20995 with 7 days: expiry 21002 -> DDD "002".
+    std::string t = prvs_tag(*ring_.signing(), 20995, 7, "u@example.com");
+    EXPECT_EQ(t.substr(1, 3), "002");
+    EXPECT_EQ(check_prvs(t, "u@example.com", ring_, 20999, 7), TagCheck::Valid);
+    EXPECT_EQ(check_prvs(t, "u@example.com", ring_, 21000, 7), TagCheck::Valid);
+    EXPECT_EQ(check_prvs(t, "u@example.com", ring_, 21002, 7), TagCheck::Valid);
+    EXPECT_EQ(check_prvs(t, "u@example.com", ring_, 21003, 7), TagCheck::Expired);
+}
+
+TEST_F(PrvsCheck, RotatedKey_OldTagsStillVerify_RemovedKeyUnknown) {
+    BatvKeyRing before;
+    before.keys = {key(1, "old-key-secret-0001")};
+    std::string old_tag = prvs_tag(*before.signing(), 20000, 7, "u@example.com");
+    EXPECT_EQ(check_prvs(old_tag, "u@example.com", ring_, 20003, 7), TagCheck::Valid);
+    BatvKeyRing after;
+    after.keys = {key(2, "new-key-secret-0002")};
+    EXPECT_EQ(check_prvs(old_tag, "u@example.com", after, 20003, 7), TagCheck::UnknownKey);
+}
+
+TEST_F(PrvsCheck, ForgedOrAlteredTags_Refused) {
+    std::string t = prvs_tag(*ring_.signing(), 20000, 7, "u@example.com");
+    EXPECT_EQ(check_prvs(t, "v@example.com", ring_, 20001, 7), TagCheck::BadSignature);  // another address
+    std::string other_day = t;
+    other_day[3] = other_day[3] == '9' ? '0' : static_cast<char>(other_day[3] + 1);
+    EXPECT_EQ(check_prvs(other_day, "u@example.com", ring_, 20001, 7), TagCheck::BadSignature);
+    std::string flipped = t;
+    flipped[9] = flipped[9] == 'a' ? 'b' : 'a';
+    EXPECT_EQ(check_prvs(flipped, "u@example.com", ring_, 20001, 7), TagCheck::BadSignature);
+    EXPECT_EQ(check_prvs("2001zzzzzz", "u@example.com", ring_, 20001, 7), TagCheck::Malformed);
+    EXPECT_EQ(check_prvs("200", "u@example.com", ring_, 20001, 7), TagCheck::Malformed);
+    EXPECT_EQ(check_prvs("9007abcdef", "u@example.com", ring_, 20001, 7), TagCheck::UnknownKey);
+}
+
+TEST_F(PrvsCheck, HexCaseInsensitive) {
+    std::string t = prvs_tag(*ring_.signing(), 20000, 7, "u@example.com");
+    std::string upper = t;
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(check_prvs(upper, "u@example.com", ring_, 20001, 7), TagCheck::Valid);
+}
+
+struct SplitCase {
+    const char* local;
+    std::string tag, plain;
+    bool malformed;
+};
+
+class PrvsSplit : public ::testing::TestWithParam<SplitCase> {};
+
+TEST_P(PrvsSplit, BothFormsRecognised) {
+    TaggedAddress t = split_prvs(GetParam().local, "example.com", '+');
+    EXPECT_EQ(t.tag, GetParam().tag);
+    EXPECT_EQ(t.plain, GetParam().plain);
+    EXPECT_EQ(t.malformed, GetParam().malformed);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, PrvsSplit,
+    ::testing::Values(SplitCase{"prvs=1234abcdef=user", "1234abcdef", "user@example.com", false},
+                      SplitCase{"PRVS=1234ABCDEF=user", "1234ABCDEF", "user@example.com", false},
+                      SplitCase{"user+prvs=1234abcdef", "1234abcdef", "user@example.com", false},
+                      SplitCase{"user", "", "user@example.com", false},
+                      SplitCase{"user+tag", "", "user+tag@example.com", false},
+                      SplitCase{"prvs=12=user", "", "prvs=12=user@example.com", true},
+                      SplitCase{"prvs=1234abcdeg=user", "", "prvs=1234abcdeg=user@example.com", true},
+                      SplitCase{"prvs=1234abcdef=", "", "prvs=1234abcdef=@example.com", true},
+                      SplitCase{"user+prvs=xyz", "", "user+prvs=xyz@example.com", true}));
+
+TEST(PrvsSign, TaggedSender_FormsAndLimits) {
+    EXPECT_EQ(*tagged_sender("John", "example.com", "1234abcdef", TagForm::Prefix, '+'),
+              "prvs=1234abcdef=John@example.com");
+    EXPECT_EQ(*tagged_sender("john", "example.com", "1234abcdef", TagForm::Subaddress, '+'),
+              "john+prvs=1234abcdef@example.com");
+    EXPECT_FALSE(tagged_sender("\"a b\"", "example.com", "1234abcdef", TagForm::Prefix, '+'));
+    EXPECT_FALSE(tagged_sender("prvs=1111aaaaaa=john", "example.com", "1234abcdef", TagForm::Prefix, '+'));
+    EXPECT_FALSE(tagged_sender("john+prvs=1111aaaaaa", "example.com", "1234abcdef", TagForm::Prefix, '+'));
+    EXPECT_TRUE(tagged_sender(std::string(48, 'a'), "example.com", "1234abcdef", TagForm::Prefix, '+'));
+    EXPECT_FALSE(tagged_sender(std::string(49, 'a'), "example.com", "1234abcdef", TagForm::Prefix, '+'));
+}
+
+TEST(BatvKeys, FileFormatAndErrors) {
+    BatvKeyRing r;
+    EXPECT_EQ(parse_batv_keys("# keys\n1 first-secret-0123456\n\n2 second-secret-0123456\n", "k", &r), "");
+    ASSERT_EQ(r.keys.size(), 2u);
+    EXPECT_EQ(r.signing()->number, 2);
+    BatvKeyRing bad;
+    EXPECT_EQ(parse_batv_keys("x secret-long-enough-1\n", "k", &bad), "k:1: expected a key number 0-9, then the secret");
+    BatvKeyRing shortkey;
+    EXPECT_NE(parse_batv_keys("1 short\n", "k", &shortkey).find("k:1: the secret must be at least 16"), std::string::npos);
+    BatvKeyRing twice;
+    EXPECT_NE(parse_batv_keys("1 aaaaaaaaaaaaaaaaaa\n1 bbbbbbbbbbbbbbbbbb\n", "k", &twice).find("k:2: key number 1 used twice"),
+              std::string::npos);
+    BatvKeyRing none;
+    EXPECT_NE(parse_batv_keys("# nothing\n", "k", &none), "");
+}
+
+// Through a Connection, as the milter drives it.
+class BatvSession : public ::testing::Test {
+protected:
+    void SetUp() override {
+        backend_ = std::make_shared<testing::FakeBackend>("users");
+        backend_->add("alice@example.com");
+        services_.unix_time = [this] { return now_; };
+    }
+    std::shared_ptr<const Runtime> runtime(bool enforce = true, bool trusted = true) {
+        auto s = std::make_shared<Settings>();
+        s->policy.domains.add_exact("example.com");
+        s->tarpit.enabled = false;
+        s->tarpit.ban.ban_threshold = 0;
+        if (trusted) s->tarpit.trusted_networks.add_all({"192.0.2.0/24"});
+        s->batv.enabled = true;
+        s->batv.domains.add_exact("example.com");
+        s->batv.keys.keys = {BatvKey{3, "session-test-secret-3"}};
+        s->batv.enforce = enforce;
+        auto rt = std::make_shared<Runtime>();
+        rt->backends = {backend_};
+        rt->policy = std::make_shared<RecipientPolicy>(s->policy, std::make_shared<BackendChain>(rt->backends));
+        rt->settings = s;
+        return rt;
+    }
+    std::string tagged(const std::string& user) {
+        return "prvs=" + prvs_tag(BatvKey{3, "session-test-secret-3"}, batv_day(now_), 7, user + "@example.com") + "=" +
+               user + "@example.com";
+    }
+
+    std::int64_t now_ = 1764201600;
+    std::shared_ptr<testing::FakeBackend> backend_;
+    testing::FakeClock clock_;
+    testing::FakeSleeper sleeper_{clock_};
+    ClientTable clients_{100, clock_};
+    Tarpit tarpit_{clients_, sleeper_, clock_};
+    Metrics metrics_;
+    Services services_{clock_, tarpit_, metrics_};
+};
+
+TEST_F(BatvSession, OutboundFromTrustedClient_SenderSignedAtEom) {
+    Connection c(runtime(), {"h", "192.0.2.9"}, services_);
+    c.on_mail("<Alice@Example.com>", "");
+    c.on_rcpt({"<friend@elsewhere.test>", "", false});
+    EXPECT_TRUE(c.wants_content());
+    EomEdits e = c.on_eom(false);
+    ASSERT_EQ(e.new_sender, "<prvs=" + prvs_tag(BatvKey{3, "session-test-secret-3"}, batv_day(now_), 7,
+                                                "alice@example.com") + "=Alice@example.com>");
+}
+
+TEST_F(BatvSession, NotSigned_Untrusted_NullSender_OtherDomain_ExemptDestination) {
+    Connection untrusted(runtime(true, false), {"h", "198.51.100.1"}, services_);
+    untrusted.on_mail("<alice@example.com>", "");
+    EXPECT_EQ(untrusted.on_eom(false).new_sender, "");
+    Connection null(runtime(), {"h", "192.0.2.9"}, services_);
+    null.on_mail("<>", "");
+    EXPECT_EQ(null.on_eom(false).new_sender, "");
+    Connection other(runtime(), {"h", "192.0.2.9"}, services_);
+    other.on_mail("<bob@other.test>", "");
+    EXPECT_EQ(other.on_eom(false).new_sender, "");
+    auto rt = runtime();
+    auto s = std::make_shared<Settings>(*rt->settings);
+    s->batv.exempt_destination_domains.add_exact("lists.test");
+    auto rt2 = std::make_shared<Runtime>(*rt);
+    rt2->settings = s;
+    Connection list(rt2, {"h", "192.0.2.9"}, services_);
+    list.on_mail("<alice@example.com>", "");
+    list.on_rcpt({"<announce@lists.test>", "", false});
+    EXPECT_EQ(list.on_eom(false).new_sender, "");
+}
+
+TEST_F(BatvSession, BounceToValidTag_AcceptedAndRewritten) {
+    Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<>", "");
+    std::string argv = "<" + tagged("alice") + ">";
+    EXPECT_EQ(c.on_rcpt({argv, "", false}).action, RcptAction::Continue);
+    EomEdits e = c.on_eom(false);
+    ASSERT_EQ(e.rewrite_rcpts.size(), 1u);
+    EXPECT_EQ(e.rewrite_rcpts[0].first, argv);
+    EXPECT_EQ(e.rewrite_rcpts[0].second, "<alice@example.com>");
+}
+
+TEST_F(BatvSession, BounceToValidTag_ButUnknownUser_550_511) {
+    Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<>", "");
+    RcptDecision d = c.on_rcpt({"<" + tagged("nosuch") + ">", "", false});
+    EXPECT_EQ(d.reply.code, "550");
+    EXPECT_EQ(d.reply.xcode, "5.1.1");
+}
+
+TEST_F(BatvSession, BounceToUntaggedOrForged_550_571) {
+    Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<>", "");
+    RcptDecision untagged = c.on_rcpt({"<alice@example.com>", "", false});
+    EXPECT_EQ(untagged.reply.to_string(),
+              "550 5.7.1 <alice@example.com>: Bounce to an address we never used as a sender (BATV)");
+    RcptDecision forged = c.on_rcpt({"<prvs=3123abcdef=alice@example.com>", "", false});
+    EXPECT_EQ(forged.reply.code, "550");
+    EXPECT_EQ(forged.reply.xcode, "5.7.1");
+    EXPECT_NE(forged.reply.text.find("Invalid bounce address tag"), std::string::npos);
+    // postmaster is always accepted (RFC 5321 4.5.1)
+    EXPECT_EQ(c.on_rcpt({"<postmaster@example.com>", "", false}).action, RcptAction::Continue);
+    EXPECT_EQ(c.bad_recipients(), 2u);
+}
+
+TEST_F(BatvSession, ExpiredTag_Refused) {
+    std::string old = tagged("alice");
+    now_ += 8 * 86400;
+    Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<>", "");
+    RcptDecision d = c.on_rcpt({"<" + old + ">", "", false});
+    EXPECT_NE(d.reply.text.find("expired"), std::string::npos);
+}
+
+TEST_F(BatvSession, MonitorMode_LogsAndAccepts) {
+    Connection c(runtime(false), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<>", "");
+    EXPECT_EQ(c.on_rcpt({"<alice@example.com>", "", false}).action, RcptAction::Continue);
+    EXPECT_EQ(c.on_rcpt({"<prvs=3123abcdef=alice@example.com>", "", false}).action, RcptAction::Continue);
+    EXPECT_EQ(metrics_.batv_monitored.load(), 2u);
+}
+
+TEST_F(BatvSession, NonNullSenderToTaggedAddress_StrippedNotRefused) {
+    Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<autoreply@remote.test>", "");
+    EXPECT_EQ(c.on_rcpt({"<prvs=3123abcdef=alice@example.com>", "", false}).action, RcptAction::Continue);
+    EXPECT_EQ(c.on_eom(false).rewrite_rcpts.size(), 1u);
+    EXPECT_EQ(c.on_rcpt({"<alice@example.com>", "", false}).action, RcptAction::Continue);
+}
+
+}  // namespace
+}  // namespace rcptguard
