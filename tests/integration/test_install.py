@@ -75,7 +75,7 @@ class Install(unittest.TestCase):
         text = text.replace("/var/lib/rcptguard/recipients.db", db)
         text = text.replace("socket = inet:8894@127.0.0.1", "socket = inet:%d@127.0.0.1" % port)
         text = text.replace("user = rcptguard", "user = nobody")
-        text = text.replace("domains = example.com", "domains = example.com\npid_file = %s/rcptguard.pid" % dest)
+        text = re.sub(r"(?m)^domains = example\.com$", "domains = example.com\npid_file = %s/rcptguard.pid" % dest, text)
         with open(conf, "w") as f:
             f.write(text)
         ctl = os.path.join(sbin, "rcptguard-ctl")
