@@ -47,7 +47,7 @@ CTL_SRCS    := ctl/rcptguard_ctl.cpp
 DAEMON_SRCS := milter/main.cpp milter/callbacks.cpp
 UNIT_SRCS   := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
 FUZZ_SRCS   := $(wildcard tests/fuzz/*_fuzz.cpp)
-BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter
+BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench
 TOOL_SRCS   := $(wildcard tests/tools/*.cpp)
 
 CORE_OBJS   := $(CORE_SRCS:%.cpp=$(BUILD)/obj/%.o)
@@ -110,6 +110,10 @@ $(BUILD)/obj/tests/%.o: CPPFLAGS += -DRCPTGUARD_SOURCE_DIR='"$(CURDIR)"'
 $(BUILD)/milter_load: $(BUILD)/obj/bench/milter_load.o $(BUILD)/obj/bench/milter_client.o
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(LDFLAGS) -o $@ $^
+
+$(BUILD)/bounce_bench: $(BUILD)/obj/bench/bounce_bench.o $(CORE_LIB)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS_CORE)
 
 $(BUILD)/null_milter: $(BUILD)/obj/bench/null_milter.o
 	@echo "  LD      $@"

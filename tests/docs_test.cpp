@@ -7,7 +7,6 @@
 
 #include <sys/stat.h>
 
-#include <regex>
 #include <sstream>
 
 #include "milter/runtime.hpp"
@@ -23,17 +22,23 @@ using testing::TempDir;
 // where nothing listens (tests talk to loopback only), and all sections listed.
 std::string everything_enabled(const std::string& sample, const std::string& users_file,
                                const std::string& secret_file) {
+    // (Plain string handling: std::regex trips a GCC 12 false warning under
+    // the sanitizer builds' -Werror.)
+    auto is_key_line = [](const std::string& l) {  // "key = value", key of [a-z_]
+        auto eq = l.find(" = ");
+        if (eq == std::string::npos || eq == 0) return false;
+        for (std::size_t i = 0; i < eq; ++i)
+            if (!((l[i] >= 'a' && l[i] <= 'z') || l[i] == '_')) return false;
+        return true;
+    };
     std::istringstream in(sample);
     std::ostringstream out;
-    std::regex key_line(R"(^#([a-z_]+ = .*)$)"), section(R"(^#(\[backend [A-Za-z0-9_.-]+\])\s*$)");
-    std::regex backends_line(R"(^backends = .*$)");
-    std::vector<std::string> names;
-    std::string line, type_of_section;
-    std::smatch m;
-    std::vector<std::string> lines;
+    std::vector<std::string> names, lines;
+    std::string line;
     while (std::getline(in, line)) {
-        if (std::regex_match(line, m, key_line)) line = m[1];
-        if (std::regex_match(line, m, section)) line = m[1];
+        if (line.size() > 1 && line[0] == '#' && (is_key_line(line.substr(1)) || line.rfind("#[backend ", 0) == 0))
+            line = line.substr(1);
+        while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
         if (line.rfind("[backend ", 0) == 0) names.push_back(line.substr(9, line.size() - 10));
         lines.push_back(line);
     }
@@ -42,16 +47,23 @@ std::string everything_enabled(const std::string& sample, const std::string& use
         if (l.rfind("[backend ", 0) == 0) current_type.clear();
         if (l.rfind("type = ", 0) == 0) current_type = l.substr(7);
         if (current_type == "file" && l.rfind("path = ", 0) == 0) l = "path = " + users_file;
-        if (l.rfind("batv_key_file = ", 0) == 0) l = "batv_key_file = " + secret_file + ".batv";
         if (current_type == "ldap" && l.rfind("uri = ", 0) == 0) l = "uri = ldap://127.0.0.1:9";
         if (current_type == "ldap" && l.rfind("bind_password_file = ", 0) == 0) l = "bind_password_file = " + secret_file;
-        if (std::regex_match(l, backends_line)) {
+        if (l.rfind("batv_key_file = ", 0) == 0) l = "batv_key_file = " + secret_file + ".batv";
+        if (l.rfind("backends = ", 0) == 0) {
             l = "backends =";
             for (const auto& n : names) l += " " + n;
         }
         out << l << "\n";
     }
     return out.str();
+}
+
+// True if the sample names the key as a setting, commented out or not.
+bool sample_has_key(const std::string& sample, const std::string& key) {
+    for (const std::string& form : {"\n" + key + " =", "\n#" + key + " ="})
+        if (sample.find(form) != std::string::npos) return true;
+    return sample.rfind(key + " =", 0) == 0;
 }
 
 TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
@@ -79,8 +91,7 @@ TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
             ++total;
             EXPECT_NE(man.find("\n.B " + key + "\n"), std::string::npos)
                 << kind << " key '" << key << "' is not described in man/rcptguard.conf.5 (as .B " << key << ")";
-            std::regex in_sample("(^|\\n)#?" + key + " =");
-            EXPECT_TRUE(std::regex_search(sample, in_sample))
+            EXPECT_TRUE(sample_has_key(sample, key))
                 << kind << " key '" << key << "' is missing from etc/rcptguard.conf";
         }
     }

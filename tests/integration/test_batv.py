@@ -104,6 +104,18 @@ path = {db}
         # Ordinary mail to the same user is not affected.
         self.assertEqual(h.rcpt_verdict(self.pf.port, "<bob@example.test>", source="127.0.0.61")[0], 250)
 
+    def test_subaddress_form_signed_and_accepted(self):
+        self.rg.reload(self.base.format(mode="batv_mode = enforce\nbatv_tag_form = subaddress"))
+        try:
+            sender = self.sign_one("batv-sub-1")
+            match = re.fullmatch(r"Alice\+prvs=(\d{4}[0-9a-f]{6})@example\.test", sender)
+            self.assertIsNotNone(match, sender)
+            self.assertTrue(independent_tag_ok(match.group(1), "alice@example.test"))
+            code, msg = h.rcpt_verdict(self.pf.port, "<%s>" % sender, sender="<>", source="127.0.0.63")
+            self.assertEqual(code, 250, msg)
+        finally:
+            self.rg.reload(self.base.format(mode="batv_mode = enforce"))
+
     def test_monitor_mode_accepts_and_logs(self):
         self.rg.reload(self.base.format(mode="batv_mode = monitor"))
         try:
