@@ -76,9 +76,15 @@ RecipientDb::RecipientDb(const std::string& path, AddressOptions opts) : path_(p
     }
     // The daemon may be reading: wait for a lock rather than fail at once.
     sqlite3_busy_timeout(db_, 10000);
-    Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recipients'");
-    if (!check.step() || check.integer(0) != 1)
-        throw DbError(path + ": no table 'recipients' (not an rcptguard database? see rcptguard-ctl init)");
+    try {
+        Stmt check(db_, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recipients'");
+        if (!check.step() || check.integer(0) != 1)
+            throw DbError(path + ": no table 'recipients' (not an rcptguard database? see rcptguard-ctl init)");
+    } catch (...) {
+        sqlite3_close_v2(db_);  // the destructor does not run for a constructor that throws
+        db_ = nullptr;
+        throw;
+    }
 }
 
 RecipientDb::~RecipientDb() {

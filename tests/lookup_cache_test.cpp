@@ -151,6 +151,35 @@ TEST_F(CacheTest, EntryKeyedByFullAddress_RemembersMatchedKey) {
     EXPECT_EQ(backend_calls(), 3u);  // the first time only
 }
 
+TEST_F(CacheTest, CatchAllRememberedPerDomain_UnknownAddressesCostOneKeyEach) {
+    auto c = make();
+    EXPECT_EQ(c->lookup({"n1@example.test", "@example.test"}).status, LookupStatus::NotFound);
+    EXPECT_EQ(c->lookup({"n2@example.test", "@example.test"}).status, LookupStatus::NotFound);
+    EXPECT_EQ(c->lookup({"n3+x@example.test", "n3@example.test", "@example.test"}).status, LookupStatus::NotFound);
+    std::vector<std::string> want = {"n1@example.test", "@example.test", "n2@example.test", "n3+x@example.test",
+                                     "n3@example.test"};
+    EXPECT_EQ(backend_->inner.calls(), want);
+    // A valid user is still found while the catch-all is known to be absent.
+    EXPECT_EQ(c->lookup({"user@example.test", "@example.test"}).status, LookupStatus::Found);
+    // The negative catch-all entry expires like any other.
+    clock_.advance(seconds(61));
+    backend_->inner.add("@example.test");
+    KeyAnswer a = c->lookup({"n4@example.test", "@example.test"});
+    EXPECT_EQ(a.status, LookupStatus::Found);
+    EXPECT_EQ(a.key, "@example.test");
+    // Now found for the whole domain without asking again.
+    size_t calls = backend_calls();
+    EXPECT_EQ(c->lookup({"n5@example.test", "@example.test"}).key, "@example.test");
+    EXPECT_EQ(backend_calls(), calls);
+}
+
+TEST_F(CacheTest, CatchAllKnownAbsent_BackendOutage_StillTempFail) {
+    auto c = make();
+    c->lookup({"n1@example.test", "@example.test"});
+    backend_->inner.fail_everything(true);
+    EXPECT_EQ(c->lookup({"n2@example.test", "@example.test"}).status, LookupStatus::TempFail);
+}
+
 TEST_F(CacheTest, Disabled_AlwaysAsksBackend) {
     settings_.enabled = false;
     auto c = make();

@@ -81,6 +81,22 @@ void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) c
     sh.map.emplace(std::move(k), Entry{a.status, a.key, a.backend, now, sh.lru.begin()});
 }
 
+std::optional<KeyAnswer> CachedLookup::cached(const std::string& key, Millis now, KeyAnswer* stale) const {
+    Shard& sh = shard_for(key);
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    auto it = sh.map.find(key);
+    if (it == sh.map.end()) return std::nullopt;
+    const Entry& e = it->second;
+    Millis ttl = e.status == LookupStatus::Found ? settings_.positive_ttl : settings_.negative_ttl;
+    if (now - e.confirmed < ttl) {
+        sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
+        return KeyAnswer{e.status, e.key, e.backend, {}, false};
+    }
+    if (stale && e.status == LookupStatus::Found && now - e.confirmed <= settings_.stale_ttl)
+        *stale = {LookupStatus::Found, e.key, e.backend, {}, true};
+    return std::nullopt;
+}
+
 KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
     if (!settings_.enabled || keys.empty()) return chain_->lookup(keys);
     const std::string& key = keys.front();
@@ -91,33 +107,35 @@ KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
         generation_.store(g);
     }
     Millis now = clock_.now();
-    Shard& sh = shard_for(key);
-    bool have_stale_found = false;
     KeyAnswer stale;
-    {
-        std::lock_guard<std::mutex> lock(sh.mutex);
-        auto it = sh.map.find(key);
-        if (it != sh.map.end()) {
-            const Entry& e = it->second;
-            Millis ttl = e.status == LookupStatus::Found ? settings_.positive_ttl : settings_.negative_ttl;
-            if (now - e.confirmed < ttl) {
-                sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
-                if (metrics_) bump(metrics_->cache_hits);
-                return {e.status, e.key, e.backend, {}, false};
-            }
-            if (e.status == LookupStatus::Found && now - e.confirmed <= settings_.stale_ttl) {
-                have_stale_found = true;
-                stale = {LookupStatus::Found, e.key, e.backend, {}, true};
-            }
-        }
+    if (auto hit = cached(key, now, &stale)) {
+        if (metrics_) bump(metrics_->cache_hits);
+        return *hit;
     }
     if (metrics_) bump(metrics_->cache_misses);
-    KeyAnswer fresh = chain_->lookup(keys);
+    // The catch-all key is the same for every address of a domain: it is
+    // remembered on its own, so a flood of unknown addresses costs one query
+    // each instead of two (or three with +detail).
+    std::vector<std::string> ask = keys;
+    bool catch_all = keys.size() > 1 && !keys.back().empty() && keys.back().front() == '@';
+    if (catch_all) {
+        if (auto c = cached(keys.back(), now, nullptr)) {
+            if (c->status == LookupStatus::Found) {
+                store(key, *c, now);
+                return *c;
+            }
+            ask.pop_back();  // no backend lists the catch-all
+        }
+    }
+    KeyAnswer fresh = chain_->lookup(ask);
     if (fresh.status != LookupStatus::TempFail) {
         store(key, fresh, now);
+        if (catch_all && ask.size() == keys.size() &&
+            (fresh.status == LookupStatus::NotFound || fresh.key == keys.back()))
+            store(keys.back(), fresh, now);
         return fresh;
     }
-    if (have_stale_found) {
+    if (stale.stale) {
         if (metrics_) bump(metrics_->cache_stale);
         stale.reason = "backend " + fresh.backend + " failed: " + fresh.reason + ": served from cache";
         return stale;

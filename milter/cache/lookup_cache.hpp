@@ -11,6 +11,8 @@
 // - Any change of a backend's data (generation() moves: file reloaded,
 //   database changed or replaced) empties the cache at the next lookup; a
 //   reload builds a new, empty cache.
+// - The catch-all key (@domain) is also remembered on its own, shared by all
+//   addresses of the domain, so unknown addresses cost one query, not two.
 // - Bounded: at most max_entries keys, least recently used evicted first;
 //   sharded so threads do not queue on one lock, and the lock is never held
 //   across a backend lookup.
@@ -21,6 +23,7 @@
 #include <list>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -66,6 +69,9 @@ private:
     };
 
     Shard& shard_for(std::string_view key) const;
+    // A fresh entry for key; otherwise nullopt, and *stale (if given) receives
+    // a Found entry still inside stale_ttl.
+    std::optional<KeyAnswer> cached(const std::string& key, Millis now, KeyAnswer* stale) const;
     unsigned long chain_generation() const;
     void store(std::string_view key, const KeyAnswer& a, Millis now) const;
 

@@ -238,7 +238,10 @@ path = {db}
         # libmilter lets surplus workers exit; wait for the pool to settle.
         h.wait_until(lambda: threads() <= 16, 60, "worker threads to exit")
         h.wait_until(lambda: fds() <= fds_before, 30, "file descriptors back to %d" % fds_before)
-        self.assertLess(rss(pid) - rss_before, 4096, "KiB of resident memory after 60,000 sessions")
+        if os.path.basename(h.BUILD_DIR) == "release":
+            # (Sanitizer builds hold freed memory in quarantine on purpose: their
+            # resident size says nothing about rcptguard's own use.)
+            self.assertLess(rss(pid) - rss_before, 4096, "KiB of resident memory after 60,000 sessions")
         self.still_serving()
 
 
