@@ -37,7 +37,7 @@ long long now_ns() {
 
 // The first token of a line: up to whitespace, but a quoted local part may
 // contain spaces ("john doe"@example.com).
-std::string_view first_token(std::string_view line) {
+std::string_view first_token_of(std::string_view line) {
     std::size_t i = 0;
     if (!line.empty() && line.front() == '"') {
         for (i = 1; i < line.size(); ++i) {
@@ -51,6 +51,16 @@ std::string_view first_token(std::string_view line) {
 
 }  // namespace
 
+ListLine parse_list_line(std::string_view line, const AddressOptions& opts) {
+    ListLine out;
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    std::size_t b = line.find_first_not_of(" \t");
+    if (b == std::string_view::npos || line[b] == '#') return out;
+    out.entry = normalize_entry(first_token_of(line.substr(b)), opts, &out.problem);
+    out.kind = out.entry.empty() ? ListLine::Kind::Bad : ListLine::Kind::Entry;
+    return out;
+}
+
 bool parse_recipient_list(const std::string& text, const std::string& path,
                           const AddressOptions& opts, RecipientList* out, std::string* error) {
     std::size_t pos = 0;
@@ -60,18 +70,12 @@ bool parse_recipient_list(const std::string& text, const std::string& path,
         std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
         pos = nl == std::string::npos ? text.size() : nl + 1;
         ++lineno;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        std::size_t b = line.find_first_not_of(" \t");
-        if (b == std::string_view::npos) continue;
-        line = line.substr(b);
-        if (line.front() == '#') continue;
-        std::string problem;
-        std::string entry = normalize_entry(first_token(line), opts, &problem);
-        if (entry.empty()) {
-            *error = path + ":" + std::to_string(lineno) + ": " + problem;
+        ListLine l = parse_list_line(line, opts);
+        if (l.kind == ListLine::Kind::Bad) {
+            *error = path + ":" + std::to_string(lineno) + ": " + l.problem;
             return false;
         }
-        out->entries.insert(std::move(entry));
+        if (l.kind == ListLine::Kind::Entry) out->entries.insert(std::move(l.entry));
     }
     return true;
 }

@@ -43,6 +43,16 @@ struct RecipientList {
     std::unordered_set<std::string> entries;
 };
 
+// One line of a recipient list: blank or comment, an entry, or a bad line.
+// The address is the first token (a quoted local part may hold blanks);
+// anything after it is ignored. Shared with rcptguard-ctl import.
+struct ListLine {
+    enum class Kind { Skip, Entry, Bad } kind = Kind::Skip;
+    std::string entry;    // normalised (Entry)
+    std::string problem;  // why (Bad)
+};
+ListLine parse_list_line(std::string_view line, const AddressOptions& opts);
+
 // Parses file contents; on error returns false with *error = "path:line: problem".
 bool parse_recipient_list(const std::string& text, const std::string& path,
                           const AddressOptions& opts, RecipientList* out, std::string* error);

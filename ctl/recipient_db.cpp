@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "ctl/schema_sql.inc"
+#include "backends/file_backend.hpp"
 #include "milter/text.hpp"
 
 namespace rcptguard {
@@ -48,18 +49,6 @@ private:
     sqlite3* db_;
     sqlite3_stmt* st_ = nullptr;
 };
-
-std::string_view first_token(std::string_view line) {
-    std::size_t i = 0;
-    if (!line.empty() && line.front() == '"') {
-        for (i = 1; i < line.size(); ++i) {
-            if (line[i] == '\\') { ++i; continue; }
-            if (line[i] == '"') { ++i; break; }
-        }
-    }
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    return line.substr(0, i);
-}
 
 }  // namespace
 
@@ -190,13 +179,9 @@ std::vector<ImportProblem> RecipientDb::import(const std::string& text, long* ad
         std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
         pos = nl == std::string::npos ? text.size() : nl + 1;
         ++lineno;
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        std::string_view t = trim(line);
-        if (t.empty() || t.front() == '#') continue;
-        std::string problem;
-        std::string e = normalize(std::string(first_token(t)), &problem);
-        if (e.empty()) problems.push_back({lineno, printable(t, 200), problem});
-        else entries.push_back(std::move(e));
+        ListLine l = parse_list_line(line, opts_);
+        if (l.kind == ListLine::Kind::Bad) problems.push_back({lineno, printable(trim(line), 200), l.problem});
+        else if (l.kind == ListLine::Kind::Entry) entries.push_back(std::move(l.entry));
     }
     if (!problems.empty()) return problems;
     std::vector<std::string> already = add(entries);

@@ -136,7 +136,12 @@ void prepare_socket_path(const std::string& spec, const Identity& id) {
         if (chown(dir.c_str(), id.change ? id.uid : static_cast<uid_t>(-1), g) != 0)
             throw sys_error("cannot set the owner of socket directory " + dir);
     }
-    if (lstat(path.c_str(), &st) != 0) return;
+    unix_socket_path_is_stale(path);  // libmilter removes a stale one itself (smfi_opensocket)
+}
+
+bool unix_socket_path_is_stale(const std::string& path) {
+    struct stat st;
+    if (lstat(path.c_str(), &st) != 0) return false;
     if (!S_ISSOCK(st.st_mode))
         throw std::runtime_error(path + " exists and is not a socket: refusing to remove it");
     // A socket file: stale (left by a crash or a root-run instance) or live?
@@ -148,6 +153,7 @@ void prepare_socket_path(const std::string& spec, const Identity& id) {
     bool live = connect(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) == 0;
     close(fd);
     if (live) throw std::runtime_error("socket " + path + " is in use by another running process");
+    return true;
 }
 
 void apply_socket_permissions(const std::string& spec, unsigned mode, const Identity& id) {

@@ -180,7 +180,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     if (!s.metrics_listen.empty()) {
         std::string host;
         int port = 0;
-        check_listen_address(s.metrics_listen, &host, &port);
+        parse_host_port(s.metrics_listen, &host, &port);
         std::string err = start_metrics_server(host, port, daemon_metrics());
         if (!err.empty()) throw std::runtime_error("metrics_listen: " + err);
         auto ip = IpAddress::parse(host);
@@ -225,7 +225,7 @@ int print_stats(const Options& opt) {
         }
         std::string host, body, error;
         int port = 0;
-        check_listen_address(s.metrics_listen, &host, &port);
+        parse_host_port(s.metrics_listen, &host, &port);
         if (!fetch_metrics(host, port, &body, &error)) {
             std::cerr << "rcptguard: " << error << " (is rcptguard running?)\n";
             return 1;

@@ -22,6 +22,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "daemon.hpp"
 #include "log.hpp"
 #include "policy_session.hpp"
 #include "tarpit/network.hpp"
@@ -285,27 +286,6 @@ private:
     std::deque<Done> done_;
 };
 
-bool split_host_port(const std::string& s, std::string* host, int* port) {
-    std::string h, p;
-    if (!s.empty() && s.front() == '[') {
-        auto close_br = s.find(']');
-        if (close_br == std::string::npos || close_br + 1 >= s.size() || s[close_br + 1] != ':') return false;
-        h = s.substr(1, close_br - 1);
-        p = s.substr(close_br + 2);
-    } else {
-        auto colon = s.rfind(':');
-        if (colon == std::string::npos) return false;
-        h = s.substr(0, colon);
-        p = s.substr(colon + 1);
-    }
-    if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos) return false;
-    int n = std::stoi(p);
-    if (n < 1 || n > 65535 || !IpAddress::parse(h)) return false;
-    *host = h;
-    *port = n;
-    return true;
-}
-
 }  // namespace
 
 std::string check_policy_socket_spec(const std::string& spec) {
@@ -318,8 +298,8 @@ std::string check_policy_socket_spec(const std::string& spec) {
     if (spec.compare(0, 5, "inet:") == 0) {
         std::string host;
         int port = 0;
-        if (!split_host_port(spec.substr(5), &host, &port))
-            return "expected inet:ADDRESS:PORT (Postfix's notation, e.g. inet:127.0.0.1:10040)";
+        if (std::string e = parse_host_port(spec.substr(5), &host, &port); !e.empty())
+            return e + " (Postfix's notation: inet:ADDRESS:PORT, e.g. inet:127.0.0.1:10040)";
         return "";
     }
     return "expected inet:ADDRESS:PORT or unix:PATH";
@@ -328,18 +308,7 @@ std::string check_policy_socket_spec(const std::string& spec) {
 int open_policy_socket(const std::string& spec, unsigned mode, gid_t group) {
     if (spec.compare(0, 5, "unix:") == 0) {
         std::string path = spec.substr(5);
-        struct stat st;
-        if (lstat(path.c_str(), &st) == 0) {
-            if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path + " exists and is not a socket: refusing to remove it");
-            int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            struct sockaddr_un sun = {};
-            sun.sun_family = AF_UNIX;
-            std::strncpy(sun.sun_path, path.c_str(), sizeof sun.sun_path - 1);
-            bool live = connect(probe, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) == 0;
-            close(probe);
-            if (live) throw std::runtime_error("policy socket " + path + " is in use by another running process");
-            unlink(path.c_str());
-        }
+        if (unix_socket_path_is_stale(path)) unlink(path.c_str());
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
         struct sockaddr_un sun = {};
         sun.sun_family = AF_UNIX;
@@ -356,7 +325,7 @@ int open_policy_socket(const std::string& spec, unsigned mode, gid_t group) {
     }
     std::string host;
     int port = 0;
-    if (!split_host_port(spec.substr(5), &host, &port)) throw std::runtime_error("bad policy_socket " + spec);
+    if (!parse_host_port(spec.substr(5), &host, &port).empty()) throw std::runtime_error("bad policy_socket " + spec);
     auto ip = IpAddress::parse(host);
     int fd = socket(ip->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;

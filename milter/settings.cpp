@@ -42,28 +42,6 @@ std::string check_socket_spec(const std::string& spec) {
     return "unknown socket type '" + printable(proto, 20) + "' (expected unix, inet or inet6)";
 }
 
-std::string check_listen_address(const std::string& spec, std::string* host, int* port) {
-    std::string h, p;
-    if (!spec.empty() && spec.front() == '[') {
-        auto close = spec.find(']');
-        if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':')
-            return "expected [ADDRESS]:PORT";
-        h = spec.substr(1, close - 1);
-        p = spec.substr(close + 2);
-    } else {
-        auto colon = spec.rfind(':');
-        if (colon == std::string::npos) return "expected ADDRESS:PORT, e.g. 127.0.0.1:9894";
-        h = spec.substr(0, colon);
-        p = spec.substr(colon + 1);
-    }
-    if (!IpAddress::parse(h)) return "'" + printable(h, 64) + "' is not an IP address";
-    if (!all_digits(p) || p.size() > 5 || std::stoi(p) < 1 || std::stoi(p) > 65535)
-        return "port must be a number from 1 to 65535";
-    *host = h;
-    *port = std::stoi(p);
-    return "";
-}
-
 Settings read_settings(const ConfigFile& file) {
     Settings s;
     s.config_path = file.path;
@@ -131,7 +109,7 @@ Settings read_settings(const ConfigFile& file) {
     if (!s.metrics_listen.empty()) {
         std::string host;
         int port = 0;
-        if (std::string e = check_listen_address(s.metrics_listen, &host, &port); !e.empty())
+        if (std::string e = parse_host_port(s.metrics_listen, &host, &port); !e.empty())
             r.fail("metrics_listen", e);
     }
 

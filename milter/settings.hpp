@@ -64,7 +64,5 @@ Settings read_settings(const ConfigFile& file);
 // inet6:PORT@HOST); returns "" or the problem.
 std::string check_socket_spec(const std::string& spec);
 
-// Checks "HOST:PORT" / "[V6]:PORT" for metrics_listen; "" or the problem.
-std::string check_listen_address(const std::string& spec, std::string* host, int* port);
 
 }  // namespace rcptguard

@@ -81,6 +81,29 @@ bool NetworkList::contains(const IpAddress& a) const {
     return false;
 }
 
+std::string parse_host_port(const std::string& spec, std::string* host, int* port) {
+    std::string h, p;
+    if (!spec.empty() && spec.front() == '[') {
+        auto close = spec.find(']');
+        if (close == std::string::npos || close + 1 >= spec.size() || spec[close + 1] != ':')
+            return "expected [ADDRESS]:PORT";
+        h = spec.substr(1, close - 1);
+        p = spec.substr(close + 2);
+    } else {
+        auto colon = spec.rfind(':');
+        if (colon == std::string::npos) return "expected ADDRESS:PORT, e.g. 127.0.0.1:9894";
+        h = spec.substr(0, colon);
+        p = spec.substr(colon + 1);
+    }
+    if (!IpAddress::parse(h)) return "'" + h.substr(0, 64) + "' is not an IP address";
+    if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) < 1 ||
+        std::stoi(p) > 65535)
+        return "port must be a number from 1 to 65535";
+    *host = h;
+    *port = std::stoi(p);
+    return "";
+}
+
 std::string client_key(std::string_view address, unsigned ipv4_prefix, unsigned ipv6_prefix) {
     auto a = IpAddress::parse(address);
     if (!a) return "";

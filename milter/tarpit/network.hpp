@@ -45,6 +45,10 @@ private:
     std::vector<Network> networks_;
 };
 
+// Splits "ADDRESS:PORT" or "[IPV6]:PORT" (an IP address, a port 1-65535);
+// returns "" or the problem.
+std::string parse_host_port(const std::string& spec, std::string* host, int* port);
+
 // "192.0.2.7" (IPv4 with ipv4_prefix 32), "2001:db8:1:2::/64" (IPv6 at
 // ipv6_prefix); "" for anything that is not an IP address.
 std::string client_key(std::string_view address, unsigned ipv4_prefix, unsigned ipv6_prefix);
