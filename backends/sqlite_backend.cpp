@@ -35,6 +35,11 @@ std::string explain_cantopen(const std::string& path) {
 
 }  // namespace
 
+void sqlite_global_init() {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    sqlite3_initialize();
+}
+
 SqliteBackend::SqliteBackend(std::string name, SqliteOptions opts)
     : Backend(std::move(name), "sqlite"), opts_(std::move(opts)), default_query_(opts_.query == kDefaultSqliteQuery) {
     stat_identity(opts_.path, &db_identity_);
@@ -85,7 +90,9 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
         return nullptr;
     }
     sqlite3_busy_timeout(c->db, static_cast<int>(opts_.busy_timeout.count()));
-    sqlite3_exec(c->db, "PRAGMA query_only = 1", nullptr, nullptr, nullptr);
+    // Read through a memory map rather than a read() per page: the database
+    // is only read here, and the kernel shares the pages between connections.
+    sqlite3_exec(c->db, "PRAGMA query_only = 1; PRAGMA mmap_size = 268435456", nullptr, nullptr, nullptr);
     rc = sqlite3_prepare_v3(c->db, opts_.query.c_str(), static_cast<int>(opts_.query.size()),
                             SQLITE_PREPARE_PERSISTENT, &c->stmt, nullptr);
     if (rc != SQLITE_OK || !c->stmt) {
@@ -100,8 +107,19 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
         return nullptr;
     }
     if (default_query_) {
-        static const char kAny[] = "SELECT address FROM recipients WHERE address IN (?1, ?2, ?3)";
-        if (sqlite3_prepare_v3(c->db, kAny, -1, SQLITE_PREPARE_PERSISTENT, &c->any_stmt, nullptr) != SQLITE_OK) {
+        // UNION ALL of single-key probes rather than "IN (?1, ?2, ?3)": SQLite
+        // builds a temporary index for an IN list on every execution, which
+        // measured twice as slow here; the probes run in order and LIMIT 1 stops
+        // at the most specific key found.
+        static const char kAny2[] =
+            "SELECT address FROM recipients WHERE address = ?1 "
+            "UNION ALL SELECT address FROM recipients WHERE address = ?2 LIMIT 1";
+        static const char kAny3[] =
+            "SELECT address FROM recipients WHERE address = ?1 "
+            "UNION ALL SELECT address FROM recipients WHERE address = ?2 "
+            "UNION ALL SELECT address FROM recipients WHERE address = ?3 LIMIT 1";
+        if (sqlite3_prepare_v3(c->db, kAny2, -1, SQLITE_PREPARE_PERSISTENT, &c->any2_stmt, nullptr) != SQLITE_OK ||
+            sqlite3_prepare_v3(c->db, kAny3, -1, SQLITE_PREPARE_PERSISTENT, &c->any3_stmt, nullptr) != SQLITE_OK) {
             *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
             close_conn(c);
             return nullptr;
@@ -113,7 +131,8 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
 void SqliteBackend::close_conn(Conn* c) {
     if (!c) return;
     if (c->stmt) sqlite3_finalize(c->stmt);
-    if (c->any_stmt) sqlite3_finalize(c->any_stmt);
+    if (c->any2_stmt) sqlite3_finalize(c->any2_stmt);
+    if (c->any3_stmt) sqlite3_finalize(c->any3_stmt);
     if (c->db) sqlite3_close_v2(c->db);
     delete c;
 }
@@ -221,12 +240,11 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
         std::string error;
         Conn* c = checkout(&error);
         if (!c) return LookupResult::tempfail(error);
-        sqlite3_stmt* st = c->any_stmt;
+        sqlite3_stmt* st = keys.size() == 2 ? c->any2_stmt : c->any3_stmt;
         int rc = SQLITE_OK;
-        for (int i = 0; i < 3 && rc == SQLITE_OK; ++i) {
-            const std::string& k = keys[std::min<std::size_t>(static_cast<std::size_t>(i), keys.size() - 1)];
-            rc = sqlite3_bind_text(st, i + 1, k.data(), static_cast<int>(k.size()), SQLITE_STATIC);
-        }
+        for (std::size_t i = 0; i < keys.size() && rc == SQLITE_OK; ++i)
+            rc = sqlite3_bind_text(st, static_cast<int>(i) + 1, keys[i].data(), static_cast<int>(keys[i].size()),
+                                   SQLITE_STATIC);
         LookupResult result = LookupResult::not_found();
         bool discard = false;
         std::size_t best = keys.size();

@@ -43,13 +43,19 @@ struct SqliteOptions {
     std::chrono::milliseconds busy_timeout{2000};
 };
 
+// Process-wide SQLite settings, once in main before any thread: no memory
+// statistics (they take a global mutex on every allocation, which serialises
+// lookups on all threads).
+void sqlite_global_init();
+
 class SqliteBackend final : public Backend {
 public:
     SqliteBackend(std::string name, SqliteOptions opts);
     ~SqliteBackend() override;
 
     LookupResult lookup(std::string_view key) const noexcept override;
-    // With the default schema, all keys in one statement (address IN (...)).
+    // With the default schema, all keys in one statement (one index probe per
+    // key, most specific first, stopping at the first row).
     LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
     void maintain() noexcept override;
     unsigned long generation() const noexcept override { return generation_.load(); }
@@ -64,7 +70,8 @@ private:
     struct Conn {
         sqlite3* db = nullptr;
         sqlite3_stmt* stmt = nullptr;
-        sqlite3_stmt* any_stmt = nullptr;  // default schema only: up to three keys at once
+        sqlite3_stmt* any2_stmt = nullptr;  // default schema only: two keys at once
+        sqlite3_stmt* any3_stmt = nullptr;  // ... three keys
         unsigned long epoch = 0;
     };
 

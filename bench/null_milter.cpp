@@ -1,7 +1,10 @@
 // null_milter: the yardstick for rcptguard's benchmarks. A libmilter milter
 // that registers the same callbacks and negotiates the same protocol steps as
-// rcptguard, but answers without any lookup: recipients whose local part
-// starts with "nx" get the same kind of 550 reply, all others continue.
+// rcptguard, but answers without any lookup, by name alone, so that it refuses
+// exactly what rcptguard refuses in the benchmarks: local parts starting with
+// "nx" (milter_load's unknown users), ending in "nobody" (smtp-source floods)
+// or "<even number>u" (smtp-source's normal mail, where odd ones exist) get
+// the same kind of 550 reply; all others continue.
 // Whatever it reaches is the ceiling of any libmilter-based design here.
 //
 //   null_milter -p inet:PORT@127.0.0.1 | unix:PATH
@@ -46,10 +49,19 @@ sfsistat on_envfrom(SMFICTX* ctx, char**) {
     return (steps_of(ctx) & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
+bool refused_by_name(const char* a) {
+    const char* at = std::strchr(a, '@');
+    std::size_t n = at ? static_cast<std::size_t>(at - a) : std::strlen(a);
+    if (n >= 2 && std::strncmp(a, "nx", 2) == 0) return true;
+    if (n >= 6 && std::strncmp(a + n - 6, "nobody", 6) == 0) return true;
+    if (n >= 2 && a[n - 1] == 'u' && a[n - 2] >= '0' && a[n - 2] <= '9') return (a[n - 2] - '0') % 2 == 0;
+    return false;
+}
+
 sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     const char* a = argv && argv[0] ? argv[0] : "";
     if (*a == '<') ++a;
-    if (std::strncmp(a, "nx", 2) == 0) {
+    if (refused_by_name(a)) {
         std::string text = std::string("<") + a;
         smfi_setreply(ctx, c_str("550"), c_str("5.1.1"), c_str((text + ": Recipient address rejected: User unknown").c_str()));
         return SMFIS_REJECT;

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "../backends/ldap_connection.hpp"
+#include "../backends/sqlite_backend.hpp"
 #include "callbacks.hpp"
 #include "daemon.hpp"
 #include "log.hpp"
@@ -292,6 +293,7 @@ int real_main(int argc, char** argv) {
     // libldap's first call sets its process-wide defaults and must not race
     // with another thread; LDAPNOINIT keeps ~/.ldaprc and ldap.conf out of it.
     ldap_global_init();
+    sqlite_global_init();
 
     LogSettings quiet;
     quiet.to_syslog = !tool;

@@ -672,7 +672,7 @@ class Slapd:
     ROOT_DN = "cn=admin,dc=example,dc=test"
     ROOT_PW = "harness-root-secret"
 
-    def __init__(self, root, name="slapd", tls=None, global_lines=None, acl=None):
+    def __init__(self, root, name="slapd", tls=None, global_lines=None, acl=None, maxsize=64 << 20):
         """tls: (cert, key) to offer StartTLS. global_lines: more global
         slapd.conf lines (e.g. "security simple_bind=128"). acl: access lines
         of the database."""
@@ -693,7 +693,7 @@ class Slapd:
         if tls:
             lines += ["TLSCertificateFile " + tls[0], "TLSCertificateKeyFile " + tls[1]]
         lines += global_lines or []
-        lines += ["database mdb", "maxsize 67108864", "dbnosync",
+        lines += ["database mdb", "maxsize %d" % maxsize, "dbnosync",
                   'suffix "%s"' % self.SUFFIX, 'rootdn "%s"' % self.ROOT_DN, "rootpw " + self.ROOT_PW,
                   "directory " + self.db,
                   "index objectClass eq", "index mail eq", "index mailAlternateAddress eq",
