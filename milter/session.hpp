@@ -1,6 +1,8 @@
 // session: per-connection and per-message state of one MTA session, and the
 // decisions taken in it - plain C++ that the libmilter callbacks (callbacks.cpp)
 // drive and unit tests can call directly, without libmilter or sockets.
+// session.cpp: MAIL and RCPT (verdicts, tarpit); session_batv.cpp: BATV
+// tags; session_content.cpp: headers, body and end-of-message edits.
 //
 // A Connection lives from the MTA's connect to its close and keeps the Runtime
 // snapshot it started with (a reload never changes the rules mid-session). One
@@ -92,6 +94,8 @@ private:
     };
     BatvOutcome batv_rcpt(std::string_view raw);
     bool will_sign() const;
+    void sign_sender(EomEdits& edits) const;       // session_batv.cpp
+    void strip_bounce(bool skipped, EomEdits& edits);  // session_content.cpp
     RcptDecision refuse(const Reply& reply, const std::string& why, bool monitor);
     void apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d);
     void log_decision(const RecipientCheck& c, const RcptDecision& d) const;
