@@ -9,6 +9,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <ctime>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -216,7 +217,7 @@ int run(const Options& o) {
         if (o.args.size() != 1) throw std::invalid_argument("check needs one ADDRESS");
         auto rt = build_runtime(o.config, 1);
         for (const auto& w : rt->warnings) std::cerr << "rcptguard-ctl: warning: " << w << "\n";
-        return run_query(*rt, o.args[0], std::cout);
+        return run_query(*rt, o.args[0], std::cout, static_cast<std::int64_t>(std::time(nullptr)));
     }
     Context c = load_context(o, false);
     if (cmd == "init") return cmd_init(c);

@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <ctime>
 #include <iostream>
 #include <thread>
 
@@ -318,7 +319,7 @@ int real_main(int argc, char** argv) {
     }
     if (opt.query) {
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
-        return run_query(*rt, opt.query_address, std::cout);
+        return run_query(*rt, opt.query_address, std::cout, static_cast<std::int64_t>(std::time(nullptr)));
     }
     try {
         return run_daemon(opt, rt);

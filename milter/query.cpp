@@ -1,13 +1,49 @@
 // query: see query.hpp.
 #include "query.hpp"
 
+#include "batv/batv_recipient.hpp"
 #include "reply.hpp"
 #include "text.hpp"
 
 namespace rcptguard {
 
-int run_query(const Runtime& rt, std::string_view address, std::ostream& out) {
+namespace {
+
+// BATV, when on: a tagged address is judged as the bounce it normally
+// receives; an untagged one as ordinary mail, with a note on bounces to it.
+// Returns an exit code when BATV alone decides, else -1 (check_address is
+// then what the recipient policy checks; note is printed after its verdict).
+int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_now, std::ostream& out,
+               std::string* check_address, std::string* note) {
+    const BatvSettings& b = rt.settings->batv;
     const RecipientPolicy& policy = *rt.policy;
+    if (!b.enabled) return -1;
+    const AddressOptions& ao = policy.settings().address;
+    Address a = parse_address(address, ao);
+    char delim = ao.recipient_delimiters.empty() ? '\0' : ao.recipient_delimiters[0];
+    BatvRecipient br = classify_batv_recipient(b, a, delim, batv_day(unix_now));
+    std::string who = display_address(a.original);
+    bool enforcing = b.enforce && !policy.settings().monitor;
+    std::string monitor_note = enforcing ? "" : " (BATV monitor mode: only logged, mail accepted)";
+    if (br.kind == BatvRecipient::Kind::Untagged) {
+        *note = who + ": BATV: a bounce (MAIL FROM:<>) to this untagged address would get " +
+                batv_refusal(br, who).to_string() + monitor_note + "\n";
+        return -1;
+    }
+    if (br.kind != BatvRecipient::Kind::Tagged) return -1;
+    if (br.check == TagCheck::Valid) {
+        out << who << ": BATV tag valid: recipient rewritten to <" << br.plain << ">\n";
+    } else {
+        out << who << ": BATV tag invalid (" << to_string(br.check) << "): a bounce would get "
+            << batv_refusal(br, who).to_string() << monitor_note << "\n";
+        if (enforcing) return kQueryUnknown;
+    }
+    *check_address = br.plain;
+    return -1;
+}
+
+
+int print_verdict(const RecipientPolicy& policy, std::string_view address, std::ostream& out) {
     RecipientCheck c = policy.check(address);
     Reply would = policy.enforce_reply(c);
     std::string who = display_address(c.address.original);
@@ -40,6 +76,19 @@ int run_query(const Runtime& rt, std::string_view address, std::ostream& out) {
             return kQueryTempFail;
     }
     return kQueryTempFail;
+}
+
+}  // namespace
+
+int run_query(const Runtime& rt, std::string_view address, std::ostream& out, std::int64_t unix_now) {
+    const RecipientPolicy& policy = *rt.policy;
+    std::string check_address(address);
+    std::string batv_note;
+    int batv_exit = query_batv(rt, address, unix_now, out, &check_address, &batv_note);
+    if (batv_exit >= 0) return batv_exit;
+    int code = print_verdict(policy, check_address, out);
+    out << batv_note;
+    return code;
 }
 
 }  // namespace rcptguard

@@ -1,6 +1,7 @@
 // session_batv: the BATV (signed bounce address) part of a Connection:
 // verifying prvs tags at RCPT time and signing our senders at end of message.
 // See session.hpp and batv/prvs.hpp.
+#include "batv/batv_recipient.hpp"
 #include "log.hpp"
 #include "reply.hpp"
 #include "session.hpp"
@@ -15,17 +16,15 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
     if (!b.enabled) return out;
     const AddressOptions& ao = runtime_->policy->settings().address;
     Address a = parse_address(raw, ao);
-    if (a.status != AddressStatus::Mailbox || !b.domains.contains(a.domain) || is_postmaster(a)) return out;
-    for (const auto& e : b.exempt_recipients)
-        if (e == a.canonical()) return out;
     char delim = ao.recipient_delimiters.empty() ? '\0' : ao.recipient_delimiters[0];
-    TaggedAddress t = split_prvs(a.local, a.domain, delim);
+    BatvRecipient br = classify_batv_recipient(b, a, delim, batv_day(services_.unix_time()));
+    if (br.kind == BatvRecipient::Kind::NotChecked) return out;
     bool verify = null_sender_ || b.verify_all_senders;
     bool monitor = !b.enforce || runtime_->policy->settings().monitor;
     Metrics& m = services_.metrics;
     std::string who = display_address(a.original);
-    auto refusal = [&](const std::string& why) {
-        Reply r{"550", "5.7.1", who + ": " + why};
+    auto refuse_unless_monitor = [&]() {
+        Reply r = batv_refusal(br, who);
         if (monitor) {
             bump(m.batv_monitored);
             log_info(log_prefix("batv") + who + ": would reject (BATV monitor mode): " + r.to_string() +
@@ -39,27 +38,23 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
                  client_text() + " from=" + display_address(sender_));
         return true;
     };
-    if (!t.tag.empty() || t.malformed) {
-        TagCheck c = t.malformed ? TagCheck::Malformed
-                                 : check_prvs(t.tag, t.plain, b.keys, batv_day(services_.unix_time()), b.lifetime_days);
-        if (c == TagCheck::Valid) {
-            bump(m.batv_valid);
-            rcpt_rewrites_.emplace_back(std::string(raw), "<" + t.plain + ">");
-            out.check_address = t.plain;
-            return out;
+    if (br.kind == BatvRecipient::Kind::Untagged) {
+        if (null_sender_) {
+            bump(m.batv_untagged_bounces);
+            refuse_unless_monitor();
         }
-        bump(m.batv_invalid);
-        if (verify && refusal(std::string("Invalid bounce address tag (BATV): ") + to_string(c))) return out;
-        // Not refused (monitor, or a non-null sender such as an auto-reply to
-        // our Return-Path): deliver to the address the tag stands for.
-        rcpt_rewrites_.emplace_back(std::string(raw), "<" + t.plain + ">");
-        out.check_address = t.plain;
         return out;
     }
-    if (null_sender_) {
-        bump(m.batv_untagged_bounces);
-        refusal("Bounce to an address we never used as a sender (BATV)");
+    if (br.check == TagCheck::Valid) {
+        bump(m.batv_valid);
+    } else {
+        bump(m.batv_invalid);
+        if (verify && refuse_unless_monitor()) return out;
+        // Not refused (monitor, or a non-null sender such as an auto-reply to
+        // our Return-Path): deliver to the address the tag stands for.
     }
+    rcpt_rewrites_.emplace_back(std::string(raw), "<" + br.plain + ">");
+    out.check_address = br.plain;
     return out;
 }
 

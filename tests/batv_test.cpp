@@ -2,12 +2,17 @@
 // independently (Python's hmac module: HMAC-SHA1(secret, "KDDD" + address),
 // first three bytes in hex, per draft-levine-smtp-batv-01 section 4.1),
 // expiry and the day-number wrap-around, key rotation, malformed tags, case,
-// the key file, and the RCPT/EOM behaviour through a Connection.
+// the key file, the RCPT/EOM behaviour through a Connection, and what
+// "rcptguard -q" says about tagged and untagged addresses.
 #include "milter/batv/prvs.hpp"
 
 #include <gtest/gtest.h>
 
+#include <sstream>
+
+#include "milter/batv/batv_recipient.hpp"
 #include "milter/batv/batv_settings.hpp"
+#include "milter/query.hpp"
 #include "milter/session.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
@@ -268,6 +273,67 @@ TEST_F(BatvSession, NonNullSenderToTaggedAddress_StrippedNotRefused) {
     EXPECT_EQ(c.on_rcpt({"<prvs=3123abcdef=alice@example.com>", "", false}).action, RcptAction::Continue);
     EXPECT_EQ(c.on_eom(false).rewrite_rcpts.size(), 1u);
     EXPECT_EQ(c.on_rcpt({"<alice@example.com>", "", false}).action, RcptAction::Continue);
+}
+
+// rcptguard -q / rcptguard-ctl check: the same classification as at RCPT.
+class BatvQuery : public BatvSession {
+protected:
+    int query(const std::string& address, bool enforce = true) {
+        out_.str("");
+        return run_query(*runtime(enforce), address, out_, now_);
+    }
+    std::string text() const { return out_.str(); }
+    std::ostringstream out_;
+};
+
+TEST_F(BatvQuery, ValidTag_PlainAddressChecked) {
+    EXPECT_EQ(query(tagged("alice")), kQueryValid) << text();
+    EXPECT_NE(text().find("BATV tag valid: recipient rewritten to <alice@example.com>"), std::string::npos) << text();
+    EXPECT_EQ(query(tagged("nosuch")), kQueryUnknown) << text();
+    EXPECT_NE(text().find("550 5.1.1"), std::string::npos) << text();
+}
+
+TEST_F(BatvQuery, InvalidTag_ExitUnknownWhenEnforcing_PlainCheckedInMonitorMode) {
+    EXPECT_EQ(query("prvs=3123abcdef=alice@example.com"), kQueryUnknown) << text();
+    EXPECT_NE(text().find("BATV tag invalid (bad signature): a bounce would get 550 5.7.1"), std::string::npos)
+        << text();
+    std::string old = tagged("alice");
+    now_ += 8 * 86400;
+    EXPECT_EQ(query(old), kQueryUnknown) << text();
+    EXPECT_NE(text().find("expired"), std::string::npos) << text();
+    EXPECT_EQ(query("prvs=3123abcdef=alice@example.com", false), kQueryValid) << text();
+    EXPECT_NE(text().find("BATV monitor mode"), std::string::npos) << text();
+}
+
+TEST_F(BatvQuery, Untagged_OrdinaryVerdictWithBounceNote_PostmasterWithout) {
+    EXPECT_EQ(query("alice@example.com"), kQueryValid) << text();
+    EXPECT_NE(text().find("a bounce (MAIL FROM:<>) to this untagged address would get 550 5.7.1"), std::string::npos)
+        << text();
+    EXPECT_EQ(query("postmaster@example.com"), kQueryValid) << text();
+    EXPECT_EQ(text().find("BATV"), std::string::npos) << text();
+}
+
+TEST(BatvRecipientClassify, NotChecked_OffOtherDomainExemptOrNotMailbox) {
+    BatvSettings b;
+    b.domains.add_exact("example.com");
+    b.keys.keys = {BatvKey{1, "classify-test-secret"}};
+    AddressOptions ao;
+    auto kind = [&](const std::string& addr) {
+        return classify_batv_recipient(b, parse_address(addr, ao), '+', 20000).kind;
+    };
+    EXPECT_EQ(kind("alice@example.com"), BatvRecipient::Kind::NotChecked);  // BATV off
+    b.enabled = true;
+    EXPECT_EQ(kind("alice@example.com"), BatvRecipient::Kind::Untagged);
+    EXPECT_EQ(kind("alice@other.test"), BatvRecipient::Kind::NotChecked);
+    EXPECT_EQ(kind("<>"), BatvRecipient::Kind::NotChecked);
+    EXPECT_EQ(kind("Postmaster@example.com"), BatvRecipient::Kind::NotChecked);
+    b.exempt_recipients = {"alice@example.com"};
+    EXPECT_EQ(kind("alice@example.com"), BatvRecipient::Kind::NotChecked);
+    BatvRecipient t = classify_batv_recipient(b, parse_address("prvs=1zzzabcdef=bob@example.com", ao), '+', 20000);
+    EXPECT_EQ(t.kind, BatvRecipient::Kind::Tagged);
+    EXPECT_EQ(t.check, TagCheck::Malformed);
+    EXPECT_EQ(t.plain, "prvs=1zzzabcdef=bob@example.com");  // not a tag: the address as it is
+    EXPECT_EQ(batv_refusal(t, "<x>").to_string(), "550 5.7.1 <x>: Invalid bounce address tag (BATV): malformed tag");
 }
 
 }  // namespace

@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import os
 import re
+import subprocess
 import time
 import unittest
 
@@ -115,6 +116,21 @@ path = {db}
             self.assertEqual(code, 250, msg)
         finally:
             self.rg.reload(self.base.format(mode="batv_mode = enforce"))
+
+    def test_query_checks_tags_like_the_rcpt_path(self):
+        sender = self.sign_one("batv-query-1")  # a tag the running daemon made
+        ctl = [h.binary("rcptguard-ctl"), "-c", self.rg.conf, "check"]
+        for run in (lambda a: h.run_rcptguard("-q", a, "-c", self.rg.conf),
+                    lambda a: subprocess.run(ctl + [a], capture_output=True, text=True, timeout=30)):
+            r = run(sender)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("BATV tag valid: recipient rewritten to <alice@example.test>", r.stdout)
+            r = run("prvs=4123abcdef=alice@example.test")
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("BATV tag invalid (bad signature): a bounce would get 550 5.7.1", r.stdout)
+            r = run("bob@example.test")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("a bounce (MAIL FROM:<>) to this untagged address would get 550 5.7.1", r.stdout)
 
     def test_monitor_mode_accepts_and_logs(self):
         self.rg.reload(self.base.format(mode="batv_mode = monitor"))

@@ -1,0 +1,31 @@
+// batv_recipient: see batv_recipient.hpp.
+#include "batv_recipient.hpp"
+
+namespace rcptguard {
+
+BatvRecipient classify_batv_recipient(const BatvSettings& b, const Address& a, char delimiter, std::int64_t today) {
+    BatvRecipient r;
+    if (!b.enabled || a.status != AddressStatus::Mailbox || !b.domains.contains(a.domain) || is_postmaster(a))
+        return r;
+    std::string canonical = a.canonical();
+    for (const auto& e : b.exempt_recipients)
+        if (e == canonical) return r;
+    TaggedAddress t = split_prvs(a.local, a.domain, delimiter);
+    if (t.tag.empty() && !t.malformed) {
+        r.kind = BatvRecipient::Kind::Untagged;
+        return r;
+    }
+    r.kind = BatvRecipient::Kind::Tagged;
+    r.plain = t.plain;
+    r.check = t.malformed ? TagCheck::Malformed : check_prvs(t.tag, t.plain, b.keys, today, b.lifetime_days);
+    return r;
+}
+
+Reply batv_refusal(const BatvRecipient& r, const std::string& who) {
+    std::string why = r.kind == BatvRecipient::Kind::Tagged
+                          ? std::string("Invalid bounce address tag (BATV): ") + to_string(r.check)
+                          : std::string("Bounce to an address we never used as a sender (BATV)");
+    return Reply{"550", "5.7.1", who + ": " + why};
+}
+
+}  // namespace rcptguard

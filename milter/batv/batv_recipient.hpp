@@ -1,0 +1,35 @@
+// batv_recipient: what BATV says about one recipient address, apart from any
+// session - shared by the RCPT path (session_batv.cpp) and "rcptguard -q", so
+// both judge a tag the same way and word the refusal the same way.
+// Thread-safety: pure function over immutable settings.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "../address.hpp"
+#include "../reply.hpp"
+#include "batv_settings.hpp"
+
+namespace rcptguard {
+
+struct BatvRecipient {
+    enum class Kind {
+        NotChecked,  // BATV off, not one of batv_domains, postmaster, exempt, not a mailbox
+        Untagged,    // in batv_domains without a tag: a bounce to it is refused
+        Tagged,      // carries a prvs tag (or something that looks like one)
+    };
+    Kind kind = Kind::NotChecked;
+    TagCheck check = TagCheck::Valid;  // Tagged only
+    std::string plain;                 // Tagged only: canonical address the tag stands for
+};
+
+// today: batv_day() of the current time; delimiter: first recipient_delimiter
+// character, '\0' if none.
+BatvRecipient classify_batv_recipient(const BatvSettings& b, const Address& a, char delimiter, std::int64_t today);
+
+// The 550 5.7.1 a bounce to this recipient gets (kind Untagged, or Tagged
+// with an invalid tag); who: the address as the client wrote it, for the text.
+Reply batv_refusal(const BatvRecipient& r, const std::string& who);
+
+}  // namespace rcptguard
