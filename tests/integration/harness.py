@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
 
 SOURCE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -609,9 +610,19 @@ LDAP_TEST_SCHEMA = os.path.join(SOURCE_DIR, "tests", "ldap", "rcptguard-test.sch
 
 def _die_with_parent():
     """preexec_fn: the child gets SIGKILL if the test process dies, so an
-    aborted run leaves no daemon behind (prctl PR_SET_PDEATHSIG)."""
+    aborted run leaves no daemon behind (prctl PR_SET_PDEATHSIG).
+
+    Linux sends that signal when the *thread* that forked the child ends, not
+    the process: start such a child only from the main thread (see
+    _main_thread_only), or it dies with the helper thread that started it."""
     import ctypes
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def _main_thread_only(what):
+    if threading.current_thread() is not threading.main_thread():
+        raise AssertionError("start %s from the main thread: it is killed when the thread that started it ends "
+                             "(PR_SET_PDEATHSIG)" % what)
 
 
 def _openssl(*args, cwd=None):
@@ -727,6 +738,7 @@ class Slapd:
             raise AssertionError("ldapadd failed: %s %s" % (r.stdout, r.stderr))
 
     def start(self):
+        _main_thread_only("slapd")
         log = open(self.logfile, "ab")
         listen = self.uri + (" " + self.ldaps_uri if self.ldaps_port else "")
         self.proc = subprocess.Popen(["/usr/sbin/slapd", "-d", "0", "-f", self.conf, "-h", listen],

@@ -7,6 +7,7 @@ usage: run.py [-k PATTERN] [MODULE ...]   (RCPTGUARD_BUILD picks the build)
 
 import argparse
 import os
+import signal
 import sys
 import time
 import unittest
@@ -25,7 +26,19 @@ class Result(unittest.TextTestResult):
         self.stream.write("  (%.1fs)\n" % (time.monotonic() - self._t0))
 
 
+def stop_on_signal(signum, _frame):
+    """SIGTERM/SIGHUP (a CI timeout, a closed terminal): stop the Postfix,
+    slapd and rcptguard instances the tests started, as a normal exit does,
+    rather than leaving them running."""
+    import harness
+    print("\nintegration: stopped by signal %d; cleaning up" % signum, flush=True)
+    harness._run_cleanups()
+    os._exit(128 + signum)
+
+
 def main():
+    signal.signal(signal.SIGTERM, stop_on_signal)
+    signal.signal(signal.SIGHUP, stop_on_signal)
     ap = argparse.ArgumentParser()
     ap.add_argument("-k", dest="pattern", action="append", help="only tests matching this substring")
     ap.add_argument("modules", nargs="*")

@@ -21,6 +21,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import traceback
 import unittest
 
 import harness as h
@@ -66,14 +67,20 @@ class Message:
         self.unknown_accepted = []  # unknown recipients whose message was accepted: must stay empty
         self.tempfails = 0
         self.errors = []
+        self.trace = []             # what each attempt saw, printed if the message never finishes
 
     def done(self):
         return not self.pending
+
+    def note(self, what):
+        self.trace.append("%.1f %s" % (time.monotonic(), what))
+        del self.trace[:-12]
 
     def attempt(self, port):
         try:
             with h.Smtp(port, timeout=60) as c:
                 code, text = c.mail("<sender@client.test>")
+                self.note("MAIL %d %s" % (code, text))
                 if code != 250:
                     self.tempfails += code // 100 == 4
                     if code // 100 == 5:
@@ -82,6 +89,7 @@ class Message:
                 ok = []
                 for r in list(self.pending):
                     code, text = c.rcpt("<%s>" % r)
+                    self.note("RCPT %s %d %s" % (r, code, text))
                     if code == 250:
                         ok.append(r)
                     elif code // 100 == 4:
@@ -97,6 +105,7 @@ class Message:
                 body = "X-Test-Id: %s\r\nMessage-ID: <%s@client.test>\r\nSubject: fault test\r\n\r\nbody of %s\r\n" % (
                     self.id, self.id, self.id)
                 code, text = c.data(body)
+                self.note("DATA %d %s" % (code, text))
                 if code == 250:
                     for r in ok:
                         self.pending.remove(r)
@@ -109,6 +118,7 @@ class Message:
                 else:
                     self.errors.append("DATA: %d %s" % (code, text))
         except (smtplib.SMTPException, OSError) as e:
+            self.note("dropped: %r" % e)
             self.tempfails += 1  # connection dropped (e.g. 421): the client retries, as an MTA does
 
 
@@ -116,7 +126,6 @@ class Faults:
     def __init__(self, test):
         self.t = test
         self.counts = {}
-        self.stop = threading.Event()
         self.errors = []
 
     def bump(self, name):
@@ -128,7 +137,7 @@ class Faults:
         deadline = time.monotonic() + seconds
         i = 0
         try:
-            while time.monotonic() < deadline and not self.stop.is_set():
+            while time.monotonic() < deadline:
                 steps[i % len(steps)]()
                 i += 1
                 time.sleep(0.7)
@@ -229,8 +238,10 @@ search_timeout = 1s
         seconds = max(10, min(seconds, 3600))  # bounded, also for soak runs
         rng = random.Random(int(os.environ.get("RCPTGUARD_FAULT_SEED", "20261127")))
         faults = Faults(self)
-        fault_thread = threading.Thread(target=faults.run, args=(seconds,))
-        fault_thread.start()
+        # The faults run in this (the main) thread: slapd, which they restart,
+        # dies with the thread that started it (see harness._die_with_parent).
+        faulting = threading.Event()
+        faulting.set()
 
         # New messages keep coming for as long as the faults do; then the
         # senders only retry what is still pending, as a queue would.
@@ -241,22 +252,27 @@ search_timeout = 1s
         def next_message():
             with lock:
                 todo = [m for m in queue if not m.done()]
-                if todo and (todo[0].tempfails or not fault_thread.is_alive()):
+                if todo and (todo[0].tempfails or not faulting.is_set()):
                     m = todo[0]
                     queue.remove(m)
                     return m
-                if fault_thread.is_alive():
+                if faulting.is_set():
                     m = Message(len(messages), rng)
                     messages.append(m)
                     return m
                 return todo[0] if todo else None
+
+        sender_errors = []
 
         def sender():
             while time.monotonic() < give_up:
                 m = next_message()
                 if m is None:
                     return
-                m.attempt(self.pf.port)
+                try:
+                    m.attempt(self.pf.port)
+                except Exception:  # a bug in this script: fail the test with it, do not strand the message
+                    sender_errors.append("%s: %s" % (m.id, traceback.format_exc()))
                 with lock:
                     if not m.done() and m not in queue:
                         queue.append(m)
@@ -265,11 +281,17 @@ search_timeout = 1s
         senders = [threading.Thread(target=sender) for _ in range(4)]
         for t in senders:
             t.start()
-        for t in senders:
-            t.join()
-        faults.stop.set()
-        fault_thread.join()
+        try:
+            faults.run(seconds)
+        finally:
+            faulting.clear()
+            for t in senders:
+                t.join()
         self.assertEqual(faults.errors, [])
+        # What the faults broke, they mended: the retries above needed it.
+        self.assertIsNone(self.slapd.proc.poll(), "slapd died during the run")
+        self.assertIsNone(self.rg.proc.poll(), "rcptguard died during the run")
+        self.assertEqual(sender_errors, [])
         h.wait_until(self.pf.queue_empty, 120, "Postfix to deliver everything to the sink")
 
         delivered = {}
@@ -294,6 +316,13 @@ search_timeout = 1s
         self.assertEqual(wrong_5xx, [])
         self.assertEqual(unknown_delivered, [])
         self.assertEqual([e for m in messages for e in m.errors], [])
+        for m in messages:
+            if not m.done():
+                print("unfinished %s (senders %s): pending %s, %d tempfails, last attempts (now %.1f):\n  %s" % (
+                    m.id, "ran out of time" if time.monotonic() >= give_up else "stopped", sorted(m.pending),
+                    m.tempfails, time.monotonic(), "\n  ".join(m.trace)))
+        if unfinished:
+            print("rcptguard log, last lines:\n" + "\n".join(self.rg.log().splitlines()[-25:]))
         self.assertEqual(unfinished, [])
         self.assertEqual(lost, [])
         self.assertEqual(duplicated, [])
