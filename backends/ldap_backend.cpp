@@ -3,6 +3,8 @@
 // reconnect and retry once, then TEMPFAIL - never guess accept or reject).
 #include "ldap_backend.hpp"
 
+#include "../milter/log.hpp"
+
 namespace rcptguard {
 
 namespace {
@@ -18,7 +20,7 @@ std::string ms_text(std::chrono::milliseconds d) {
 }  // namespace
 
 LdapBackend::LdapBackend(std::string name, LdapOptions opts)
-    : Backend(std::move(name), "ldap"), opts_(std::move(opts)) {
+    : Backend(std::move(name), "ldap"), opts_(std::move(opts)), health_(opts_.retry_after) {
     ldap_global_init();  // normally done by main() already; a no-op then
 }
 
@@ -43,7 +45,11 @@ LdapBackend::Checkout LdapBackend::checkout(std::string* error) const {
             ++open_count_;
             unsigned long epoch = epoch_.load();
             lock.unlock();
-            ConnPtr conn = LdapConnection::open(opts_.connection, error);
+            ConnPtr conn = LdapConnection::open(opts_.connection, error, &health_);
+            if (conn && !error->empty()) {
+                log_warning("backend " + name() + ": " + *error + "; using " + conn->uri());
+                error->clear();
+            }
             if (!conn) {
                 lock.lock();
                 --open_count_;
@@ -105,6 +111,11 @@ LookupResult LdapBackend::lookup(std::string_view key) const noexcept {
             LdapSearch s = c.conn->search(opts_.base, opts_.scope, filter, opts_.size_limit,
                                           opts_.connection.search_timeout);
             std::string where = c.conn->uri() + ": ";
+            // Only a fresh connection tells about the server (a pooled one
+            // may just be stale): it clears or sets the server's failure.
+            if (!c.reused && s.outcome != LdapSearch::Outcome::Lost) health_.succeeded(c.conn->uri());
+            if (!c.reused && s.outcome == LdapSearch::Outcome::Lost)
+                health_.failed(c.conn->uri(), s.error, LdapServerHealth::Clock::now());
             switch (s.outcome) {
                 case LdapSearch::Outcome::Found:
                     checkin(std::move(c));
@@ -137,8 +148,11 @@ LookupResult LdapBackend::lookup(std::string_view key) const noexcept {
 
 std::string LdapBackend::probe() const {
     std::string error;
+    // Not recorded in health_: the probe is a diagnosis, and the first lookup
+    // (or "rcptguard -q") should meet the server itself and say what it met.
     ConnPtr conn = LdapConnection::open(opts_.connection, &error);
     if (!conn) return error;
+    if (!error.empty()) log_warning("backend " + name() + ": " + error + "; using " + conn->uri());
     LdapSearch s = conn->search(opts_.base, opts_.scope, opts_.filter.expand(kProbeKey), 1,
                                 opts_.connection.connect_timeout);
     if (s.outcome == LdapSearch::Outcome::Failed || s.outcome == LdapSearch::Outcome::Lost)

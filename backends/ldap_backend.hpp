@@ -20,6 +20,9 @@
 // timeout), it is discarded along with the other idle ones and the lookup is
 // retried once on a new connection; a second failure is TempFail. A failure
 // is never NotFound: "no such object" for the base answers TempFail.
+// A server that failed on a fresh connection is skipped by new connections for
+// retry_after (ldap_server_health.hpp); one that fails while a later URI
+// answers is logged as a warning.
 // Referrals are not chased; continuation references in a result are ignored
 // (with Active Directory, search the global catalog).
 // An unreachable directory at start is not fatal: probe() says why, and
@@ -38,6 +41,7 @@
 #include "backend.hpp"
 #include "ldap_connection.hpp"
 #include "ldap_filter.hpp"
+#include "ldap_server_health.hpp"
 
 namespace rcptguard {
 
@@ -48,6 +52,7 @@ struct LdapOptions {
     LdapFilterTemplate filter;  // parsed already
     int pool_size = 4;
     int size_limit = 1;  // one entry answers the question
+    std::chrono::milliseconds retry_after{2000};  // skip a failed server this long; 0: never skip
 };
 
 class LdapBackend final : public Backend {
@@ -76,6 +81,7 @@ private:
     void discard(Checkout c) const;
 
     LdapOptions opts_;
+    mutable LdapServerHealth health_;
     mutable std::mutex mutex_;
     mutable std::condition_variable available_;
     struct Idle {

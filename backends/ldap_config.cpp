@@ -99,6 +99,7 @@ LdapOptions read_ldap_options(SectionReader& r) {
     c.search_timeout = r.duration("search_timeout", c.search_timeout, milliseconds(100), milliseconds(60'000));
     o.pool_size = static_cast<int>(r.integer("pool_size", o.pool_size, 1, 64));
     o.size_limit = static_cast<int>(r.integer("size_limit", o.size_limit, 0, 1'000'000));
+    o.retry_after = r.duration("retry_after", o.retry_after, milliseconds(0), milliseconds(300'000));
     r.finish();
 
     bool tls = c.start_tls;

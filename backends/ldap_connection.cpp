@@ -152,12 +152,23 @@ void ldap_global_init() {
     });
 }
 
-std::unique_ptr<LdapConnection> LdapConnection::open(const LdapConnectionSettings& s, std::string* error) {
-    std::string reasons;
+std::unique_ptr<LdapConnection> LdapConnection::open(const LdapConnectionSettings& s, std::string* error,
+                                                     LdapServerHealth* health) {
+    std::string reasons;   // every URI, for the failure
+    std::string failures;  // the URIs tried and failed, for the warning on success
     for (const std::string& uri : s.uris) {
         std::string why;
-        if (::ldap* ld = connect_one(uri, s, &why)) return std::unique_ptr<LdapConnection>(new LdapConnection(ld, uri));
+        if (health && !health->may_try(uri, LdapServerHealth::Clock::now(), &why)) {
+            reasons += (reasons.empty() ? "" : "; ") + uri + ": " + why;
+            continue;
+        }
+        if (::ldap* ld = connect_one(uri, s, &why)) {
+            *error = failures;
+            return std::unique_ptr<LdapConnection>(new LdapConnection(ld, uri));
+        }
+        if (health) health->failed(uri, why, LdapServerHealth::Clock::now());
         reasons += (reasons.empty() ? "" : "; ") + uri + ": " + why;
+        failures += (failures.empty() ? "" : "; ") + uri + ": " + why;
     }
     *error = reasons.empty() ? "no uri configured" : reasons;
     return nullptr;

@@ -2,8 +2,11 @@
 // bound) libldap handle, owned RAII-style: the destructor unbinds and frees it.
 //
 // open() tries the URIs in order and returns the first handle that connected,
-// negotiated TLS and bound; nullptr plus a reason (one line per URI tried) if
-// none did. Every step is bounded by libldap's own timeouts
+// negotiated TLS and bound; nullptr plus a reason (one part per URI) if none
+// did. With a LdapServerHealth it skips the URIs that failed recently and
+// records the ones that fail now; on success *error then holds the failures
+// of the URIs tried before the one that answered (empty if none), for a
+// warning. Every step is bounded by libldap's own timeouts
 // (LDAP_OPT_NETWORK_TIMEOUT for connect and the TLS handshake, LDAP_OPT_TIMEOUT
 // for StartTLS and bind, the timeout argument of the search), never by signals.
 // search() answers Found / NotFound, Failed (the server answered with an
@@ -20,6 +23,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "ldap_server_health.hpp"
 
 struct ldap;  // libldap's LDAP
 
@@ -54,7 +59,8 @@ struct LdapSearch {
 
 class LdapConnection {
 public:
-    static std::unique_ptr<LdapConnection> open(const LdapConnectionSettings& s, std::string* error);
+    static std::unique_ptr<LdapConnection> open(const LdapConnectionSettings& s, std::string* error,
+                                                LdapServerHealth* health = nullptr);
     ~LdapConnection();
     LdapConnection(const LdapConnection&) = delete;
     LdapConnection& operator=(const LdapConnection&) = delete;

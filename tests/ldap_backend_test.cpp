@@ -7,6 +7,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <thread>
+
 #include "backends/ldap_config.hpp"
 #include "backends/registry.hpp"
 #include "milter/log.hpp"
@@ -32,11 +34,23 @@ bool contains(const std::string& text, const std::string& part) { return text.fi
 
 // --- outages: each test has its own server to stop, restart or freeze -----
 
-TEST(LdapBackendOutage, ServerRestarted_StalePooledConnectionRetried_Found) {
-    SlapdFixture slapd;
+// Options for such a server, holding user@example.test; timeouts of 0 keep
+// the defaults.
+LdapOptions one_user_options(SlapdFixture& slapd, milliseconds retry_after, milliseconds timeouts = milliseconds(0)) {
     std::string ou = slapd.new_ou();
     slapd.add_mail_entries(ou, {"user@example.test"});
-    LdapBackend b("dir", options({slapd.uri()}, ou));
+    LdapOptions o = options({slapd.uri()}, ou);
+    o.retry_after = retry_after;
+    if (timeouts.count() > 0) {
+        o.connection.connect_timeout = timeouts;
+        o.connection.search_timeout = timeouts;
+    }
+    return o;
+}
+
+TEST(LdapBackendOutage, ServerRestarted_StalePooledConnectionRetried_Found) {
+    SlapdFixture slapd;
+    LdapBackend b("dir", one_user_options(slapd, LdapOptions{}.retry_after));
     ASSERT_EQ(b.lookup("user@example.test").status, LookupStatus::Found);  // pool holds a connection now
     slapd.stop();
     slapd.start();
@@ -48,9 +62,8 @@ TEST(LdapBackendOutage, ServerRestarted_StalePooledConnectionRetried_Found) {
 
 TEST(LdapBackendOutage, ServerStopped_TempFailWithReason_ThenBackWithoutRestart) {
     SlapdFixture slapd;
-    std::string ou = slapd.new_ou();
-    slapd.add_mail_entries(ou, {"user@example.test"});
-    LdapBackend b("dir", options({slapd.uri()}, ou));
+    // retry_after 0: every lookup tries the server (skipping it has its own tests).
+    LdapBackend b("dir", one_user_options(slapd, milliseconds(0)));
     ASSERT_EQ(b.lookup("user@example.test").status, LookupStatus::Found);
     slapd.stop();
     for (const char* key : {"user@example.test", "nosuch@example.test"}) {
@@ -65,12 +78,7 @@ TEST(LdapBackendOutage, ServerStopped_TempFailWithReason_ThenBackWithoutRestart)
 
 TEST(LdapBackendOutage, ServerHung_TempFailSaysTimedOut_ThenRecovers) {
     SlapdFixture slapd;
-    std::string ou = slapd.new_ou();
-    slapd.add_mail_entries(ou, {"user@example.test"});
-    LdapOptions o = options({slapd.uri()}, ou);
-    o.connection.connect_timeout = milliseconds(500);
-    o.connection.search_timeout = milliseconds(500);
-    LdapBackend b("dir", std::move(o));
+    LdapBackend b("dir", one_user_options(slapd, milliseconds(0), milliseconds(500)));
     ASSERT_EQ(b.lookup("user@example.test").status, LookupStatus::Found);
     slapd.pause();
     LookupResult r = b.lookup("user@example.test");
@@ -81,6 +89,48 @@ TEST(LdapBackendOutage, ServerHung_TempFailSaysTimedOut_ThenRecovers) {
     EXPECT_TRUE(contains(r.reason, "Timed out")) << r.reason;
     slapd.resume();
     EXPECT_EQ(b.lookup("user@example.test").status, LookupStatus::Found);
+}
+
+TEST(LdapBackendOutage, ServerHung_LaterLookupsSkipItAtOnceWithTheReason) {
+    SlapdFixture slapd;
+    // retry_after is never up during this test.
+    LdapBackend b("dir", one_user_options(slapd, milliseconds(600'000), milliseconds(500)));
+    ASSERT_EQ(b.lookup("user@example.test").status, LookupStatus::Found);
+    slapd.pause();
+    LookupResult first = b.lookup("user@example.test");  // stale pooled connection, then a fresh one: both time out
+    EXPECT_EQ(first.status, LookupStatus::TempFail);
+    EXPECT_TRUE(contains(first.reason, "Timed out")) << first.reason;
+    EXPECT_FALSE(contains(first.reason, "not tried")) << first.reason;
+    for (const char* key : {"user@example.test", "nosuch@example.test"}) {
+        LookupResult r = b.lookup(key);  // the server is not asked again: TempFail at once, saying why
+        EXPECT_EQ(r.status, LookupStatus::TempFail) << key;
+        EXPECT_TRUE(contains(r.reason, slapd.uri() + ": not tried: it failed ")) << r.reason;
+        EXPECT_TRUE(contains(r.reason, "Timed out")) << r.reason;
+        EXPECT_TRUE(contains(r.reason, "(retry_after)")) << r.reason;
+    }
+    slapd.resume();
+    // Still within retry_after: skipped although the server is back (a
+    // TempFail, never NotFound: the sender retries).
+    EXPECT_EQ(b.lookup("nosuch@example.test").status, LookupStatus::TempFail);
+}
+
+TEST(LdapBackendOutage, ServerStopped_SkippedForRetryAfter_ThenBackWithoutRestart) {
+    SlapdFixture slapd;
+    LdapBackend b("dir", one_user_options(slapd, milliseconds(200)));
+    ASSERT_EQ(b.lookup("user@example.test").status, LookupStatus::Found);
+    slapd.stop();
+    LookupResult r = b.lookup("user@example.test");
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    EXPECT_TRUE(contains(r.reason, "Can't contact LDAP server")) << r.reason;
+    slapd.start();
+    // Once retry_after is up a lookup tries the server again and it answers.
+    LookupResult back;
+    for (int i = 0; i < 200 && back.status != LookupStatus::Found; ++i) {
+        back = b.lookup("user@example.test");
+        if (back.status != LookupStatus::Found) std::this_thread::sleep_for(milliseconds(50));
+    }
+    EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
+    EXPECT_EQ(b.lookup("nosuch@example.test").status, LookupStatus::NotFound);
 }
 
 TEST(LdapBackendOutage, FirstUriDown_SecondUriAnswers) {
@@ -269,6 +319,30 @@ TEST_F(LdapConfig, MinimalSection_Defaults) {
     EXPECT_TRUE(o.connection.tls_verify);
     EXPECT_EQ(o.connection.tls_ca_file, "/etc/ssl/certs/ca-certificates.crt");
     EXPECT_EQ(o.connection.bind_dn, "");
+    EXPECT_EQ(o.retry_after, milliseconds(2000));
+}
+
+TEST_F(LdapConfig, RetryAfter_ReadAndZeroAllowed) {
+    for (auto [text, want] : {std::pair<const char*, long>{"retry_after = 30s\n", 30000}, {"retry_after = 0\n", 0},
+                              {"retry_after = 500ms\n", 500}}) {
+        ConfigFile f = parse_config_text(section(text), "t.conf");
+        SectionReader r(f, f.sections.at(0));
+        r.required("type");
+        EXPECT_EQ(read_ldap_options(r).retry_after.count(), want) << text;
+    }
+}
+
+TEST_F(LdapConfig, FirstUriDown_SecondAnswers_WarningNamesTheFailedOne) {
+    std::string dead = "ldap://127.0.0.1:" + std::to_string(SlapdFixture::free_port()) + "/";
+    BuiltBackend b = build("[backend dir]\ntype = ldap\nuri = " + dead + " " + SlapdFixture::shared().uri() +
+                           "\nbase = " + SlapdFixture::kSuffix + "\n");
+    ASSERT_TRUE(b.backend);
+    EXPECT_EQ(b.startup_warning, "");  // the directory answered
+    ASSERT_EQ(warnings_.size(), 1u);
+    EXPECT_TRUE(contains(warnings_[0], "backend dir: " + dead + ": connect: Can't contact LDAP server; using " +
+                                           SlapdFixture::shared().uri()))
+        << warnings_[0];
+    EXPECT_EQ(b.backend->lookup("nosuch@example.test").status, LookupStatus::NotFound);
 }
 
 TEST_F(LdapConfig, GoodSection_BuiltAndProbedWithoutWarning) {
@@ -379,7 +453,9 @@ INSTANTIATE_TEST_SUITE_P(
                       "t.conf:5: bind_dn: 'not a dn' is not a valid DN"},
         BadConfigCase{"CaFileMissing", "start_tls = yes\ntls_ca_file = NOFILE\n", "t.conf:6: tls_ca_file: cannot read"},
         BadConfigCase{"TimeoutTooShort", "search_timeout = 0s\n", "t.conf:5: search_timeout: must be between"},
-        BadConfigCase{"PoolTooLarge", "pool_size = 1000\n", "t.conf:5: pool_size:"}),
+        BadConfigCase{"PoolTooLarge", "pool_size = 1000\n", "t.conf:5: pool_size:"},
+        BadConfigCase{"RetryAfterTooLong", "retry_after = 1h\n", "t.conf:5: retry_after: must be between"},
+        BadConfigCase{"RetryAfterNotADuration", "retry_after = soon\n", "t.conf:5: retry_after:"}),
     [](const ::testing::TestParamInfo<BadConfigCase>& i) { return i.param.name; });
 
 struct BadHeadCase {

@@ -241,9 +241,28 @@ class LdapEndToEnd(unittest.TestCase):
             self.assertTempFailed("<alice@example.test>")
             self.assertTempFailed("<nosuch@example.test>")
             self.rg.wait_log(r"<nosuch@example\.test>: .*backend directory: .*Timed out", after=mark)
+            # The first lookup waited out the timeouts; later ones skip the
+            # hung server for retry_after and say why.
+            self.rg.wait_log(r"<nosuch@example\.test>: .*backend directory: %s: not tried: it failed [0-9.]+s ago "
+                             r"\([^;]*Timed out[^;]*\); next try in [0-9.]+s \(retry_after\)"
+                             % re.escape(self.slapd.uri), after=mark)
         finally:
             self.slapd.resume()
         h.wait_until(lambda: self.rcpt("<alice@example.test>")[0] == 250, 20, "lookups to succeed again")
+
+    def test_first_uri_down_second_answers_and_the_failed_one_is_logged(self):
+        dead = "ldap://127.0.0.1:%d/" % h.free_port()
+        mark = self.rg.log_size()
+        self.rg.reload(config(self.root, self.milter_port, self.slapd, self.pwfile, self.ca.cert,
+                              uri=dead + " " + self.slapd.uri))
+        try:
+            self.assertAccepted("<alice@example.test>")
+            self.assertEqual(self.rcpt("<nosuch@example.test>")[0], 550)
+            self.rg.wait_log(r"warning: backend directory: %s: connect: Can't contact LDAP server; using %s"
+                             % (re.escape(dead), re.escape(self.slapd.uri)), after=mark)
+        finally:
+            self.rg.reload(self.base_config)
+        self.assertAccepted("<alice@example.test>")
 
     # --- rcptguard -q -----------------------------------------------------------
 
