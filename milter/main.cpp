@@ -16,6 +16,7 @@
 #include <cstring>
 #include <ctime>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "../backends/ldap_connection.hpp"
@@ -47,18 +48,21 @@ struct Options {
     bool stats = false;
     bool query = false;
     std::string query_address;
+    std::optional<std::string> query_sender;  // -S: judge the recipient as for mail from this sender
 };
 
 void usage(std::ostream& out) {
     out << "usage: rcptguard [-f] [-c FILE]        run the milter\n"
            "       rcptguard -n [-c FILE]          check the configuration and exit\n"
-           "       rcptguard -q ADDRESS [-c FILE]  print the verdict for one recipient\n"
+           "       rcptguard -q ADDRESS [-S SENDER] [-c FILE]\n"
+           "                                       print the verdict for one recipient\n"
            "       rcptguard -s [-c FILE]          print the running daemon's statistics\n"
            "       rcptguard -V | -h\n"
            "  -c FILE  configuration file (default " << kDefaultConfigPath << ")\n"
            "  -f       stay in the foreground and log to stderr as well as syslog\n"
            "  -n       check the configuration: exit 0 if good, else print file:line: key: problem\n"
            "  -q ADDR  exit 0 valid, 1 unknown (550), 2 temporary failure (451), 3 not our domain\n"
+           "  -S FROM  with -q: the envelope sender (\"<>\" for a bounce), for BATV's checks\n"
            "  -s       fetch statistics from metrics_listen (Prometheus text format)\n"
            "  -V       print the version\n"
            "  -h       this help\n"
@@ -243,13 +247,14 @@ int print_stats(const Options& opt) {
 int parse_args(int argc, char** argv, Options* opt) {
     int c;
     opterr = 0;
-    while ((c = getopt(argc, argv, ":c:fnq:sVh")) != -1) {
+    while ((c = getopt(argc, argv, ":c:fnq:sS:Vh")) != -1) {
         switch (c) {
             case 's': opt->stats = true; break;
             case 'c': opt->config = optarg; break;
             case 'f': opt->foreground = true; break;
             case 'n': opt->check_only = true; break;
             case 'q': opt->query = true; opt->query_address = optarg; break;
+            case 'S': opt->query_sender = optarg; break;
             case 'V': std::cout << "rcptguard " << RCPTGUARD_VERSION << "\n"; return 0;
             case 'h': usage(std::cout); return 0;
             case ':':
@@ -274,6 +279,10 @@ int parse_args(int argc, char** argv, Options* opt) {
     }
     if ((opt->check_only ? 1 : 0) + (opt->query ? 1 : 0) + (opt->stats ? 1 : 0) > 1) {
         std::cerr << "rcptguard: -n, -q and -s cannot be combined\n";
+        return kExitUsage;
+    }
+    if (opt->query_sender && !opt->query) {
+        std::cerr << "rcptguard: -S goes with -q\n";
         return kExitUsage;
     }
     return -1;
@@ -319,7 +328,8 @@ int real_main(int argc, char** argv) {
     }
     if (opt.query) {
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
-        return run_query(*rt, opt.query_address, std::cout, static_cast<std::int64_t>(std::time(nullptr)));
+        return run_query(*rt, opt.query_address, std::cout, static_cast<std::int64_t>(std::time(nullptr)),
+                         opt.query_sender);
     }
     try {
         return run_daemon(opt, rt);

@@ -9,12 +9,14 @@ namespace rcptguard {
 
 namespace {
 
-// BATV, when on: a tagged address is judged as the bounce it normally
-// receives; an untagged one as ordinary mail, with a note on bounces to it.
+// BATV, when on. Without a sender: a tagged address is judged as the bounce
+// it normally receives; an untagged one as ordinary mail, with a note on
+// bounces to it. With one: as session_batv.cpp judges a RCPT from it.
 // Returns an exit code when BATV alone decides, else -1 (check_address is
 // then what the recipient policy checks; note is printed after its verdict).
-int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_now, std::ostream& out,
-               std::string* check_address, std::string* note) {
+int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_now,
+               const std::optional<std::string>& sender, std::ostream& out, std::string* check_address,
+               std::string* note) {
     const BatvSettings& b = rt.settings->batv;
     const RecipientPolicy& policy = *rt.policy;
     if (!b.enabled) return -1;
@@ -25,18 +27,33 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
     std::string who = display_address(a.original);
     bool enforcing = b.enforce && !policy.settings().monitor;
     std::string monitor_note = enforcing ? "" : " (BATV monitor mode: only logged, mail accepted)";
+    std::optional<std::string> from = sender;  // without its <>: "" for a bounce
+    if (from && from->size() >= 2 && from->front() == '<' && from->back() == '>')
+        *from = from->substr(1, from->size() - 2);
+    const bool bounce = from && from->empty();
     if (br.kind == BatvRecipient::Kind::Untagged) {
-        *note = who + ": BATV: a bounce (MAIL FROM:<>) to this untagged address would get " +
-                batv_refusal(br, who).to_string() + monitor_note + "\n";
+        if (!from) {
+            *note = who + ": BATV: a bounce (MAIL FROM:<>) to this untagged address would get " +
+                    batv_refusal(br, who).to_string() + monitor_note + "\n";
+        } else if (bounce) {
+            out << who << ": BATV: a bounce to an untagged address: would reply " << batv_refusal(br, who).to_string()
+                << monitor_note << "\n";
+            if (enforcing) return kQueryUnknown;
+        }
         return -1;
     }
     if (br.kind != BatvRecipient::Kind::Tagged) return -1;
     if (br.check == TagCheck::Valid) {
         out << who << ": BATV tag valid: recipient rewritten to <" << br.plain << ">\n";
-    } else {
-        out << who << ": BATV tag invalid (" << to_string(br.check) << "): a bounce would get "
-            << batv_refusal(br, who).to_string() << monitor_note << "\n";
+    } else if (!from || bounce || b.verify_all_senders) {
+        out << who << ": BATV tag invalid (" << to_string(br.check) << "): "
+            << (from ? "would reply " : "a bounce would get ") << batv_refusal(br, who).to_string() << monitor_note
+            << "\n";
         if (enforcing) return kQueryUnknown;
+    } else {
+        out << who << ": BATV tag invalid (" << to_string(br.check) << "), not checked for mail from "
+            << display_address(*from) << " (batv_verify_all_senders = no): recipient rewritten to <" << br.plain
+            << ">\n";
     }
     *check_address = br.plain;
     return -1;
@@ -80,11 +97,12 @@ int print_verdict(const RecipientPolicy& policy, std::string_view address, std::
 
 }  // namespace
 
-int run_query(const Runtime& rt, std::string_view address, std::ostream& out, std::int64_t unix_now) {
+int run_query(const Runtime& rt, std::string_view address, std::ostream& out, std::int64_t unix_now,
+              const std::optional<std::string>& sender) {
     const RecipientPolicy& policy = *rt.policy;
     std::string check_address(address);
     std::string batv_note;
-    int batv_exit = query_batv(rt, address, unix_now, out, &check_address, &batv_note);
+    int batv_exit = query_batv(rt, address, unix_now, sender, out, &check_address, &batv_note);
     if (batv_exit >= 0) return batv_exit;
     int code = print_verdict(policy, check_address, out);
     out << batv_note;

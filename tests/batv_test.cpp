@@ -154,7 +154,7 @@ protected:
         backend_->add("alice@example.com");
         services_.unix_time = [this] { return now_; };
     }
-    std::shared_ptr<const Runtime> runtime(bool enforce = true, bool trusted = true) {
+    std::shared_ptr<const Runtime> runtime(bool enforce = true, bool trusted = true, bool verify_all = false) {
         auto s = std::make_shared<Settings>();
         s->policy.domains.add_exact("example.com");
         s->tarpit.enabled = false;
@@ -164,6 +164,7 @@ protected:
         s->batv.domains.add_exact("example.com");
         s->batv.keys.keys = {BatvKey{3, "session-test-secret-3"}};
         s->batv.enforce = enforce;
+        s->batv.verify_all_senders = verify_all;
         auto rt = std::make_shared<Runtime>();
         rt->backends = {backend_};
         rt->policy = std::make_shared<RecipientPolicy>(s->policy, std::make_shared<BackendChain>(rt->backends));
@@ -282,6 +283,13 @@ protected:
         out_.str("");
         return run_query(*runtime(enforce), address, out_, now_);
     }
+    // rcptguard -q ADDRESS -S SENDER
+    int query_from(const std::string& address, const std::string& sender, bool enforce = true,
+                   bool verify_all = false) {
+        out_.str("");
+        return run_query(*runtime(enforce, true, verify_all), address, out_, now_, sender);
+    }
+    bool says(const std::string& part) const { return text().find(part) != std::string::npos; }
     std::string text() const { return out_.str(); }
     std::ostringstream out_;
 };
@@ -311,6 +319,39 @@ TEST_F(BatvQuery, Untagged_OrdinaryVerdictWithBounceNote_PostmasterWithout) {
         << text();
     EXPECT_EQ(query("postmaster@example.com"), kQueryValid) << text();
     EXPECT_EQ(text().find("BATV"), std::string::npos) << text();
+}
+
+TEST_F(BatvQuery, SenderGiven_BounceToUntagged_RefusedWithoutLookupWhenEnforcing) {
+    for (const char* bounce : {"<>", ""}) {
+        EXPECT_EQ(query_from("alice@example.com", bounce), kQueryUnknown) << text();
+        EXPECT_TRUE(says("<alice@example.com>: BATV: a bounce to an untagged address: would reply 550 5.7.1"))
+            << text();
+        EXPECT_FALSE(says("valid")) << text();
+    }
+    EXPECT_EQ(query_from("alice@example.com", "<>", false), kQueryValid) << text();  // monitor: logged only
+    EXPECT_TRUE(says("BATV monitor mode")) << text();
+    EXPECT_TRUE(says("valid: found alice@example.com")) << text();
+}
+
+TEST_F(BatvQuery, SenderGiven_OrdinaryMailToUntagged_NoBatvAtAll) {
+    EXPECT_EQ(query_from("alice@example.com", "<bob@remote.test>"), kQueryValid) << text();
+    EXPECT_FALSE(says("BATV")) << text();
+    EXPECT_EQ(query_from("nosuch@example.com", "bob@remote.test"), kQueryUnknown) << text();
+    EXPECT_TRUE(says("550 5.1.1")) << text();
+}
+
+TEST_F(BatvQuery, SenderGiven_InvalidTag_RefusedForBounces_RewrittenForOthersUnlessVerifyAll) {
+    const std::string forged = "prvs=3123abcdef=alice@example.com";
+    EXPECT_EQ(query_from(forged, "<>"), kQueryUnknown) << text();
+    EXPECT_TRUE(says("BATV tag invalid (bad signature): would reply 550 5.7.1")) << text();
+    EXPECT_EQ(query_from(forged, "<autoreply@remote.test>"), kQueryValid) << text();
+    EXPECT_TRUE(says("not checked for mail from <autoreply@remote.test> (batv_verify_all_senders = no): recipient "
+                     "rewritten to <alice@example.com>"))
+        << text();
+    EXPECT_EQ(query_from(forged, "<autoreply@remote.test>", true, true), kQueryUnknown) << text();
+    EXPECT_TRUE(says("would reply 550 5.7.1")) << text();
+    EXPECT_EQ(query_from(tagged("alice"), "<autoreply@remote.test>"), kQueryValid) << text();
+    EXPECT_TRUE(says("BATV tag valid: recipient rewritten to <alice@example.com>")) << text();
 }
 
 TEST(BatvRecipientClassify, NotChecked_OffOtherDomainExemptOrNotMailbox) {
