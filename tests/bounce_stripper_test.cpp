@@ -517,7 +517,9 @@ TEST(BounceStripper, Body_ReturnsFalseRightAfterTheOriginalsHeaderBlockAndFirstB
     ASSERT_EQ(r.action, Action::Replace);
     EXPECT_EQ(r.new_body, stripped_dsn_body());
     EXPECT_FALSE(r.bytes_removed_exact);
-    EXPECT_EQ(r.trace_header_value, "returned message body removed; headers kept as text/rfc822-headers");
+    EXPECT_EQ(r.trace_header_value, "returned message body removed (at least " + std::to_string(r.bytes_removed) +
+                                        " bytes); headers kept as text/rfc822-headers");
+    EXPECT_EQ(r.bytes_removed, fed + 1 - stripped_dsn_body().size());  // what was seen, less what is kept
 }
 
 TEST(BounceStripper, ArfOrAutoReply_NoBodyWantedAfterHeaders) {

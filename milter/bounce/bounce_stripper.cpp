@@ -167,7 +167,10 @@ struct BounceStripper::Impl {
         r.bytes_removed_exact = whole_body_seen;
         r.trace_header_name = kTraceHeader;
         r.trace_header_value = "returned message body removed";
-        if (whole_body_seen) r.trace_header_value += " (" + std::to_string(r.bytes_removed) + " bytes)";
+        // The MTA's SKIP leaves the rest of a large body unseen: then the
+        // count is what was seen, a lower bound.
+        r.trace_header_value += std::string(whole_body_seen ? " (" : " (at least ") + std::to_string(r.bytes_removed) +
+                                " bytes)";
         r.trace_header_value += "; " + what;
         return r;
     }
