@@ -72,7 +72,7 @@ DESTDIR     ?=
 SHARE       := $(DATADIR)/rcptguard
 SHARE_FILES := etc/schema.sql etc/users.txt etc/postfix-main.cf.snippet etc/sendmail.mc.snippet
 
-.PHONY: all programs tests fuzz-targets deps check bench soak install uninstall test test-unit test-integration demo asan tsan fuzz bench clean lint-man
+.PHONY: all programs tests fuzz-targets deps check bench soak install uninstall test-unit test-integration demo asan tsan fuzz clean
 .DEFAULT_GOAL := all
 .SECONDARY:
 
