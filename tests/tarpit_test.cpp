@@ -6,6 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "milter/session.hpp"
 #include "milter/settings.hpp"
 #include "tests/fakes/fake_backend.hpp"
@@ -176,6 +179,36 @@ TEST(ClientTable, EmptyKey_NeverTracked) {
     EXPECT_EQ(t.size(), 0u);
 }
 
+// Many threads at once, as libmilter's workers and the policy service call
+// it (the sanitizer builds run these under ASan and TSan).
+TEST(ClientTable, ManyThreads_CountsAddUp_BansOnce_SizeBounded) {
+    FakeClock clock;
+    ClientTable t(64, clock);
+    BanSettings b;
+    b.ban_threshold = 2000;
+    constexpr int kThreads = 4, kEach = 1000;
+    std::atomic<int> newly_banned{0};
+    std::vector<std::thread> threads;
+    for (int n = 0; n < kThreads; ++n)
+        threads.emplace_back([&, n] {
+            for (int i = 0; i < kEach; ++i) {
+                // One shared client, plus a churn of distinct ones that evicts.
+                if (t.add_bad("192.0.2.1", 1, b).newly_banned) ++newly_banned;
+                t.add_bad("10." + std::to_string(n) + ".0." + std::to_string(i % 200), 1, b);
+                t.status("192.0.2.1", b);
+                if (i % 100 == 0) t.banned_now();
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_LE(t.size(), 64u);
+    ClientStatus shared = t.status("192.0.2.1", b);
+    // Evictions take the least recently seen; the shared client is touched
+    // on every step, so none of its 4000 counts is lost.
+    EXPECT_EQ(shared.bad_in_window, static_cast<unsigned>(kThreads * kEach));
+    EXPECT_TRUE(shared.banned);
+    EXPECT_EQ(newly_banned.load(), 1);  // exactly one call crossed the threshold
+}
+
 // Through a Connection, as the milter drives it.
 class TarpitSessionTest : public ::testing::Test {
 protected:
@@ -221,6 +254,33 @@ TEST_F(TarpitSessionTest, HarvestingClient_DelayedProgressively_Then421) {
     // Replies to the 4th and 5th bad recipient waited 1s, then 2s (after 3 bad).
     std::vector<Millis> want = {seconds(1), seconds(2)};
     EXPECT_EQ(sleeper_.sleeps(), want);
+}
+
+TEST_F(TarpitSessionTest, ParallelHarvesters_EachCutOff_SharedClientBanned) {
+    // Four sessions at once from one client and four from distinct ones; the
+    // shared client's bad recipients add up across them to a ban.
+    auto rt = runtime();
+    constexpr int kSessions = 4;
+    std::atomic<int> cut_off{0}, refused_at_once{0};
+    std::vector<std::thread> threads;
+    for (int n = 0; n < 2 * kSessions; ++n)
+        threads.emplace_back([&, n] {
+            std::string ip = n < kSessions ? "192.0.2.66" : "198.51.100." + std::to_string(n);
+            Connection c(rt, {"h" + std::to_string(n) + ".test", ip}, services_);
+            c.on_mail("<s@x.test>", "");
+            for (int i = 0; i < 10; ++i) {
+                RcptDecision d = rcpt(c, "<n" + std::to_string(n) + "-" + std::to_string(i) + "@example.test>");
+                if (d.reply.code == "421") {
+                    ++(i == 0 ? refused_at_once : cut_off);
+                    break;
+                }
+            }
+        });
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(cut_off.load() + refused_at_once.load(), 2 * kSessions);  // nobody got 10 guesses
+    // 4 x 6 bad recipients from 192.0.2.66 passed ban_threshold 8: banned now.
+    EXPECT_TRUE(clients_.status("192.0.2.66", runtime()->settings->tarpit.ban).banned);
+    EXPECT_FALSE(clients_.status("198.51.100.7", runtime()->settings->tarpit.ban).banned);
 }
 
 TEST_F(TarpitSessionTest, ValidRecipientsAfterThreshold_AlsoDelayed_NoTimingOracle) {
