@@ -1,8 +1,9 @@
 """The lookup cache and the statistics through a real Postfix: answers are
 cached, a user added with the sqlite3 shell is accepted at once (the cache
 notices the change), a known user keeps being accepted while the database is
-unreadable (serve-stale, logged) while an unknown one gets 451, and the
-metrics endpoint serves counters that match what happened."""
+unreadable (serve-stale, logged) while an unknown one gets 451, the
+metrics endpoint serves counters that match what happened, and a reload
+(SIGUSR1) starts with an empty cache."""
 
 import os
 import re
@@ -97,6 +98,16 @@ path = {db}
         r = h.run_rcptguard("-s", "-c", self.rg.conf)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertIn('rcptguard_replies_total{code="550"}', r.stdout)
+
+    def test_4_reload_starts_with_an_empty_cache(self):
+        found = 'rcptguard_backend_lookups_total{backend="users",result="found"}'
+        self.assertEqual(self.rcpt("<bob@example.test>"), 250)
+        asked = self.value(self.metrics(), found)
+        self.assertEqual(self.rcpt("<bob@example.test>"), 250)
+        self.assertEqual(self.value(self.metrics(), found), asked)  # answered from the cache
+        self.rg.reload()
+        self.assertEqual(self.rcpt("<bob@example.test>"), 250)
+        self.assertEqual(self.value(self.metrics(), found), asked + 1)  # the new cache had to ask
 
 
 if __name__ == "__main__":
