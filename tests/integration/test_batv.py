@@ -3,7 +3,9 @@ with a tagged envelope sender (checked at the sink with an independent HMAC in
 Python), a bounce to the tagged address is accepted and delivered to the
 plain address, and bounces to untagged or forged addresses get 550 5.7.1 in
 enforce mode and are only logged in monitor mode. Postfix runs with the
-recipient_canonical_maps line the man page recommends."""
+recipient_canonical_maps line the man page recommends; a second Postfix that
+validates recipients itself shows that the line is what lets tagged bounces
+through."""
 
 import hashlib
 import hmac
@@ -90,6 +92,34 @@ path = {db}
         m = self.sink.wait_for(lambda m: b"bounce-of-batv-out-1@remote.test" in m["data"], 30, "the bounce")[-1]
         self.assertEqual(m["rcpts"], ["alice@example.test"])
         self.assertEqual(m["from"], "")
+
+    def test_postfix_checking_recipients_itself_needs_the_documented_canonical_map(self):
+        # A site whose Postfix validates recipients itself (here
+        # relay_recipient_maps) refuses prvs= recipients before rcptguard
+        # sees them; the recipient_canonical_maps line of rcptguard.conf(5)
+        # lets the tagged bounce through.
+        sender = self.sign_one("batv-rrm-1")
+        root = os.path.join(self.root, "pf-rrm")
+        os.makedirs(root)
+        pf = h.Postfix(root, main={
+            "relay_domains": "example.test",
+            "transport_maps": "inline:{ example.test=smtp:[127.0.0.1]:%d }" % self.sink.port,
+            "smtpd_milters": "inet:127.0.0.1:%d" % self.port,
+            "relay_recipient_maps": "inline:{ alice@example.test=ok, bob@example.test=ok }",
+        }).start()
+        try:
+            code, msg = h.rcpt_verdict(pf.port, "<%s>" % sender, sender="<>", source="127.0.0.64")
+            self.assertEqual(code, 550, msg)
+            self.assertIn("User unknown in relay recipient table", msg)  # Postfix's own refusal
+            pf.reconfigure(recipient_canonical_maps="regexp:" + os.path.join(self.root, "batv.regexp"))
+            h.wait_until(lambda: h.rcpt_verdict(pf.port, "<%s>" % sender, sender="<>", source="127.0.0.64")[0] == 250,
+                         20, "the tagged bounce accepted once the canonical map is in place")
+            # The map does not open the door to forged tags: rcptguard still refuses them.
+            code, msg = h.rcpt_verdict(pf.port, "<prvs=4123abcdef=bob@example.test>", sender="<>", source="127.0.0.64")
+            self.assertEqual(code, 550, msg)
+            self.assertIn("5.7.1", msg)
+        finally:
+            pf.stop()
 
     def test_bounce_to_untagged_or_forged_address_550_571(self):
         with h.Smtp(self.pf.port, source="127.0.0.61") as c:
