@@ -17,7 +17,9 @@
 
 namespace rcptguard {
 
-constexpr const char* kDefaultConfigPath = "/etc/rcptguard/rcptguard.conf";
+// SYSCONFDIR/rcptguard/rcptguard.conf, SYSCONFDIR as the build was made
+// (/etc by default; see paths.cpp).
+extern const char* const kDefaultConfigPath;
 
 struct Settings {
     std::string config_path;

@@ -1,8 +1,9 @@
 """make install / uninstall as an admin runs them (into a DESTDIR): exactly the
 expected tree, an existing configuration kept, the systemd unit pointing at
 the installed binary, and the installed binary starting with the installed
-sample configuration against a temporary database. Also: the man pages render
-without warnings."""
+sample configuration against a temporary database; another PREFIX and
+SYSCONFDIR reach the programs' default configuration path, the systemd unit
+and the man pages. Also: the man pages render without warnings."""
 
 import glob
 import os
@@ -100,6 +101,34 @@ class Install(unittest.TestCase):
         self.assertEqual(left, [])
         self.assertTrue(os.path.exists(conf))
         self.assertTrue(os.path.exists(db))
+
+    def test_other_prefix_and_sysconfdir_reach_binaries_unit_and_man_pages(self):
+        dest = h.make_root("rcptguard-install-opt-")
+        opt = ["DESTDIR=" + dest, "PREFIX=/opt/rg", "SYSCONFDIR=/opt/rg/etc"]
+        try:
+            r = make("install", *opt)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            conf = "/opt/rg/etc/rcptguard/rcptguard.conf"
+            self.assertTrue(os.path.exists(dest + conf))
+            # Run without -c, both programs look where the configuration went.
+            for prog in ("rcptguard", "rcptguard-ctl"):
+                r = subprocess.run([os.path.join(dest, "opt/rg/sbin", prog), "-h"], capture_output=True, text=True)
+                self.assertIn("(default %s)" % conf, r.stdout + r.stderr, prog)
+            unit = open(os.path.join(dest, "opt/rg/lib/systemd/system/rcptguard.service")).read()
+            self.assertIn("ExecStart=/opt/rg/sbin/rcptguard -c %s" % conf, unit)
+            page = open(os.path.join(dest, "opt/rg/share/man/man8/rcptguard.8")).read()
+            self.assertIn("/opt/rg/etc/rcptguard/", page)
+            self.assertIn("/opt/rg/share/rcptguard/", page)
+            self.assertNotIn("/usr/local/", page)
+            self.assertNotIn("/etc/rcptguard/", page.replace("/opt/rg/etc/rcptguard/", ""))
+            r = make("uninstall", *opt)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        finally:
+            # The build directory's programs go back to the default (/etc).
+            r = make("programs")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        r = subprocess.run([h.binary("rcptguard"), "-h"], capture_output=True, text=True)
+        self.assertIn("(default /etc/rcptguard/rcptguard.conf)", r.stdout)
 
 
 class ManPages(unittest.TestCase):
