@@ -12,6 +12,7 @@
 #include <ctime>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "ctl/recipient_db.hpp"
@@ -40,8 +41,9 @@ void usage(std::ostream& o) {
          "  import FILE|-         add one address per line, all or nothing; bad lines are reported\n"
          "  export                print every recipient, one per line (importable)\n"
          "  domains               list the domains the database covers\n"
-         "  check ADDRESS         the daemon's verdict: exit 0 valid, 1 unknown, 2 temporary failure,\n"
-         "                        3 not one of our domains (same as rcptguard -q)\n"
+         "  check ADDRESS [SENDER] the daemon's verdict: exit 0 valid, 1 unknown, 2 temporary failure,\n"
+         "                        3 not one of our domains (same as rcptguard -q [-S SENDER];\n"
+         "                        SENDER '<>' for a bounce)\n"
          "options:\n"
          "  -c CONFIG      configuration (default " << kDefaultConfigPath << ")\n"
          "  --db PATH      use this database instead of the one in the configuration\n"
@@ -214,10 +216,12 @@ int run(const Options& o) {
     for (const char* k : kCommands) known = known || cmd == k;
     if (!known) throw std::invalid_argument("unknown command '" + cmd + "'");
     if (cmd == "check") {
-        if (o.args.size() != 1) throw std::invalid_argument("check needs one ADDRESS");
+        if (o.args.empty() || o.args.size() > 2) throw std::invalid_argument("check needs ADDRESS [SENDER]");
         auto rt = build_runtime(o.config, 1);
         for (const auto& w : rt->warnings) std::cerr << "rcptguard-ctl: warning: " << w << "\n";
-        return run_query(*rt, o.args[0], std::cout, static_cast<std::int64_t>(std::time(nullptr)));
+        std::optional<std::string> sender;
+        if (o.args.size() == 2) sender = o.args[1];
+        return run_query(*rt, o.args[0], std::cout, static_cast<std::int64_t>(std::time(nullptr)), sender);
     }
     Context c = load_context(o, false);
     if (cmd == "init") return cmd_init(c);

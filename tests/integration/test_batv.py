@@ -163,18 +163,22 @@ path = {db}
             self.assertIn("a bounce (MAIL FROM:<>) to this untagged address would get 550 5.7.1", r.stdout)
 
     def test_query_with_sender_agrees_with_postfix(self):
-        # rcptguard -q ADDRESS -S SENDER answers as the RCPT of that sender's message does.
+        # rcptguard -q ADDRESS -S SENDER (and rcptguard-ctl check ADDRESS SENDER)
+        # answers as the RCPT of that sender's message does.
         forged = "prvs=4123abcdef=alice@example.test"
         for addr, sender, code, exit_code in (("bob@example.test", "<>", 550, 1),
                                               ("bob@example.test", "<x@remote.test>", 250, 0),
                                               (forged, "<>", 550, 1),
                                               (forged, "<x@remote.test>", 250, 0)):
-            r = h.run_rcptguard("-q", addr, "-S", sender, "-c", self.rg.conf)
             got = h.rcpt_verdict(self.pf.port, "<%s>" % addr, sender=sender, source="127.0.0.63")
             self.assertEqual(got[0], code, (addr, sender, got))
-            self.assertEqual(r.returncode, exit_code, (addr, sender, r.stdout + r.stderr))
+            ctl = [h.binary("rcptguard-ctl"), "-c", self.rg.conf, "check", addr, sender]
+            for r in (h.run_rcptguard("-q", addr, "-S", sender, "-c", self.rg.conf),
+                      subprocess.run(ctl, capture_output=True, text=True, timeout=30)):
+                self.assertEqual(r.returncode, exit_code, (addr, sender, r.stdout + r.stderr))
+                if code == 550:
+                    self.assertIn("would reply 550 5.7.1", r.stdout)
             if code == 550:
-                self.assertIn("would reply 550 5.7.1", r.stdout)
                 self.assertTrue(got[1].startswith("5.7.1"), got)
         r = h.run_rcptguard("-S", "<>", "-c", self.rg.conf)
         self.assertNotEqual(r.returncode, 0)
