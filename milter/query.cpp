@@ -30,26 +30,24 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
     std::optional<std::string> from = sender;  // without its <>: "" for a bounce
     if (from && from->size() >= 2 && from->front() == '<' && from->back() == '>')
         *from = from->substr(1, from->size() - 2);
-    const bool bounce = from && from->empty();
-    if (br.kind == BatvRecipient::Kind::Untagged) {
-        if (!from) {
-            *note = who + ": BATV: a bounce (MAIL FROM:<>) to this untagged address would get " +
-                    batv_refusal(br, who).to_string() + monitor_note + "\n";
-        } else if (bounce) {
-            out << who << ": BATV: a bounce to an untagged address: would reply " << batv_refusal(br, who).to_string()
-                << monitor_note << "\n";
-            if (enforcing) return kQueryUnknown;
-        }
+    if (br.kind == BatvRecipient::Kind::Untagged && !from) {
+        *note = who + ": BATV: a bounce (MAIL FROM:<>) to this untagged address would get " +
+                batv_refusal(br, who).to_string() + monitor_note + "\n";
         return -1;
     }
-    if (br.kind != BatvRecipient::Kind::Tagged) return -1;
-    if (br.check == TagCheck::Valid) {
-        out << who << ": BATV tag valid: recipient rewritten to <" << br.plain << ">\n";
-    } else if (!from || bounce || b.verify_all_senders) {
-        out << who << ": BATV tag invalid (" << to_string(br.check) << "): "
+    // Without a sender a tagged address is judged as for the bounce it exists for.
+    BatvStep step = batv_step(br, !from || from->empty(), b.verify_all_senders);
+    if (step == BatvStep::Pass) return -1;
+    bool tagged = br.kind == BatvRecipient::Kind::Tagged;
+    if (step == BatvStep::Refuse) {
+        out << who << (tagged ? ": BATV tag invalid (" + std::string(to_string(br.check)) + "): "
+                              : std::string(": BATV: a bounce to an untagged address: "))
             << (from ? "would reply " : "a bounce would get ") << batv_refusal(br, who).to_string() << monitor_note
             << "\n";
         if (enforcing) return kQueryUnknown;
+        if (!tagged) return -1;
+    } else if (br.check == TagCheck::Valid) {
+        out << who << ": BATV tag valid: recipient rewritten to <" << br.plain << ">\n";
     } else {
         out << who << ": BATV tag invalid (" << to_string(br.check) << "), not checked for mail from "
             << display_address(*from) << " (batv_verify_all_senders = no): recipient rewritten to <" << br.plain
@@ -58,7 +56,6 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
     *check_address = br.plain;
     return -1;
 }
-
 
 int print_verdict(const RecipientPolicy& policy, std::string_view address, std::ostream& out) {
     RecipientCheck c = policy.check(address);

@@ -19,7 +19,6 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
     char delim = ao.recipient_delimiters.empty() ? '\0' : ao.recipient_delimiters[0];
     BatvRecipient br = classify_batv_recipient(b, a, delim, batv_day(services_.unix_time()));
     if (br.kind == BatvRecipient::Kind::NotChecked) return out;
-    bool verify = null_sender_ || b.verify_all_senders;
     bool monitor = !b.enforce || runtime_->policy->settings().monitor;
     Metrics& m = services_.metrics;
     std::string who = display_address(a.original);
@@ -39,20 +38,15 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
         return true;
     };
     if (br.kind == BatvRecipient::Kind::Untagged) {
-        if (null_sender_) {
-            bump(m.batv_untagged_bounces);
-            refuse_unless_monitor();
-        }
-        return out;
-    }
-    if (br.check == TagCheck::Valid) {
-        bump(m.batv_valid);
+        if (null_sender_) bump(m.batv_untagged_bounces);
     } else {
-        bump(m.batv_invalid);
-        if (verify && refuse_unless_monitor()) return out;
-        // Not refused (monitor, or a non-null sender such as an auto-reply to
-        // our Return-Path): deliver to the address the tag stands for.
+        bump(br.check == TagCheck::Valid ? m.batv_valid : m.batv_invalid);
     }
+    BatvStep step = batv_step(br, null_sender_, b.verify_all_senders);
+    if (step == BatvStep::Refuse && refuse_unless_monitor()) return out;
+    // Not refused (monitor mode, or not asked to): a tagged recipient is
+    // delivered to the address the tag stands for.
+    if (br.kind != BatvRecipient::Kind::Tagged) return out;
     rcpt_rewrites_.emplace_back(std::string(raw), "<" + br.plain + ">");
     out.check_address = br.plain;
     return out;

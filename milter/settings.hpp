@@ -66,5 +66,4 @@ Settings read_settings(const ConfigFile& file);
 // inet6:PORT@HOST); returns "" or the problem.
 std::string check_socket_spec(const std::string& spec);
 
-
 }  // namespace rcptguard

@@ -354,6 +354,20 @@ TEST_F(BatvQuery, SenderGiven_InvalidTag_RefusedForBounces_RewrittenForOthersUnl
     EXPECT_TRUE(says("BATV tag valid: recipient rewritten to <alice@example.com>")) << text();
 }
 
+TEST(BatvRecipientStep, RefuseRewriteOrPass_BySenderAndTag) {
+    BatvRecipient untagged{BatvRecipient::Kind::Untagged, TagCheck::Valid, ""};
+    BatvRecipient valid{BatvRecipient::Kind::Tagged, TagCheck::Valid, "a@example.com"};
+    BatvRecipient forged{BatvRecipient::Kind::Tagged, TagCheck::BadSignature, "a@example.com"};
+    EXPECT_EQ(batv_step(BatvRecipient{}, true, true), BatvStep::Pass);
+    EXPECT_EQ(batv_step(untagged, true, false), BatvStep::Refuse);
+    EXPECT_EQ(batv_step(untagged, false, true), BatvStep::Pass);  // ordinary mail to our users
+    EXPECT_EQ(batv_step(valid, true, false), BatvStep::Rewrite);
+    EXPECT_EQ(batv_step(valid, false, true), BatvStep::Rewrite);
+    EXPECT_EQ(batv_step(forged, true, false), BatvStep::Refuse);
+    EXPECT_EQ(batv_step(forged, false, false), BatvStep::Rewrite);  // an auto-reply: not checked unless asked
+    EXPECT_EQ(batv_step(forged, false, true), BatvStep::Refuse);
+}
+
 TEST(BatvRecipientClassify, NotChecked_OffOtherDomainExemptOrNotMailbox) {
     BatvSettings b;
     b.domains.add_exact("example.com");

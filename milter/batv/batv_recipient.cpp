@@ -21,6 +21,19 @@ BatvRecipient classify_batv_recipient(const BatvSettings& b, const Address& a, c
     return r;
 }
 
+BatvStep batv_step(const BatvRecipient& r, bool null_sender, bool verify_all_senders) {
+    switch (r.kind) {
+        case BatvRecipient::Kind::NotChecked: return BatvStep::Pass;
+        case BatvRecipient::Kind::Untagged: return null_sender ? BatvStep::Refuse : BatvStep::Pass;
+        case BatvRecipient::Kind::Tagged: break;
+    }
+    // An invalid tag from a non-null sender (an auto-reply to our
+    // Return-Path) is only checked on request; it is delivered to the plain
+    // address like a valid one.
+    if (r.check != TagCheck::Valid && (null_sender || verify_all_senders)) return BatvStep::Refuse;
+    return BatvStep::Rewrite;
+}
+
 Reply batv_refusal(const BatvRecipient& r, const std::string& who) {
     std::string why = r.kind == BatvRecipient::Kind::Tagged
                           ? std::string("Invalid bounce address tag (BATV): ") + to_string(r.check)

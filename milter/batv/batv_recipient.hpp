@@ -28,6 +28,13 @@ struct BatvRecipient {
 // character, '\0' if none.
 BatvRecipient classify_batv_recipient(const BatvSettings& b, const Address& a, char delimiter, std::int64_t today);
 
+// What BATV asks of the RCPT of a message from a null (bounce) or another
+// sender, before monitor mode is applied: refuse it (batv_refusal), deliver
+// it to r.plain, or leave it alone. The RCPT path and "rcptguard -q -S" both
+// decide with this.
+enum class BatvStep { Pass, Refuse, Rewrite };
+BatvStep batv_step(const BatvRecipient& r, bool null_sender, bool verify_all_senders);
+
 // The 550 5.7.1 a bounce to this recipient gets (kind Untagged, or Tagged
 // with an invalid tag); who: the address as the client wrote it, for the text.
 Reply batv_refusal(const BatvRecipient& r, const std::string& who);

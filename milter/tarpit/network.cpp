@@ -5,6 +5,8 @@
 
 #include <cstring>
 
+#include "../text.hpp"
+
 namespace rcptguard {
 
 std::optional<IpAddress> IpAddress::parse(std::string_view text) {
@@ -95,7 +97,7 @@ std::string parse_host_port(const std::string& spec, std::string* host, int* por
         h = spec.substr(0, colon);
         p = spec.substr(colon + 1);
     }
-    if (!IpAddress::parse(h)) return "'" + h.substr(0, 64) + "' is not an IP address";
+    if (!IpAddress::parse(h)) return "'" + printable(h, 64) + "' is not an IP address";
     if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) < 1 ||
         std::stoi(p) > 65535)
         return "port must be a number from 1 to 65535";

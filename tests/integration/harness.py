@@ -401,13 +401,11 @@ class SmtpSink:
     MTA in front must bounce them."""
 
     def __init__(self, port=None, reject_rcpt=None):
-        import re as _re
         import socketserver
-        import threading
         self.port = port or free_port()
         self.messages = []
         self.lock = threading.Lock()
-        self.reject = _re.compile(reject_rcpt) if reject_rcpt else None
+        self.reject = re.compile(reject_rcpt) if reject_rcpt else None
         sink = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -429,10 +427,10 @@ class SmtpSink:
                     elif verb == "HELO":
                         self.reply("250 sink.test")
                     elif verb == "MAIL":
-                        mail_from, rcpts = _re.search(r"<([^>]*)>", cmd).group(1), []
+                        mail_from, rcpts = re.search(r"<([^>]*)>", cmd).group(1), []
                         self.reply("250 2.1.0 Ok")
                     elif verb == "RCPT":
-                        addr = _re.search(r"<([^>]*)>", cmd).group(1)
+                        addr = re.search(r"<([^>]*)>", cmd).group(1)
                         if sink.reject and sink.reject.search(addr):
                             self.reply("550 5.1.1 <%s>: mailbox unavailable (test sink)" % addr)
                         else:
