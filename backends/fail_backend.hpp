@@ -11,8 +11,7 @@ namespace rcptguard {
 
 class FailBackend final : public Backend {
 public:
-    FailBackend(std::string name, std::string reason)
-        : Backend(std::move(name), "fail"), reason_(std::move(reason)) {}
+    FailBackend(std::string name, std::string reason) : Backend(std::move(name), "fail"), reason_(std::move(reason)) {}
     LookupResult lookup(std::string_view) const noexcept override {
         try {
             return LookupResult::tempfail(reason_);

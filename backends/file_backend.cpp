@@ -41,8 +41,14 @@ std::string_view first_token_of(std::string_view line) {
     std::size_t i = 0;
     if (!line.empty() && line.front() == '"') {
         for (i = 1; i < line.size(); ++i) {
-            if (line[i] == '\\') { ++i; continue; }
-            if (line[i] == '"') { ++i; break; }
+            if (line[i] == '\\') {
+                ++i;
+                continue;
+            }
+            if (line[i] == '"') {
+                ++i;
+                break;
+            }
         }
     }
     while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
@@ -61,8 +67,8 @@ ListLine parse_list_line(std::string_view line, const AddressOptions& opts) {
     return out;
 }
 
-bool parse_recipient_list(const std::string& text, const std::string& path,
-                          const AddressOptions& opts, RecipientList* out, std::string* error) {
+bool parse_recipient_list(const std::string& text, const std::string& path, const AddressOptions& opts,
+                          RecipientList* out, std::string* error) {
     std::size_t pos = 0;
     int lineno = 0;
     while (pos < text.size()) {
@@ -136,8 +142,8 @@ void FileBackend::maintain() noexcept {
         if (!stat_identity(path_, &now)) {
             std::string problem = path_ + ": " + std::strerror(errno);
             if (problem != last_error_)
-                log_warning("backend " + name() + ": " + problem + ": keeping the " +
-                            std::to_string(size()) + " entries loaded before");
+                log_warning("backend " + name() + ": " + problem + ": keeping the " + std::to_string(size()) +
+                            " entries loaded before");
             last_error_ = problem;
             return;
         }

@@ -54,8 +54,8 @@ struct ListLine {
 ListLine parse_list_line(std::string_view line, const AddressOptions& opts);
 
 // Parses file contents; on error returns false with *error = "path:line: problem".
-bool parse_recipient_list(const std::string& text, const std::string& path,
-                          const AddressOptions& opts, RecipientList* out, std::string* error);
+bool parse_recipient_list(const std::string& text, const std::string& path, const AddressOptions& opts,
+                          RecipientList* out, std::string* error);
 
 class FileBackend final : public Backend {
 public:
@@ -76,8 +76,8 @@ private:
     std::string path_;
     AddressOptions opts_;
     Published<RecipientList> list_;
-    FileIdentity identity_;        // touched only by the maintaining thread
-    std::string last_error_;       // ditto: avoids logging the same problem every second
+    FileIdentity identity_;   // touched only by the maintaining thread
+    std::string last_error_;  // ditto: avoids logging the same problem every second
     std::atomic<unsigned long> generation_{0};
 };
 

@@ -108,8 +108,8 @@ LookupResult LdapBackend::lookup(std::string_view key) const noexcept {
             std::string error;
             Checkout c = checkout(&error);
             if (!c.conn) return fail(error);
-            LdapSearch s = c.conn->search(opts_.base, opts_.scope, filter, opts_.size_limit,
-                                          opts_.connection.search_timeout);
+            LdapSearch s =
+                c.conn->search(opts_.base, opts_.scope, filter, opts_.size_limit, opts_.connection.search_timeout);
             std::string where = c.conn->uri() + ": ";
             // Only a fresh connection tells about the server (a pooled one
             // may just be stale): it clears or sets the server's failure.
@@ -117,12 +117,8 @@ LookupResult LdapBackend::lookup(std::string_view key) const noexcept {
             if (!c.reused && s.outcome == LdapSearch::Outcome::Lost)
                 health_.failed(c.conn->uri(), s.error, LdapServerHealth::Clock::now());
             switch (s.outcome) {
-                case LdapSearch::Outcome::Found:
-                    checkin(std::move(c));
-                    return LookupResult::found();
-                case LdapSearch::Outcome::NotFound:
-                    checkin(std::move(c));
-                    return LookupResult::not_found();
+                case LdapSearch::Outcome::Found: checkin(std::move(c)); return LookupResult::found();
+                case LdapSearch::Outcome::NotFound: checkin(std::move(c)); return LookupResult::not_found();
                 case LdapSearch::Outcome::Failed:
                     // The server answered (no such base, no access, ...): the
                     // connection is fine, the answer is not a verdict.
@@ -153,8 +149,8 @@ std::string LdapBackend::probe() const {
     ConnPtr conn = LdapConnection::open(opts_.connection, &error);
     if (!conn) return error;
     if (!error.empty()) log_warning("backend " + name() + ": " + error + "; using " + conn->uri());
-    LdapSearch s = conn->search(opts_.base, opts_.scope, opts_.filter.expand(kProbeKey), 1,
-                                opts_.connection.connect_timeout);
+    LdapSearch s =
+        conn->search(opts_.base, opts_.scope, opts_.filter.expand(kProbeKey), 1, opts_.connection.connect_timeout);
     if (s.outcome == LdapSearch::Outcome::Failed || s.outcome == LdapSearch::Outcome::Lost)
         return conn->uri() + ": " + s.error;
     std::lock_guard<std::mutex> lock(mutex_);

@@ -51,7 +51,7 @@ struct LdapOptions {
     LdapScope scope = LdapScope::Sub;
     LdapFilterTemplate filter;  // parsed already
     int pool_size = 4;
-    int size_limit = 1;  // one entry answers the question
+    int size_limit = 1;                           // one entry answers the question
     std::chrono::milliseconds retry_after{2000};  // skip a failed server this long; 0: never skip
 };
 

@@ -111,7 +111,8 @@ LdapOptions read_ldap_options(SectionReader& r) {
     if (tls && c.tls_verify && access(c.tls_ca_file.c_str(), R_OK) != 0)
         r.fail("tls_ca_file", "cannot read " + c.tls_ca_file + ": " + std::strerror(errno));
     if (tls && !c.tls_verify)
-        log_warning("backend " + name + ": tls_verify = no: the directory's certificate is not checked, "
+        log_warning("backend " + name +
+                    ": tls_verify = no: the directory's certificate is not checked, "
                     "so anyone in the network path can pose as it");
     if (!password_file.empty()) {
         c.bind_password = read_password_file(r, password_file, name);

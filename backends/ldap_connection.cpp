@@ -178,11 +178,11 @@ LdapConnection::~LdapConnection() {
     if (ld_) ldap_unbind_ext(ld_, nullptr, nullptr);
 }
 
-LdapSearch LdapConnection::search(const std::string& base, LdapScope scope, const std::string& filter,
-                                  int size_limit, std::chrono::milliseconds timeout) {
-    int ldap_scope = scope == LdapScope::Base ? LDAP_SCOPE_BASE
-                   : scope == LdapScope::One  ? LDAP_SCOPE_ONELEVEL
-                                              : LDAP_SCOPE_SUBTREE;
+LdapSearch LdapConnection::search(const std::string& base, LdapScope scope, const std::string& filter, int size_limit,
+                                  std::chrono::milliseconds timeout) {
+    int ldap_scope = scope == LdapScope::Base  ? LDAP_SCOPE_BASE
+                     : scope == LdapScope::One ? LDAP_SCOPE_ONELEVEL
+                                               : LDAP_SCOPE_SUBTREE;
     char no_attrs[] = LDAP_NO_ATTRS;  // "1.1"
     char* attrs[] = {no_attrs, nullptr};
     timeval tv = to_timeval(timeout);
@@ -202,7 +202,8 @@ LdapSearch LdapConnection::search(const std::string& base, LdapScope scope, cons
         out.error = "search: " + describe(ld_, rc);
         if (rc == LDAP_TIMEOUT) out.error += " after " + seconds_text(timeout);
         if (rc == LDAP_NO_SUCH_OBJECT) out.error += ": base " + base + " does not exist";
-        if (rc == LDAP_REFERRAL) out.error += ": the server refers elsewhere for base " + base + " (referrals are not followed)";
+        if (rc == LDAP_REFERRAL)
+            out.error += ": the server refers elsewhere for base " + base + " (referrals are not followed)";
     }
     if (res) ldap_msgfree(res);  // also after errors: a partial result may be attached
     return out;
@@ -212,7 +213,8 @@ bool parse_ldap_uri(const std::string& text, LdapUri* out, std::string* problem)
     LDAPURLDesc* lud = nullptr;
     int rc = ldap_url_parse(text.c_str(), &lud);
     if (rc != LDAP_URL_SUCCESS || !lud) {
-        *problem = "'" + text + "' is not an LDAP URI (expected ldap://host[:port], ldaps://host[:port] or ldapi://path)";
+        *problem =
+            "'" + text + "' is not an LDAP URI (expected ldap://host[:port], ldaps://host[:port] or ldapi://path)";
         return false;
     }
     out->scheme = lud->lud_scheme ? lud->lud_scheme : "";
@@ -225,7 +227,8 @@ bool parse_ldap_uri(const std::string& text, LdapUri* out, std::string* problem)
     }
     if (extra) {
         *problem = "'" + text + "': give only scheme, host and port (base, scope and filter have their own keys";
-        *problem += out->scheme == "ldapi" ? "; an ldapi path is percent-encoded: ldapi://%2Frun%2Fslapd%2Fldapi)" : ")";
+        *problem +=
+            out->scheme == "ldapi" ? "; an ldapi path is percent-encoded: ldapi://%2Frun%2Fslapd%2Fldapi)" : ")";
         return false;
     }
     return true;

@@ -45,7 +45,7 @@ struct LdapConnectionSettings {
     std::string bind_dn;            // empty: anonymous, no bind
     std::string bind_password;      // secret: never logged
     bool start_tls = false;
-    std::string tls_ca_file;        // used when TLS is (ldaps:// or start_tls)
+    std::string tls_ca_file;  // used when TLS is (ldaps:// or start_tls)
     bool tls_verify = true;
     std::chrono::milliseconds connect_timeout{2000};  // per URI: connect, TLS, bind
     std::chrono::milliseconds search_timeout{3000};

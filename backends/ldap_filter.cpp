@@ -145,8 +145,7 @@ std::string LdapFilterTemplate::parse(std::string_view text) {
             case 's': part = Part::Key; break;
             case 'u': part = Part::Local; break;
             case 'd': part = Part::Domain; break;
-            default:
-                return std::string("unknown placeholder '%") + p + "' (known: %s %u %d %%)";
+            default: return std::string("unknown placeholder '%") + p + "' (known: %s %u %d %%)";
         }
         flush();
         pieces_.push_back({part, {}});

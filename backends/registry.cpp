@@ -26,8 +26,8 @@ BuiltBackend make_sqlite(SectionReader& r, const BackendContext&) {
     std::string problem = SqliteBackend::check_query(o.query);
     if (!problem.empty()) r.fail("query", problem);
     o.pool_size = static_cast<int>(r.integer("pool_size", o.pool_size, 1, 64));
-    o.busy_timeout = r.duration("busy_timeout", o.busy_timeout, std::chrono::milliseconds(0),
-                                std::chrono::milliseconds(10'000));
+    o.busy_timeout =
+        r.duration("busy_timeout", o.busy_timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(10'000));
     r.finish();
     auto b = std::make_shared<SqliteBackend>(r.section().name, o);
     return {b, b->probe()};

@@ -28,8 +28,8 @@ std::string explain_cantopen(const std::string& path) {
     std::fclose(f);
     bool wal = n == sizeof header && header[18] == 2 && header[19] == 2;
     if (wal && access(dir.c_str(), W_OK) != 0 && access((path + "-shm").c_str(), W_OK) != 0)
-        return " (the database is in WAL mode and uid " + std::to_string(geteuid()) +
-               " may not create " + path + "-shm: give the user rcptguard runs as write access to " + dir + ")";
+        return " (the database is in WAL mode and uid " + std::to_string(geteuid()) + " may not create " + path +
+               "-shm: give the user rcptguard runs as write access to " + dir + ")";
     return "";
 }
 
@@ -67,8 +67,8 @@ std::string SqliteBackend::check_query(const std::string& query) {
     std::string lower;
     for (char c : query) lower.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c));
     auto b = lower.find_first_not_of(" \t\r\n(");
-    if (problem.empty() && (b == std::string::npos ||
-                            (lower.compare(b, 6, "select") != 0 && lower.compare(b, 4, "with") != 0)))
+    if (problem.empty() &&
+        (b == std::string::npos || (lower.compare(b, 6, "select") != 0 && lower.compare(b, 4, "with") != 0)))
         problem = "must be a SELECT statement";
     sqlite3_close(db);
     return problem;
@@ -80,11 +80,9 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
     // READWRITE (never CREATE): a missing file is an error, not a new empty
     // database; SQLite falls back to read-only if we may not write the file.
     // query_only then forbids any change through this connection.
-    int rc = sqlite3_open_v2(opts_.path.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc = sqlite3_open_v2(opts_.path.c_str(), &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
-        *error = std::string("cannot open ") + opts_.path + ": " +
-                 (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+        *error = std::string("cannot open ") + opts_.path + ": " + (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         if (access(opts_.path.c_str(), F_OK) != 0) *error += " (" + std::string(std::strerror(errno)) + ")";
         close_conn(c);
         return nullptr;
@@ -93,8 +91,8 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
     // Read through a memory map rather than a read() per page: the database
     // is only read here, and the kernel shares the pages between connections.
     sqlite3_exec(c->db, "PRAGMA query_only = 1; PRAGMA mmap_size = 268435456", nullptr, nullptr, nullptr);
-    rc = sqlite3_prepare_v3(c->db, opts_.query.c_str(), static_cast<int>(opts_.query.size()),
-                            SQLITE_PREPARE_PERSISTENT, &c->stmt, nullptr);
+    rc = sqlite3_prepare_v3(c->db, opts_.query.c_str(), static_cast<int>(opts_.query.size()), SQLITE_PREPARE_PERSISTENT,
+                            &c->stmt, nullptr);
     if (rc != SQLITE_OK || !c->stmt) {
         *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
         if ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY) *error += explain_cantopen(opts_.path);
@@ -198,10 +196,9 @@ LookupResult SqliteBackend::run(Conn* c, sqlite3_stmt* st, bool* discard) const 
     } else if (rc == SQLITE_DONE) {
         result = LookupResult::not_found();
     } else {
-        result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db) +
-                                        ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY
-                                             ? explain_cantopen(opts_.path)
-                                             : ""));
+        result = LookupResult::tempfail(
+            opts_.path + ": " + sqlite3_errmsg(c->db) +
+            ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY ? explain_cantopen(opts_.path) : ""));
         // Busy/locked is transient; anything else (corrupt, I/O error,
         // schema gone) gets a fresh connection next time.
         int primary = rc & 0xFF;
@@ -212,8 +209,7 @@ LookupResult SqliteBackend::run(Conn* c, sqlite3_stmt* st, bool* discard) const 
 
 LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
     try {
-        if (unavailable_.load())
-            return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
+        if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
         std::string error;
         Conn* c = checkout(&error);
         if (!c) return LookupResult::tempfail(error);
@@ -235,8 +231,7 @@ LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
 LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept {
     if (!default_query_ || keys.size() < 2 || keys.size() > 3) return Backend::lookup_any(keys, matched);
     try {
-        if (unavailable_.load())
-            return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
+        if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
         std::string error;
         Conn* c = checkout(&error);
         if (!c) return LookupResult::tempfail(error);
@@ -260,10 +255,9 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
             result = LookupResult::found();
         }
         if (rc != SQLITE_DONE && rc != SQLITE_OK) {
-            result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db) +
-                                            ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY
-                                                 ? explain_cantopen(opts_.path)
-                                                 : ""));
+            result = LookupResult::tempfail(
+                opts_.path + ": " + sqlite3_errmsg(c->db) +
+                ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY ? explain_cantopen(opts_.path) : ""));
             int primary = rc & 0xFF;
             discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
         } else if (result.status == LookupStatus::Found && matched) {

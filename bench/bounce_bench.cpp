@@ -72,7 +72,10 @@ int main(int argc, char** argv) {
     {
         BounceStripper s;
         feed_headers(s);
-        generate(1 << 20, [&](const std::string& c) { s.body(c); return true; });
+        generate(1 << 20, [&](const std::string& c) {
+            s.body(c);
+            return true;
+        });
         s.finish(true);
     }
 
@@ -90,7 +93,10 @@ int main(int argc, char** argv) {
     t0 = Clock::now();
     BounceStripper full;
     feed_headers(full);
-    generate(bytes, [&](const std::string& c) { full.body(c); return true; });
+    generate(bytes, [&](const std::string& c) {
+        full.body(c);
+        return true;
+    });
     StripResult r = full.finish(true);
     double strip = seconds_since(t0);
     long rss1 = max_rss_kib();

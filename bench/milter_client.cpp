@@ -18,7 +18,8 @@ namespace rcptguard::bench {
 
 std::string MilterReply::smtp_class() const {
     switch (code) {
-        case 'c': case 'a': return "accept";
+        case 'c':
+        case 'a': return "accept";
         case 'r': return "reject";
         case 't': return "tempfail";
         case 'y': return !text.empty() && text[0] == '5' ? "reject" : "tempfail";

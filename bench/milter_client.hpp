@@ -13,8 +13,8 @@
 namespace rcptguard::bench {
 
 struct MilterReply {
-    char code = 0;      // 'c' continue, 'r' reject, 't' tempfail, 'y' reply text, 'a' accept, ...
-    std::string text;   // for 'y': "550 5.1.1 ..."
+    char code = 0;     // 'c' continue, 'r' reject, 't' tempfail, 'y' reply text, 'a' accept, ...
+    std::string text;  // for 'y': "550 5.1.1 ..."
     bool ok() const { return code != 0; }
     // "accept", "reject", "tempfail" from the SMTP point of view.
     std::string smtp_class() const;

@@ -87,9 +87,12 @@ void run_connection_worker(const Options& o, long my_rcpts, int id, ThreadResult
                 auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
                 out->latency_us.push_back(static_cast<std::uint32_t>(us));
                 std::string cls = rep.smtp_class();
-                if (cls == "accept") ++out->accept;
-                else if (cls == "reject") ++out->reject;
-                else if (cls == "tempfail") ++out->tempfail;
+                if (cls == "accept")
+                    ++out->accept;
+                else if (cls == "reject")
+                    ++out->reject;
+                else if (cls == "tempfail")
+                    ++out->tempfail;
                 else {
                     ++out->errors;
                     if (out->first_error.empty()) out->first_error = "no reply to RCPT (connection lost)";
@@ -119,15 +122,24 @@ bool parse(int argc, char** argv, Options* o) {
             }
             return argv[++i];
         };
-        if (a == "--socket") o->socket = val();
-        else if (a == "--connections") o->connections = std::atoi(val().c_str());
-        else if (a == "--rcpts") o->rcpts = std::atol(val().c_str());
-        else if (a == "--rcpts-per-message") o->rcpts_per_message = std::atoi(val().c_str());
-        else if (a == "--messages-per-connection") o->messages_per_connection = std::atoi(val().c_str());
-        else if (a == "--valid-ratio") o->valid_ratio = std::atof(val().c_str());
-        else if (a == "--users") o->users = std::atol(val().c_str());
-        else if (a == "--domain") o->domain = val();
-        else if (a == "--check") o->check = true;
+        if (a == "--socket")
+            o->socket = val();
+        else if (a == "--connections")
+            o->connections = std::atoi(val().c_str());
+        else if (a == "--rcpts")
+            o->rcpts = std::atol(val().c_str());
+        else if (a == "--rcpts-per-message")
+            o->rcpts_per_message = std::atoi(val().c_str());
+        else if (a == "--messages-per-connection")
+            o->messages_per_connection = std::atoi(val().c_str());
+        else if (a == "--valid-ratio")
+            o->valid_ratio = std::atof(val().c_str());
+        else if (a == "--users")
+            o->users = std::atol(val().c_str());
+        else if (a == "--domain")
+            o->domain = val();
+        else if (a == "--check")
+            o->check = true;
         else {
             std::fprintf(stderr, "milter_load: unknown option %s\n", a.c_str());
             return false;
@@ -135,9 +147,10 @@ bool parse(int argc, char** argv, Options* o) {
     }
     if (o->socket.empty() || o->connections < 1 || o->rcpts < 1 || o->rcpts_per_message < 1 ||
         o->messages_per_connection < 1 || o->users < 1) {
-        std::fprintf(stderr, "usage: milter_load --socket SPEC [--connections N] [--rcpts N] "
-                             "[--rcpts-per-message N] [--messages-per-connection N] [--valid-ratio R] "
-                             "[--users N] [--domain D] [--check]\n");
+        std::fprintf(stderr,
+                     "usage: milter_load --socket SPEC [--connections N] [--rcpts N] "
+                     "[--rcpts-per-message N] [--messages-per-connection N] [--valid-ratio R] "
+                     "[--users N] [--domain D] [--check]\n");
         return false;
     }
     return true;
@@ -174,10 +187,11 @@ int main(int argc, char** argv) {
         return all.latency_us[i];
     };
     long n = static_cast<long>(all.latency_us.size());
-    std::printf("rcpts=%ld seconds=%.3f rate=%.0f p50_us=%u p99_us=%u p999_us=%u accept=%ld reject=%ld "
-                "tempfail=%ld errors=%ld wrong=%ld\n",
-                n, secs, secs > 0 ? static_cast<double>(n) / secs : 0.0, pct(0.50), pct(0.99), pct(0.999),
-                all.accept, all.reject, all.tempfail, all.errors, all.wrong);
+    std::printf(
+        "rcpts=%ld seconds=%.3f rate=%.0f p50_us=%u p99_us=%u p999_us=%u accept=%ld reject=%ld "
+        "tempfail=%ld errors=%ld wrong=%ld\n",
+        n, secs, secs > 0 ? static_cast<double>(n) / secs : 0.0, pct(0.50), pct(0.99), pct(0.999), all.accept,
+        all.reject, all.tempfail, all.errors, all.wrong);
     if (!all.first_error.empty()) std::fprintf(stderr, "milter_load: first problem: %s\n", all.first_error.c_str());
     return (all.errors > 0 || all.wrong > 0 || n != o.rcpts) ? 1 : 0;
 }

@@ -23,8 +23,8 @@ char* c_str(const char* s) { return const_cast<char*>(s); }
 sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned long, unsigned long,
                       unsigned long* pf0, unsigned long* pf1, unsigned long* pf2, unsigned long* pf3) {
     *pf0 = f0 & SMFIF_SETSYMLIST;
-    unsigned long steps = (SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN |
-                           SMFIP_NODATA) & f1;
+    unsigned long steps =
+        (SMFIP_NOHELO | SMFIP_NOHDRS | SMFIP_NOEOH | SMFIP_NOBODY | SMFIP_NOUNKNOWN | SMFIP_NODATA) & f1;
     steps |= f1 & (SMFIP_NR_CONN | SMFIP_NR_MAIL | SMFIP_RCPT_REJ);
     *pf1 = steps;
     *pf2 = 0;
@@ -45,9 +45,7 @@ sfsistat on_connect(SMFICTX* ctx, char*, _SOCK_ADDR*) {
     return (steps_of(ctx) & SMFIP_NR_CONN) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
-sfsistat on_envfrom(SMFICTX* ctx, char**) {
-    return (steps_of(ctx) & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : SMFIS_CONTINUE;
-}
+sfsistat on_envfrom(SMFICTX* ctx, char**) { return (steps_of(ctx) & SMFIP_NR_MAIL) ? SMFIS_NOREPLY : SMFIS_CONTINUE; }
 
 bool refused_by_name(const char* a) {
     const char* at = std::strchr(a, '@');
@@ -63,7 +61,8 @@ sfsistat on_envrcpt(SMFICTX* ctx, char** argv) {
     if (*a == '<') ++a;
     if (refused_by_name(a)) {
         std::string text = std::string("<") + a;
-        smfi_setreply(ctx, c_str("550"), c_str("5.1.1"), c_str((text + ": Recipient address rejected: User unknown").c_str()));
+        smfi_setreply(ctx, c_str("550"), c_str("5.1.1"),
+                      c_str((text + ": Recipient address rejected: User unknown").c_str()));
         return SMFIS_REJECT;
     }
     return SMFIS_CONTINUE;
@@ -99,7 +98,8 @@ int main(int argc, char** argv) {
     d.xxfi_close = on_close;
     d.xxfi_negotiate = on_negotiate;
     signal(SIGPIPE, SIG_IGN);
-    if (smfi_register(d) != MI_SUCCESS || smfi_setconn(c_str(spec)) != MI_SUCCESS || smfi_opensocket(true) != MI_SUCCESS) {
+    if (smfi_register(d) != MI_SUCCESS || smfi_setconn(c_str(spec)) != MI_SUCCESS ||
+        smfi_opensocket(true) != MI_SUCCESS) {
         std::fprintf(stderr, "null_milter: cannot listen on %s\n", spec);
         return 1;
     }

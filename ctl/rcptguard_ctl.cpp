@@ -45,7 +45,9 @@ void usage(std::ostream& o) {
          "                        3 not one of our domains (same as rcptguard -q [-S SENDER];\n"
          "                        SENDER '<>' for a bounce)\n"
          "options:\n"
-         "  -c CONFIG      configuration (default " << kDefaultConfigPath << ")\n"
+         "  -c CONFIG      configuration (default "
+      << kDefaultConfigPath
+      << ")\n"
          "  --db PATH      use this database instead of the one in the configuration\n"
          "  --backend NAME the [backend NAME] to use when the configuration has several sqlite ones\n"
          "  -h, --help     this help;  -V, --version  the version\n"
@@ -146,7 +148,8 @@ int cmd_init(const Context& c) {
             if (stat(parent.c_str(), &st) != 0 && mkdir(parent.c_str(), 0755) != 0)
                 throw std::runtime_error("cannot create " + parent + ": " + std::strerror(errno));
         }
-        if (mkdir(dir.c_str(), 0750) != 0) throw std::runtime_error("cannot create " + dir + ": " + std::strerror(errno));
+        if (mkdir(dir.c_str(), 0750) != 0)
+            throw std::runtime_error("cannot create " + dir + ": " + std::strerror(errno));
         if (uid != static_cast<uid_t>(-1) && chown(dir.c_str(), uid, gid) != 0)
             throw std::runtime_error("cannot hand " + dir + " to " + c.user + ": " + std::strerror(errno));
         std::cout << "created directory " << dir << "\n";
@@ -160,8 +163,8 @@ int cmd_init(const Context& c) {
     std::cout << "created " << c.db_path << " (WAL mode, mode 0640"
               << (uid != static_cast<uid_t>(-1) ? ", owner " + c.user : std::string()) << ")\n";
     if (uid != static_cast<uid_t>(-1) && !dir.empty() && stat(dir.c_str(), &st) == 0 && st.st_uid != uid)
-        std::cout << "note: " << dir << " is not owned by " << c.user
-                  << ": rcptguard needs to create " << c.db_path << "-shm there (chown " << c.user << " " << dir << ")\n";
+        std::cout << "note: " << dir << " is not owned by " << c.user << ": rcptguard needs to create " << c.db_path
+                  << "-shm there (chown " << c.user << " " << dir << ")\n";
     return 0;
 }
 
@@ -246,7 +249,8 @@ int run(const Options& o) {
         for (const auto& d : db.domains()) {
             std::cout << d.domain << "\t" << d.addresses << (d.addresses == 1 ? " address" : " addresses")
                       << (d.catch_all ? ", catch-all" : "");
-            if (have_domains && !s.policy.domains.contains(d.domain)) std::cout << "\t(not in 'domains': never consulted)";
+            if (have_domains && !s.policy.domains.contains(d.domain))
+                std::cout << "\t(not in 'domains': never consulted)";
             std::cout << "\n";
         }
         return 0;
@@ -281,15 +285,20 @@ int main(int argc, char** argv) {
             std::cout << "rcptguard-ctl " << RCPTGUARD_VERSION << "\n";
             return 0;
         }
-        if (o.command.empty() && a == "-c") o.config = value();
-        else if (o.command.empty() && a == "--db") o.db = value();
-        else if (o.command.empty() && a == "--backend") o.backend = value();
+        if (o.command.empty() && a == "-c")
+            o.config = value();
+        else if (o.command.empty() && a == "--db")
+            o.db = value();
+        else if (o.command.empty() && a == "--backend")
+            o.backend = value();
         else if (o.command.empty() && !a.empty() && a[0] == '-') {
             std::cerr << "rcptguard-ctl: unknown option " << a << "\n";
             usage(std::cerr);
             return kExitUsage;
-        } else if (o.command.empty()) o.command = a;
-        else o.args.push_back(a);
+        } else if (o.command.empty())
+            o.command = a;
+        else
+            o.args.push_back(a);
     }
     if (o.command.empty()) {
         usage(std::cerr);

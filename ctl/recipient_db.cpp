@@ -8,8 +8,8 @@
 #include <cerrno>
 #include <cstring>
 
-#include "ctl/schema_sql.inc"
 #include "backends/file_backend.hpp"
+#include "ctl/schema_sql.inc"
 #include "milter/text.hpp"
 
 namespace rcptguard {
@@ -180,8 +180,10 @@ std::vector<ImportProblem> RecipientDb::import(const std::string& text, long* ad
         pos = nl == std::string::npos ? text.size() : nl + 1;
         ++lineno;
         ListLine l = parse_list_line(line, opts_);
-        if (l.kind == ListLine::Kind::Bad) problems.push_back({lineno, printable(trim(line), 200), l.problem});
-        else if (l.kind == ListLine::Kind::Entry) entries.push_back(std::move(l.entry));
+        if (l.kind == ListLine::Kind::Bad)
+            problems.push_back({lineno, printable(trim(line), 200), l.problem});
+        else if (l.kind == ListLine::Kind::Entry)
+            entries.push_back(std::move(l.entry));
     }
     if (!problems.empty()) return problems;
     std::vector<std::string> already = add(entries);

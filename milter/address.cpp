@@ -12,12 +12,26 @@ bool is_atext(unsigned char c) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
     if (c >= 0x80) return true;  // UTF-8 (validated separately)
     switch (c) {
-        case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-        case '-': case '/': case '=': case '?': case '^': case '_': case '`': case '{':
-        case '|': case '}': case '~':
-            return true;
-        default:
-            return false;
+        case '!':
+        case '#':
+        case '$':
+        case '%':
+        case '&':
+        case '\'':
+        case '*':
+        case '+':
+        case '-':
+        case '/':
+        case '=':
+        case '?':
+        case '^':
+        case '_':
+        case '`':
+        case '{':
+        case '|':
+        case '}':
+        case '~': return true;
+        default: return false;
     }
 }
 
@@ -38,8 +52,8 @@ bool is_dot_atom(std::string_view s) {
 }
 
 bool is_domain_char(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_' || c >= 0x80;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+           c >= 0x80;
 }
 
 std::string fold(std::string_view s, bool yes) { return yes ? to_lower_ascii(s) : std::string(s); }
@@ -71,16 +85,28 @@ LocalResult parse_quoted(std::string_view s, std::size_t* end) {
         auto c = static_cast<unsigned char>(s[i]);
         if (c == '"') break;
         if (c == '\\') {
-            if (i + 1 >= s.size()) { r.error = "quoted local part ends in a backslash"; return r; }
+            if (i + 1 >= s.size()) {
+                r.error = "quoted local part ends in a backslash";
+                return r;
+            }
             auto q = static_cast<unsigned char>(s[++i]);
-            if (q < 0x20 || q == 0x7F) { r.error = "control character in quoted local part"; return r; }
+            if (q < 0x20 || q == 0x7F) {
+                r.error = "control character in quoted local part";
+                return r;
+            }
             content.push_back(static_cast<char>(q));
             continue;
         }
-        if (c < 0x20 || c == 0x7F) { r.error = "control character in quoted local part"; return r; }
+        if (c < 0x20 || c == 0x7F) {
+            r.error = "control character in quoted local part";
+            return r;
+        }
         content.push_back(static_cast<char>(c));
     }
-    if (i >= s.size()) { r.error = "unterminated quoted local part"; return r; }
+    if (i >= s.size()) {
+        r.error = "unterminated quoted local part";
+        return r;
+    }
     *end = i + 1;
     r.ok = true;
     r.canonical = is_dot_atom(content) ? content : quote_local(content);
@@ -252,16 +278,14 @@ std::string normalize_entry(std::string_view text, const AddressOptions& opts, s
     }
     Address a = parse_address(text, opts);
     switch (a.status) {
-        case AddressStatus::Mailbox:
-            return a.canonical();
+        case AddressStatus::Mailbox: return a.canonical();
         case AddressStatus::Null:
             if (error) *error = "empty address";
             return "";
         case AddressStatus::LocalOnly:
             if (error) *error = "address has no domain (write user@domain, or @domain for a catch-all)";
             return "";
-        case AddressStatus::Invalid:
-            break;
+        case AddressStatus::Invalid: break;
     }
     if (error) *error = a.error;
     return "";

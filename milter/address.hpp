@@ -23,15 +23,15 @@ namespace rcptguard {
 constexpr std::size_t kMaxAddressLength = 254;
 
 struct AddressOptions {
-    bool fold_local_case = true;        // local_part_case = insensitive
+    bool fold_local_case = true;             // local_part_case = insensitive
     std::string recipient_delimiters = "+";  // any of these chars starts +detail; empty = off
 };
 
 enum class AddressStatus {
-    Mailbox,     // local@domain
-    Null,        // <> or ""
-    LocalOnly,   // no domain, e.g. <postmaster>
-    Invalid,     // syntax error (see error)
+    Mailbox,    // local@domain
+    Null,       // <> or ""
+    LocalOnly,  // no domain, e.g. <postmaster>
+    Invalid,    // syntax error (see error)
 };
 
 struct Address {

@@ -63,13 +63,11 @@ sfsistat guarded(const char* stage, sfsistat on_error, F&& body) noexcept {
     } catch (const std::exception& e) {
         try {
             log_error(std::string("milter: ") + stage + ": internal error: " + e.what());
-        } catch (...) {
-        }
+        } catch (...) {}
     } catch (...) {
         try {
             log_error(std::string("milter: ") + stage + ": internal error");
-        } catch (...) {
-        }
+        } catch (...) {}
     }
     return on_error;
 }
@@ -117,8 +115,10 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         if (strip) steps |= f1 & (SMFIP_SKIP | SMFIP_NR_HDR);
         // See recipients the MTA rejected itself: they count as bad recipients.
         // When the policy service judges recipients, the milter skips RCPT.
-        if (g_runtimes->get()->settings->milter_recipient_checks) steps |= f1 & SMFIP_RCPT_REJ;
-        else steps |= f1 & SMFIP_NORCPT;
+        if (g_runtimes->get()->settings->milter_recipient_checks)
+            steps |= f1 & SMFIP_RCPT_REJ;
+        else
+            steps |= f1 & SMFIP_NORCPT;
         *pf1 = steps;
         *pf2 = 0;
         *pf3 = 0;

@@ -12,9 +12,7 @@ namespace rcptguard {
 
 namespace {
 
-std::string where(const std::string& file, int line) {
-    return line > 0 ? file + ":" + std::to_string(line) : file;
-}
+std::string where(const std::string& file, int line) { return line > 0 ? file + ":" + std::to_string(line) : file; }
 
 bool valid_key(std::string_view k) {
     if (k.empty()) return false;
@@ -26,8 +24,8 @@ bool valid_key(std::string_view k) {
 bool valid_section_name(std::string_view n) {
     if (n.empty() || n.size() > 64) return false;
     for (char c : n)
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-' || c == '.'))
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-' ||
+              c == '.'))
             return false;
     return true;
 }
@@ -35,8 +33,7 @@ bool valid_section_name(std::string_view n) {
 void check_no_duplicate(const ConfigFile& f, const ConfigSection& s, const ConfigValue& v) {
     for (const auto& old : s.values)
         if (old.key == v.key)
-            throw ConfigError(f.path, v.line, v.key,
-                              "set twice (first on line " + std::to_string(old.line) + ")");
+            throw ConfigError(f.path, v.line, v.key, "set twice (first on line " + std::to_string(old.line) + ")");
 }
 
 }  // namespace
@@ -57,13 +54,11 @@ ConfigFile parse_config_text(std::string_view text, const std::string& path) {
     std::size_t pos = 0;
     while (pos <= text.size()) {
         auto nl = text.find('\n', pos);
-        std::string_view raw =
-            text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+        std::string_view raw = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
         pos = (nl == std::string_view::npos) ? text.size() + 1 : nl + 1;
         ++lineno;
         if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-        if (raw.find('\0') != std::string_view::npos)
-            throw ConfigError(path, lineno, "", "NUL byte in configuration");
+        if (raw.find('\0') != std::string_view::npos) throw ConfigError(path, lineno, "", "NUL byte in configuration");
         std::string_view line = trim(raw);
         if (line.empty() || line.front() == '#') continue;
         if (raw.front() == ' ' || raw.front() == '\t') {
@@ -73,26 +68,22 @@ ConfigFile parse_config_text(std::string_view text, const std::string& path) {
             continue;
         }
         if (line.front() == '[') {
-            if (line.back() != ']')
-                throw ConfigError(path, lineno, "", "section header must end with ']'");
+            if (line.back() != ']') throw ConfigError(path, lineno, "", "section header must end with ']'");
             auto inner = trim(line.substr(1, line.size() - 2));
             auto sp = inner.find_first_of(" \t");
             std::string type(sp == std::string_view::npos ? inner : inner.substr(0, sp));
-            std::string name(sp == std::string_view::npos ? std::string_view{}
-                                                          : trim(inner.substr(sp)));
+            std::string name(sp == std::string_view::npos ? std::string_view{} : trim(inner.substr(sp)));
             if (type != "backend")
                 throw ConfigError(path, lineno, "",
-                                  "unknown section type '" + printable(type, 40) +
-                                      "' (expected [backend NAME])");
+                                  "unknown section type '" + printable(type, 40) + "' (expected [backend NAME])");
             if (!valid_section_name(name))
                 throw ConfigError(path, lineno, "",
-                                  "section needs a name of letters, digits, '_', '-', '.': [" +
-                                      type + " NAME]");
+                                  "section needs a name of letters, digits, '_', '-', '.': [" + type + " NAME]");
             for (const auto& s : f.sections)
                 if (s.type == type && s.name == name)
-                    throw ConfigError(path, lineno, "",
-                                      "[" + type + " " + name + "] defined twice (first on line " +
-                                          std::to_string(s.line) + ")");
+                    throw ConfigError(
+                        path, lineno, "",
+                        "[" + type + " " + name + "] defined twice (first on line " + std::to_string(s.line) + ")");
             f.sections.push_back(ConfigSection{type, name, lineno, {}});
             cur = &f.sections.back();
             last = nullptr;
@@ -100,8 +91,7 @@ ConfigFile parse_config_text(std::string_view text, const std::string& path) {
         }
         auto eq = line.find('=');
         if (eq == std::string_view::npos)
-            throw ConfigError(path, lineno, std::string(printable(trim(line), 40)),
-                              "expected 'key = value'");
+            throw ConfigError(path, lineno, std::string(printable(trim(line), 40)), "expected 'key = value'");
         std::string key(trim(line.substr(0, eq)));
         if (!valid_key(key))
             throw ConfigError(path, lineno, printable(key, 40),
@@ -135,27 +125,36 @@ std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
     if (i == 0) return std::nullopt;
     std::string unit = to_lower_ascii(text.substr(i));
     std::uint64_t ms_per;
-    if (unit == "ms") ms_per = 1;
-    else if (unit.empty() || unit == "s") ms_per = 1000;
-    else if (unit == "m") ms_per = 60'000;
-    else if (unit == "h") ms_per = 3'600'000;
-    else if (unit == "d") ms_per = 86'400'000;
-    else if (unit == "w") ms_per = 7 * 86'400'000ULL;
-    else return std::nullopt;
+    if (unit == "ms")
+        ms_per = 1;
+    else if (unit.empty() || unit == "s")
+        ms_per = 1000;
+    else if (unit == "m")
+        ms_per = 60'000;
+    else if (unit == "h")
+        ms_per = 3'600'000;
+    else if (unit == "d")
+        ms_per = 86'400'000;
+    else if (unit == "w")
+        ms_per = 7 * 86'400'000ULL;
+    else
+        return std::nullopt;
     return std::chrono::milliseconds(static_cast<std::int64_t>(n * ms_per));
 }
 
 std::string format_duration(std::chrono::milliseconds d) {
     auto ms = d.count();
     if (ms == 0) return "0s";
-    struct U { std::int64_t n; const char* s; };
+    struct U {
+        std::int64_t n;
+        const char* s;
+    };
     for (U u : {U{86'400'000, "d"}, U{3'600'000, "h"}, U{60'000, "m"}, U{1000, "s"}})
         if (ms % u.n == 0) return std::to_string(ms / u.n) + u.s;
     return std::to_string(ms) + "ms";
 }
 
-SectionReader::SectionReader(const ConfigFile& file, const ConfigSection& section)
-    : file_(file), section_(section) {}
+SectionReader::SectionReader(const ConfigFile& file, const ConfigSection& section) : file_(file), section_(section) {}
 
 const ConfigValue* SectionReader::find(const std::string& key) const {
     for (const auto& v : section_.values)
@@ -198,9 +197,8 @@ std::string SectionReader::string(const std::string& key, const std::string& fal
 std::string SectionReader::required(const std::string& key) {
     auto v = get(key);
     if (!v || v->empty()) {
-        std::string where = section_.type.empty()
-                                ? std::string("the global section")
-                                : "[" + section_.type + " " + section_.name + "]";
+        std::string where =
+            section_.type.empty() ? std::string("the global section") : "[" + section_.type + " " + section_.name + "]";
         fail(key, "missing: required in " + where);
     }
     return *v;
@@ -215,8 +213,7 @@ bool SectionReader::boolean(const std::string& key, bool fallback) {
     fail(key, "expected yes or no, got '" + printable(*v, 40) + "'");
 }
 
-std::int64_t SectionReader::integer(const std::string& key, std::int64_t fallback,
-                                    std::int64_t min, std::int64_t max) {
+std::int64_t SectionReader::integer(const std::string& key, std::int64_t fallback, std::int64_t min, std::int64_t max) {
     auto v = get(key);
     if (!v) return fallback;
     const std::string& s = *v;
@@ -224,7 +221,10 @@ std::int64_t SectionReader::integer(const std::string& key, std::int64_t fallbac
     std::int64_t n = 0;
     std::size_t i = 0;
     bool neg = false;
-    if (s[0] == '-') { neg = true; i = 1; }
+    if (s[0] == '-') {
+        neg = true;
+        i = 1;
+    }
     if (i == s.size()) fail(key, "expected a whole number, got '" + printable(s, 40) + "'");
     for (; i < s.size(); ++i) {
         if (s[i] < '0' || s[i] > '9') fail(key, "expected a whole number, got '" + printable(s, 40) + "'");
@@ -232,29 +232,24 @@ std::int64_t SectionReader::integer(const std::string& key, std::int64_t fallbac
     }
     if (neg) n = -n;
     if (n < min || n > max)
-        fail(key, "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                      ", got " + std::to_string(n));
+        fail(key,
+             "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + std::to_string(n));
     return n;
 }
 
-std::chrono::milliseconds SectionReader::duration(const std::string& key,
-                                                  std::chrono::milliseconds fallback,
-                                                  std::chrono::milliseconds min,
-                                                  std::chrono::milliseconds max) {
+std::chrono::milliseconds SectionReader::duration(const std::string& key, std::chrono::milliseconds fallback,
+                                                  std::chrono::milliseconds min, std::chrono::milliseconds max) {
     auto v = get(key);
     if (!v) return fallback;
     auto d = parse_duration(*v);
-    if (!d)
-        fail(key, "expected a duration such as 500ms, 5s, 10m, 1h or 7d, got '" +
-                      printable(*v, 40) + "'");
+    if (!d) fail(key, "expected a duration such as 500ms, 5s, 10m, 1h or 7d, got '" + printable(*v, 40) + "'");
     if (*d < min || *d > max)
-        fail(key, "must be between " + format_duration(min) + " and " + format_duration(max) +
-                      ", got " + format_duration(*d));
+        fail(key, "must be between " + format_duration(min) + " and " + format_duration(max) + ", got " +
+                      format_duration(*d));
     return *d;
 }
 
-std::vector<std::string> SectionReader::list(const std::string& key,
-                                             const std::vector<std::string>& fallback) {
+std::vector<std::string> SectionReader::list(const std::string& key, const std::vector<std::string>& fallback) {
     auto v = get(key);
     if (!v) return fallback;
     return split_list(*v);
@@ -292,9 +287,8 @@ unsigned SectionReader::mode(const std::string& key, unsigned fallback) {
 void SectionReader::finish() const {
     for (const auto& v : section_.values)
         if (!used_.count(v.key)) {
-            std::string where = section_.type.empty()
-                                    ? std::string("in the global section")
-                                    : "in [" + section_.type + " " + section_.name + "]";
+            std::string where = section_.type.empty() ? std::string("in the global section")
+                                                      : "in [" + section_.type + " " + section_.name + "]";
             throw ConfigError(file_.path, v.line, v.key, "unknown key " + where);
         }
 }

@@ -83,14 +83,11 @@ public:
     std::string string(const std::string& key, const std::string& fallback);
     std::string required(const std::string& key);
     bool boolean(const std::string& key, bool fallback);
-    std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min,
-                         std::int64_t max);
+    std::int64_t integer(const std::string& key, std::int64_t fallback, std::int64_t min, std::int64_t max);
     std::chrono::milliseconds duration(const std::string& key, std::chrono::milliseconds fallback,
-                                       std::chrono::milliseconds min,
-                                       std::chrono::milliseconds max);
+                                       std::chrono::milliseconds min, std::chrono::milliseconds max);
     std::vector<std::string> list(const std::string& key, const std::vector<std::string>& fallback);
-    std::string choice(const std::string& key, const std::string& fallback,
-                       const std::vector<std::string>& allowed);
+    std::string choice(const std::string& key, const std::string& fallback, const std::vector<std::string>& allowed);
     // File permission bits given in octal, e.g. "0660".
     unsigned mode(const std::string& key, unsigned fallback);
 

@@ -18,9 +18,7 @@ namespace rcptguard {
 
 namespace {
 
-std::runtime_error sys_error(const std::string& what) {
-    return std::runtime_error(what + ": " + std::strerror(errno));
-}
+std::runtime_error sys_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 
 std::string unix_path(const std::string& spec) {
     for (const char* p : {"unix:", "local:"})
@@ -57,9 +55,9 @@ Identity resolve_identity(const Settings& s, const ConfigFile& file) {
         struct passwd pw, *res = nullptr;
         char buf[16384];
         if (getpwnam_r(s.user.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
-            throw ConfigError(file.path, line_of("user"), "user",
-                              "no such user '" + s.user + "' (create it, e.g. adduser --system --group " +
-                                  s.user + ")");
+            throw ConfigError(
+                file.path, line_of("user"), "user",
+                "no such user '" + s.user + "' (create it, e.g. adduser --system --group " + s.user + ")");
         if (geteuid() == 0) {
             id.change = true;
             id.uid = res->pw_uid;
@@ -142,8 +140,7 @@ void prepare_socket_path(const std::string& spec, const Identity& id) {
 bool unix_socket_path_is_stale(const std::string& path) {
     struct stat st;
     if (lstat(path.c_str(), &st) != 0) return false;
-    if (!S_ISSOCK(st.st_mode))
-        throw std::runtime_error(path + " exists and is not a socket: refusing to remove it");
+    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path + " exists and is not a socket: refusing to remove it");
     // A socket file: stale (left by a crash or a root-run instance) or live?
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) throw sys_error("socket");

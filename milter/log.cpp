@@ -46,8 +46,8 @@ void write_line(LogLevel level, const std::string& line) {
     if (g_settings.to_syslog) syslog(syslog_priority(level), "%s", line.c_str());
     if (g_settings.to_stderr) {
         // One write(2) per line so lines from different threads never interleave.
-        std::string out = g_settings.ident + "[" + std::to_string(getpid()) + "]: " +
-                          level_name(level) + ": " + line + "\n";
+        std::string out =
+            g_settings.ident + "[" + std::to_string(getpid()) + "]: " + level_name(level) + ": " + line + "\n";
         ssize_t ignored = write(STDERR_FILENO, out.data(), out.size());
         (void)ignored;
     }
@@ -83,23 +83,33 @@ void set_log_capture(std::function<void(LogLevel, const std::string&)> capture) 
 
 bool parse_log_level(const std::string& s, LogLevel* out) {
     std::string l = to_lower_ascii(s);
-    if (l == "error") *out = LogLevel::Error;
-    else if (l == "warning") *out = LogLevel::Warning;
-    else if (l == "notice") *out = LogLevel::Notice;
-    else if (l == "info") *out = LogLevel::Info;
-    else if (l == "debug") *out = LogLevel::Debug;
-    else return false;
+    if (l == "error")
+        *out = LogLevel::Error;
+    else if (l == "warning")
+        *out = LogLevel::Warning;
+    else if (l == "notice")
+        *out = LogLevel::Notice;
+    else if (l == "info")
+        *out = LogLevel::Info;
+    else if (l == "debug")
+        *out = LogLevel::Debug;
+    else
+        return false;
     return true;
 }
 
 bool parse_syslog_facility(const std::string& s, int* out) {
     std::string l = to_lower_ascii(s);
-    if (l == "mail") *out = LOG_MAIL;
-    else if (l == "daemon") *out = LOG_DAEMON;
-    else if (l == "user") *out = LOG_USER;
+    if (l == "mail")
+        *out = LOG_MAIL;
+    else if (l == "daemon")
+        *out = LOG_DAEMON;
+    else if (l == "user")
+        *out = LOG_USER;
     else if (l.size() == 6 && l.compare(0, 5, "local") == 0 && l[5] >= '0' && l[5] <= '7')
         *out = LOG_LOCAL0 + ((l[5] - '0') << 3);
-    else return false;
+    else
+        return false;
     return true;
 }
 

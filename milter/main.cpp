@@ -58,7 +58,9 @@ void usage(std::ostream& out) {
            "                                       print the verdict for one recipient\n"
            "       rcptguard -s [-c FILE]          print the running daemon's statistics\n"
            "       rcptguard -V | -h\n"
-           "  -c FILE  configuration file (default " << kDefaultConfigPath << ")\n"
+           "  -c FILE  configuration file (default "
+        << kDefaultConfigPath
+        << ")\n"
            "  -f       stay in the foreground and log to stderr as well as syslog\n"
            "  -n       check the configuration: exit 0 if good, else print file:line: key: problem\n"
            "  -q ADDR  exit 0 valid, 1 unknown (550), 2 temporary failure (451), 3 not our domain\n"
@@ -90,7 +92,7 @@ void reload(RuntimeHolder* holder, const std::string& path) {
         set_log_level(fresh->settings->log.level);
         holder->publish(fresh);
         log_event("reload: configuration " + path + " loaded (" + std::to_string(fresh->backends.size()) +
-                   " backends, generation " + std::to_string(fresh->serial) + ")");
+                  " backends, generation " + std::to_string(fresh->serial) + ")");
         bump(daemon_metrics().reloads);
     } catch (const std::exception& e) {
         log_error(std::string("reload failed: ") + e.what() + ": keeping the running configuration");
@@ -147,16 +149,20 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         std::string out;
         out += "# HELP rcptguard_cache_entries Keys in the lookup cache.\n# TYPE rcptguard_cache_entries gauge\n";
         out += "rcptguard_cache_entries " + std::to_string(now->cache ? now->cache->size() : 0) + "\n";
-        out += "# HELP rcptguard_tarpit_clients Clients remembered by the harvest defence.\n"
-               "# TYPE rcptguard_tarpit_clients gauge\n";
+        out +=
+            "# HELP rcptguard_tarpit_clients Clients remembered by the harvest defence.\n"
+            "# TYPE rcptguard_tarpit_clients gauge\n";
         out += "rcptguard_tarpit_clients " + std::to_string(clients.size()) + "\n";
-        out += "# HELP rcptguard_tarpit_banned_clients Clients banned now.\n# TYPE rcptguard_tarpit_banned_clients gauge\n";
+        out +=
+            "# HELP rcptguard_tarpit_banned_clients Clients banned now.\n# TYPE rcptguard_tarpit_banned_clients gauge\n";
         out += "rcptguard_tarpit_banned_clients " + std::to_string(clients.banned_now()) + "\n";
-        out += "# HELP rcptguard_tarpit_waiting Connections waiting in the tarpit now.\n"
-               "# TYPE rcptguard_tarpit_waiting gauge\n";
+        out +=
+            "# HELP rcptguard_tarpit_waiting Connections waiting in the tarpit now.\n"
+            "# TYPE rcptguard_tarpit_waiting gauge\n";
         out += "rcptguard_tarpit_waiting " + std::to_string(tarpit.sleepers()) + "\n";
-        out += "# HELP rcptguard_config_generation Configuration generation (1 + successful reloads).\n"
-               "# TYPE rcptguard_config_generation gauge\n";
+        out +=
+            "# HELP rcptguard_config_generation Configuration generation (1 + successful reloads).\n"
+            "# TYPE rcptguard_config_generation gauge\n";
         out += "rcptguard_config_generation " + std::to_string(now->serial) + "\n";
         return out;
     });
@@ -169,7 +175,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     mode_t old_umask = umask(0077);
     int opened = smfi_opensocket(true);
     umask(old_umask);
-    if (opened != MI_SUCCESS) throw std::runtime_error("cannot listen on " + spec + " (see syslog for libmilter's reason)");
+    if (opened != MI_SUCCESS)
+        throw std::runtime_error("cannot listen on " + spec + " (see syslog for libmilter's reason)");
     apply_socket_permissions(spec, s.socket_mode, id);
     int policy_fd = -1;
     if (!s.policy_socket.empty())
@@ -193,14 +200,14 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         NetworkList loopback;
         loopback.add_all({"127.0.0.0/8", "::1/128"});
         if (ip && !loopback.contains(*ip))
-            log_warning("metrics_listen " + s.metrics_listen + " is not a loopback address: anyone who can reach it "
+            log_warning("metrics_listen " + s.metrics_listen +
+                        " is not a loopback address: anyone who can reach it "
                         "can read the statistics");
     }
 
     log_event(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec +
               (s.policy_socket.empty() ? std::string() : " and " + s.policy_socket + " (policy service)") + ", " +
-               std::to_string(rt->backends.size()) + " backends, mode " +
-               (s.policy.monitor ? "monitor" : "enforce"));
+              std::to_string(rt->backends.size()) + " backends, mode " + (s.policy.monitor ? "monitor" : "enforce"));
     // libmilter starts a thread per busy connection with default attributes;
     // a tarpit keeps many of them waiting, so keep their stacks small.
     // (Not under ThreadSanitizer, whose thread creation fails with them.)
@@ -253,7 +260,10 @@ int parse_args(int argc, char** argv, Options* opt) {
             case 'c': opt->config = optarg; break;
             case 'f': opt->foreground = true; break;
             case 'n': opt->check_only = true; break;
-            case 'q': opt->query = true; opt->query_address = optarg; break;
+            case 'q':
+                opt->query = true;
+                opt->query_address = optarg;
+                break;
             case 'S': opt->query_sender = optarg; break;
             case 'V': std::cout << "rcptguard " << RCPTGUARD_VERSION << "\n"; return 0;
             case 'h': usage(std::cout); return 0;
@@ -316,8 +326,10 @@ int real_main(int argc, char** argv) {
     try {
         rt = build_runtime(opt.config, 1, tool ? RuntimeContext{} : daemon_context());
     } catch (const std::exception& e) {
-        if (tool) std::cerr << "rcptguard: " << e.what() << "\n";
-        else log_error(std::string("fatal: ") + e.what());
+        if (tool)
+            std::cerr << "rcptguard: " << e.what() << "\n";
+        else
+            log_error(std::string("fatal: ") + e.what());
         return kExitConfig;
     }
     if (opt.check_only) {

@@ -18,7 +18,10 @@ std::string label(const std::string& s) {
     std::string out;
     for (char c : s) {
         if (c == '\\' || c == '"') out.push_back('\\');
-        if (c == '\n') { out += "\\n"; continue; }
+        if (c == '\n') {
+            out += "\\n";
+            continue;
+        }
         out.push_back(c);
     }
     return out;
@@ -46,9 +49,12 @@ std::string Metrics::prometheus_text() const {
         std::lock_guard<std::mutex> lock(mutex_);
         for (const auto& kv : backends_) {
             std::string b = label(kv.first);
-            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"found\"} " << v(kv.second->found) << "\n";
-            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"not_found\"} " << v(kv.second->not_found) << "\n";
-            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"tempfail\"} " << v(kv.second->tempfail) << "\n";
+            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"found\"} " << v(kv.second->found)
+              << "\n";
+            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"not_found\"} "
+              << v(kv.second->not_found) << "\n";
+            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"tempfail\"} "
+              << v(kv.second->tempfail) << "\n";
         }
         family(o, "rcptguard_backend_lookup_seconds_total", "counter", "Time spent in backend lookups.");
         for (const auto& kv : backends_)
@@ -57,18 +63,24 @@ std::string Metrics::prometheus_text() const {
         gauges = gauges_;
     }
     family(o, "rcptguard_recipients_total", "counter", "Recipients by verdict.");
-    struct { const char* verdict; const Counter& c; } verdicts[] = {
-        {"valid", rcpt_valid}, {"unknown", rcpt_unknown}, {"tempfail", rcpt_tempfail},
-        {"not_ours", rcpt_not_ours}, {"bad_syntax", rcpt_bad_syntax}, {"rejected_by_mta", rcpt_rejected_by_mta}};
-    for (const auto& x : verdicts) o << "rcptguard_recipients_total{verdict=\"" << x.verdict << "\"} " << v(x.c) << "\n";
+    struct {
+        const char* verdict;
+        const Counter& c;
+    } verdicts[] = {{"valid", rcpt_valid},           {"unknown", rcpt_unknown},
+                    {"tempfail", rcpt_tempfail},     {"not_ours", rcpt_not_ours},
+                    {"bad_syntax", rcpt_bad_syntax}, {"rejected_by_mta", rcpt_rejected_by_mta}};
+    for (const auto& x : verdicts)
+        o << "rcptguard_recipients_total{verdict=\"" << x.verdict << "\"} " << v(x.c) << "\n";
     family(o, "rcptguard_monitor_would_refuse_total", "counter", "Refusals not made because mode = monitor.");
     o << "rcptguard_monitor_would_refuse_total " << v(rcpt_monitored) << "\n";
     family(o, "rcptguard_accepted_on_backend_error_total", "counter",
            "Recipients accepted unchecked because on_backend_error = accept.");
     o << "rcptguard_accepted_on_backend_error_total " << v(rcpt_accepted_on_error) << "\n";
     family(o, "rcptguard_replies_total", "counter", "Refusing replies sent, by SMTP code.");
-    struct { const char* code; const Counter& c; } replies[] = {
-        {"550", reply_550}, {"501", reply_501}, {"451", reply_451}, {"450", reply_450}, {"421", reply_421}};
+    struct {
+        const char* code;
+        const Counter& c;
+    } replies[] = {{"550", reply_550}, {"501", reply_501}, {"451", reply_451}, {"450", reply_450}, {"421", reply_421}};
     for (const auto& x : replies) o << "rcptguard_replies_total{code=\"" << x.code << "\"} " << v(x.c) << "\n";
     family(o, "rcptguard_cache_requests_total", "counter", "Lookup cache requests by outcome.");
     o << "rcptguard_cache_requests_total{outcome=\"hit\"} " << v(cache_hits) << "\n";

@@ -81,9 +81,12 @@ public:
             if (n < 0 && errno != EINTR) log_error(std::string("policy service: epoll_wait: ") + std::strerror(errno));
             for (int i = 0; i < n; ++i) {
                 std::uint64_t id = ev[i].data.u64;
-                if (id == kListen) accept_all();
-                else if (id == kWake) collect();
-                else on_client(id, ev[i].events);
+                if (id == kListen)
+                    accept_all();
+                else if (id == kWake)
+                    collect();
+                else
+                    on_client(id, ev[i].events);
             }
             fire_timers();
         }

@@ -40,8 +40,9 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
     if (step == BatvStep::Pass) return -1;
     bool tagged = br.kind == BatvRecipient::Kind::Tagged;
     if (step == BatvStep::Refuse) {
-        out << who << (tagged ? ": BATV tag invalid (" + std::string(to_string(br.check)) + "): "
-                              : std::string(": BATV: a bounce to an untagged address: "))
+        out << who
+            << (tagged ? ": BATV tag invalid (" + std::string(to_string(br.check)) + "): "
+                       : std::string(": BATV: a bounce to an untagged address: "))
             << (from ? "would reply " : "a bounce would get ") << batv_refusal(br, who).to_string() << monitor_note
             << "\n";
         if (enforcing) return kQueryUnknown;
@@ -64,22 +65,20 @@ int print_verdict(const RecipientPolicy& policy, std::string_view address, std::
     std::string mode_note = policy.settings().monitor ? " (mode = monitor: only logged, mail accepted)" : "";
     switch (c.verdict) {
         case Verdict::Valid:
-            out << who << ": valid: "
-                << (c.key.empty() ? c.reason : "found " + printable(c.key) + " in backend " + c.backend)
+            out << who
+                << ": valid: " << (c.key.empty() ? c.reason : "found " + printable(c.key) + " in backend " + c.backend)
                 << "\n";
             return kQueryValid;
         case Verdict::NotOurs:
             out << who << ": not ours: "
-                << (c.reason.empty() ? "domain " + printable(c.address.domain) + " is not in 'domains'"
-                                     : c.reason)
+                << (c.reason.empty() ? "domain " + printable(c.address.domain) + " is not in 'domains'" : c.reason)
                 << ": no opinion\n";
             return kQueryNotOurs;
         case Verdict::Unknown:
             out << who << ": unknown: would reply " << would.to_string() << mode_note << "\n";
             return kQueryUnknown;
         case Verdict::BadSyntax:
-            out << who << ": bad syntax (" << c.reason << "): would reply " << would.to_string()
-                << mode_note << "\n";
+            out << who << ": bad syntax (" << c.reason << "): would reply " << would.to_string() << mode_note << "\n";
             return kQueryUnknown;
         case Verdict::TempFail:
             out << who << ": temporary failure: backend " << c.backend << ": " << printable(c.reason, 300)

@@ -50,9 +50,7 @@ bool reply_is_well_formed(const Reply& r) {
     return !r.text.empty() && r.wire_text().size() <= kMaxReplyText;
 }
 
-std::string display_address(std::string_view original) {
-    return "<" + printable(original, 256) + ">";
-}
+std::string display_address(std::string_view original) { return "<" + printable(original, 256) + ">"; }
 
 Reply unknown_user_reply(std::string_view original, std::string_view reject_message) {
     return Reply{"550", "5.1.1", display_address(original) + ": " + std::string(reject_message)};

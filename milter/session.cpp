@@ -25,11 +25,16 @@ void count_reply(Metrics& m, const RcptDecision& d) {
     if (d.accepted_on_error) bump(m.rcpt_accepted_on_error);
     if (d.action == RcptAction::Continue) return;
     const std::string& c = d.reply.code;
-    if (c == "550") bump(m.reply_550);
-    else if (c == "501") bump(m.reply_501);
-    else if (c == "451") bump(m.reply_451);
-    else if (c == "450") bump(m.reply_450);
-    else if (c == "421") bump(m.reply_421);
+    if (c == "550")
+        bump(m.reply_550);
+    else if (c == "501")
+        bump(m.reply_501);
+    else if (c == "451")
+        bump(m.reply_451);
+    else if (c == "450")
+        bump(m.reply_450);
+    else if (c == "421")
+        bump(m.reply_421);
 }
 
 }  // namespace
@@ -190,11 +195,11 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     ClientStatus st;
     TarpitGate gate = tp.before_lookup(tarpit_, ts, &st);
     if (gate == TarpitGate::Banned) {
-        RcptDecision r = refuse(banned_client_reply(),
-                                "banned for another " + format_duration(st.ban_left) + " (" +
-                                    std::to_string(st.bad_in_window) + " bad recipients within " +
-                                    format_duration(ts.ban.window) + ")",
-                                monitor);
+        RcptDecision r =
+            refuse(banned_client_reply(),
+                   "banned for another " + format_duration(st.ban_left) + " (" + std::to_string(st.bad_in_window) +
+                       " bad recipients within " + format_duration(ts.ban.window) + ")",
+                   monitor);
         if (!monitor) {
             bump(services_.metrics.tarpit_refused_banned);
             count_reply(services_.metrics, r);
@@ -212,10 +217,9 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     }
     if (gate == TarpitGate::UniformDefer && !monitor) {
         ++tarpit_.deferred;
-        RcptDecision r = refuse(uniform_deferral_reply(in.address),
-                                "uniform deferral after " + std::to_string(ts.uniform_deferral_after) +
-                                    " bad recipients",
-                                false);
+        RcptDecision r =
+            refuse(uniform_deferral_reply(in.address),
+                   "uniform deferral after " + std::to_string(ts.uniform_deferral_after) + " bad recipients", false);
         apply_tarpit(false, Millis(0), &r);
         bump(services_.metrics.tarpit_uniform_deferrals);
         count_reply(services_.metrics, r);
@@ -250,8 +254,8 @@ void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d) co
     switch (c.verdict) {
         case Verdict::Valid:
             if (c.stale) {
-                log_notice(log_prefix("rcpt") + who() + ": accept: found " + printable(c.key) + " in the cache: " +
-                           printable(c.reason, 300) + tail());
+                log_notice(log_prefix("rcpt") + who() + ": accept: found " + printable(c.key) +
+                           " in the cache: " + printable(c.reason, 300) + tail());
                 return;
             }
             if (log_enabled(LogLevel::Debug))
@@ -261,16 +265,15 @@ void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d) co
             return;
         case Verdict::NotOurs:
             if (log_enabled(LogLevel::Debug))
-                log_debug(log_prefix("rcpt") + who() + ": no opinion: " +
-                          (c.reason.empty() ? "not one of our domains" : c.reason));
+                log_debug(log_prefix("rcpt") + who() +
+                          ": no opinion: " + (c.reason.empty() ? "not one of our domains" : c.reason));
             return;
         case Verdict::Unknown:
         case Verdict::BadSyntax:
-        case Verdict::TempFail:
-            break;
+        case Verdict::TempFail: break;
     }
-    LogLevel level = d.accepted_on_error || (!d.monitored && d.action == RcptAction::TempFail) ? LogLevel::Warning
-                                                                                              : LogLevel::Info;
+    LogLevel level =
+        d.accepted_on_error || (!d.monitored && d.action == RcptAction::TempFail) ? LogLevel::Warning : LogLevel::Info;
     if (!log_enabled(level)) return;
     std::string cause;
     if (c.verdict == Verdict::TempFail)

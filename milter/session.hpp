@@ -34,9 +34,9 @@ struct ClientInfo {
 };
 
 struct RcptInput {
-    std::string_view address;       // argv[0] of RCPT TO, exactly as the MTA passed it
-    std::string_view queue_id;      // the "i" macro, "" before the MTA has one
-    bool rejected_by_mta = false;   // SMFIP_RCPT_REJ: {rcpt_mailer} = "error"
+    std::string_view address;      // argv[0] of RCPT TO, exactly as the MTA passed it
+    std::string_view queue_id;     // the "i" macro, "" before the MTA has one
+    bool rejected_by_mta = false;  // SMFIP_RCPT_REJ: {rcpt_mailer} = "error"
 };
 
 // What the front end must do at end of message: all header edits first, then
@@ -94,7 +94,7 @@ private:
     };
     BatvOutcome batv_rcpt(std::string_view raw);
     bool will_sign() const;
-    void sign_sender(EomEdits& edits) const;       // session_batv.cpp
+    void sign_sender(EomEdits& edits) const;           // session_batv.cpp
     void strip_bounce(bool skipped, EomEdits& edits);  // session_content.cpp
     RcptDecision refuse(const Reply& reply, const std::string& why, bool monitor);
     void apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d);
@@ -110,7 +110,7 @@ private:
     bool via_smtp_ = true;  // false: the MTA's non-SMTP path (Postfix passes bracket-less addresses)
     std::unique_ptr<BounceStripper> stripper_;
     Address sender_address_;
-    std::vector<std::string> recipients_;  // canonical, accepted so far (BATV exemptions)
+    std::vector<std::string> recipients_;                             // canonical, accepted so far (BATV exemptions)
     std::vector<std::pair<std::string, std::string>> rcpt_rewrites_;  // BATV: tagged argv -> "<plain>"
     std::string queue_id_;
     // Connection state.

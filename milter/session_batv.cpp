@@ -33,8 +33,8 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
         out.refused = true;
         out.decision.action = RcptAction::Reject;
         out.decision.reply = std::move(r);
-        log_info(log_prefix("batv") + who + ": reject: " + out.decision.reply.to_string() + "; client=" +
-                 client_text() + " from=" + display_address(sender_));
+        log_info(log_prefix("batv") + who + ": reject: " + out.decision.reply.to_string() +
+                 "; client=" + client_text() + " from=" + display_address(sender_));
         return true;
     };
     if (br.kind == BatvRecipient::Kind::Untagged) {
@@ -82,8 +82,9 @@ void Connection::sign_sender(EomEdits& edits) const {
         bump(services_.metrics.batv_signed);
         log_info(log_prefix("batv") + display_address(s.original) + ": sender signed as " + edits.new_sender);
     } else {
-        log_info(log_prefix("batv") + display_address(s.original) + ": not signed (quoted, already tagged or "
-                                                                    "too long for a tag)");
+        log_info(log_prefix("batv") + display_address(s.original) +
+                 ": not signed (quoted, already tagged or "
+                 "too long for a tag)");
     }
 }
 

@@ -49,8 +49,7 @@ void Connection::strip_bounce(bool skipped, EomEdits& edits) {
     }
     bump(m.bounces_stripped);
     bump(m.bounce_bytes_removed, r.bytes_removed);
-    log_info(who + "stripped the returned original's body (" + r.kind + ", " + removed +
-             "); its headers kept");
+    log_info(who + "stripped the returned original's body (" + r.kind + ", " + removed + "); its headers kept");
     edits.add_headers.emplace_back(r.trace_header_name, r.trace_header_value);
     edits.replace_body = true;
     edits.new_body = std::move(r.new_body);

@@ -20,8 +20,7 @@ bool all_digits(std::string_view s) {
 
 std::string check_socket_spec(const std::string& spec) {
     auto colon = spec.find(':');
-    if (colon == std::string::npos)
-        return "expected unix:PATH, inet:PORT@HOST or inet6:PORT@HOST";
+    if (colon == std::string::npos) return "expected unix:PATH, inet:PORT@HOST or inet6:PORT@HOST";
     std::string proto = spec.substr(0, colon);
     std::string rest = spec.substr(colon + 1);
     if (proto == "unix" || proto == "local") {
@@ -80,8 +79,7 @@ Settings read_settings(const ConfigFile& file) {
                 r.fail("backends", "'" + s.backend_names[i] + "' listed twice");
     }
 
-    p.accept_on_backend_error =
-        r.choice("on_backend_error", "tempfail", {"tempfail", "accept"}) == "accept";
+    p.accept_on_backend_error = r.choice("on_backend_error", "tempfail", {"tempfail", "accept"}) == "accept";
     p.monitor = r.choice("mode", "enforce", {"enforce", "monitor"}) == "monitor";
     p.address.recipient_delimiters = r.string("recipient_delimiter", "+");
     for (char c : p.address.recipient_delimiters) {
@@ -109,8 +107,7 @@ Settings read_settings(const ConfigFile& file) {
     if (!s.metrics_listen.empty()) {
         std::string host;
         int port = 0;
-        if (std::string e = parse_host_port(s.metrics_listen, &host, &port); !e.empty())
-            r.fail("metrics_listen", e);
+        if (std::string e = parse_host_port(s.metrics_listen, &host, &port); !e.empty()) r.fail("metrics_listen", e);
     }
 
     r.finish();

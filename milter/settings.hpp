@@ -7,12 +7,12 @@
 #include <string>
 #include <vector>
 
-#include "config_file.hpp"
-#include "log.hpp"
-#include "policy/recipient_policy.hpp"
 #include "batv/batv_settings.hpp"
 #include "bounce/bounce_settings.hpp"
 #include "cache/lookup_cache.hpp"
+#include "config_file.hpp"
+#include "log.hpp"
+#include "policy/recipient_policy.hpp"
 #include "tarpit/tarpit.hpp"
 
 namespace rcptguard {

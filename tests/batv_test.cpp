@@ -106,17 +106,17 @@ TEST_P(PrvsSplit, BothFormsRecognised) {
     EXPECT_EQ(t.malformed, GetParam().malformed);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, PrvsSplit,
-    ::testing::Values(SplitCase{"prvs=1234abcdef=user", "1234abcdef", "user@example.com", false},
-                      SplitCase{"PRVS=1234ABCDEF=user", "1234ABCDEF", "user@example.com", false},
-                      SplitCase{"user+prvs=1234abcdef", "1234abcdef", "user@example.com", false},
-                      SplitCase{"user", "", "user@example.com", false},
-                      SplitCase{"user+tag", "", "user+tag@example.com", false},
-                      SplitCase{"prvs=12=user", "", "prvs=12=user@example.com", true},
-                      SplitCase{"prvs=1234abcdeg=user", "", "prvs=1234abcdeg=user@example.com", true},
-                      SplitCase{"prvs=1234abcdef=", "", "prvs=1234abcdef=@example.com", true},
-                      SplitCase{"user+prvs=xyz", "", "user+prvs=xyz@example.com", true}));
+INSTANTIATE_TEST_SUITE_P(Table, PrvsSplit,
+                         ::testing::Values(SplitCase{"prvs=1234abcdef=user", "1234abcdef", "user@example.com", false},
+                                           SplitCase{"PRVS=1234ABCDEF=user", "1234ABCDEF", "user@example.com", false},
+                                           SplitCase{"user+prvs=1234abcdef", "1234abcdef", "user@example.com", false},
+                                           SplitCase{"user", "", "user@example.com", false},
+                                           SplitCase{"user+tag", "", "user+tag@example.com", false},
+                                           SplitCase{"prvs=12=user", "", "prvs=12=user@example.com", true},
+                                           SplitCase{"prvs=1234abcdeg=user", "", "prvs=1234abcdeg=user@example.com",
+                                                     true},
+                                           SplitCase{"prvs=1234abcdef=", "", "prvs=1234abcdef=@example.com", true},
+                                           SplitCase{"user+prvs=xyz", "", "user+prvs=xyz@example.com", true}));
 
 TEST(PrvsSign, TaggedSender_FormsAndLimits) {
     EXPECT_EQ(*tagged_sender("John", "example.com", "1234abcdef", TagForm::Prefix, '+'),
@@ -136,11 +136,14 @@ TEST(BatvKeys, FileFormatAndErrors) {
     ASSERT_EQ(r.keys.size(), 2u);
     EXPECT_EQ(r.signing()->number, 2);
     BatvKeyRing bad;
-    EXPECT_EQ(parse_batv_keys("x secret-long-enough-1\n", "k", &bad), "k:1: expected a key number 0-9, then the secret");
+    EXPECT_EQ(parse_batv_keys("x secret-long-enough-1\n", "k", &bad),
+              "k:1: expected a key number 0-9, then the secret");
     BatvKeyRing shortkey;
-    EXPECT_NE(parse_batv_keys("1 short\n", "k", &shortkey).find("k:1: the secret must be at least 16"), std::string::npos);
+    EXPECT_NE(parse_batv_keys("1 short\n", "k", &shortkey).find("k:1: the secret must be at least 16"),
+              std::string::npos);
     BatvKeyRing twice;
-    EXPECT_NE(parse_batv_keys("1 aaaaaaaaaaaaaaaaaa\n1 bbbbbbbbbbbbbbbbbb\n", "k", &twice).find("k:2: key number 1 used twice"),
+    EXPECT_NE(parse_batv_keys("1 aaaaaaaaaaaaaaaaaa\n1 bbbbbbbbbbbbbbbbbb\n", "k", &twice)
+                  .find("k:2: key number 1 used twice"),
               std::string::npos);
     BatvKeyRing none;
     EXPECT_NE(parse_batv_keys("# nothing\n", "k", &none), "");
@@ -192,8 +195,9 @@ TEST_F(BatvSession, OutboundFromTrustedClient_SenderSignedAtEom) {
     c.on_rcpt({"<friend@elsewhere.test>", "", false});
     EXPECT_TRUE(c.wants_content());
     EomEdits e = c.on_eom(false);
-    ASSERT_EQ(e.new_sender, "<prvs=" + prvs_tag(BatvKey{3, "session-test-secret-3"}, batv_day(now_), 7,
-                                                "alice@example.com") + "=Alice@example.com>");
+    ASSERT_EQ(e.new_sender,
+              "<prvs=" + prvs_tag(BatvKey{3, "session-test-secret-3"}, batv_day(now_), 7, "alice@example.com") +
+                  "=Alice@example.com>");
 }
 
 TEST_F(BatvSession, NotSigned_Untrusted_NullSender_OtherDomain_ExemptDestination) {
@@ -345,8 +349,9 @@ TEST_F(BatvQuery, SenderGiven_InvalidTag_RefusedForBounces_RewrittenForOthersUnl
     EXPECT_EQ(query_from(forged, "<>"), kQueryUnknown) << text();
     EXPECT_TRUE(says("BATV tag invalid (bad signature): would reply 550 5.7.1")) << text();
     EXPECT_EQ(query_from(forged, "<autoreply@remote.test>"), kQueryValid) << text();
-    EXPECT_TRUE(says("not checked for mail from <autoreply@remote.test> (batv_verify_all_senders = no): recipient "
-                     "rewritten to <alice@example.com>"))
+    EXPECT_TRUE(
+        says("not checked for mail from <autoreply@remote.test> (batv_verify_all_senders = no): recipient "
+             "rewritten to <alice@example.com>"))
         << text();
     EXPECT_EQ(query_from(forged, "<autoreply@remote.test>", true, true), kQueryUnknown) << text();
     EXPECT_TRUE(says("would reply 550 5.7.1")) << text();

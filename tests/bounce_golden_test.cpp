@@ -48,7 +48,8 @@ class BounceGolden : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(BounceGolden, Input_Stripped_EqualsGoldenOutput) {
     const std::string base = golden_dir() + "/" + GetParam();
-    testing::MilterMessage m = testing::split_for_milter(testing::normalise_for_milter(testing::read_file(base + ".eml")));
+    testing::MilterMessage m =
+        testing::split_for_milter(testing::normalise_for_milter(testing::read_file(base + ".eml")));
     StripResult r = testing::strip_chunked(m, 65535);
     std::string out = testing::assemble(m, r);
     if (std::getenv("RCPTGUARD_UPDATE_GOLDEN")) {

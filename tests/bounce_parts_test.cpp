@@ -50,14 +50,12 @@ INSTANTIATE_TEST_SUITE_P(
         CtCase{"QuotedEscape", "multipart/mixed; boundary=\"a\\\"b\"", true, "multipart/mixed", "a\"b", false},
         CtCase{"BareWithSpecials", "multipart/mixed; boundary=----=_Part_1/2.3", true, "multipart/mixed",
                "----=_Part_1/2.3", false},
-        CtCase{"Comments", "multipart/mixed (a comment); boundary=x (another)", true, "multipart/mixed", "x",
-               false},
+        CtCase{"Comments", "multipart/mixed (a comment); boundary=x (another)", true, "multipart/mixed", "x", false},
         CtCase{"SpacesAroundSlashAndEquals", "multipart / mixed ; boundary = \"x\"", true, "multipart/mixed", "x",
                false},
         CtCase{"TrailingSemicolon", "text/plain; charset=us-ascii;", true, "text/plain", "-", false},
         CtCase{"CrlfFolding", "multipart/report;\r\n boundary=\"b\"", true, "multipart/report", "b", false},
-        CtCase{"ConflictingBoundaries", "multipart/mixed; boundary=a; boundary=b", true, "multipart/mixed", "a",
-               true},
+        CtCase{"ConflictingBoundaries", "multipart/mixed; boundary=a; boundary=b", true, "multipart/mixed", "a", true},
         CtCase{"RepeatedSameBoundary", "multipart/mixed; boundary=a; boundary=\"a\"", true, "multipart/mixed", "a",
                false},
         CtCase{"UnterminatedQuote", "multipart/mixed; boundary=\"abc", true, "multipart/mixed", "abc", true},
@@ -162,8 +160,10 @@ TEST(BounceQuotedPrintable, DecodeLine_SoftBreaksHexAndTrailingWhitespace) {
 }
 
 TEST(BounceQuotedPrintable, Encode_SevenBitShortLinesAndRoundTrips) {
-    std::string text = "Subject: Gr\xC3\xBC\xC3\x9F" "e \r\nX-Long: " + std::string(200, 'a') + "=b\t\r\nNul: a" +
-                       std::string(1, '\0') + "b\r\n";
+    std::string text =
+        "Subject: Gr\xC3\xBC\xC3\x9F"
+        "e \r\nX-Long: " +
+        std::string(200, 'a') + "=b\t\r\nNul: a" + std::string(1, '\0') + "b\r\n";
     std::string enc = qp_encode(text);
     std::string decoded;
     std::size_t pos = 0;
@@ -235,28 +235,26 @@ TEST_P(BounceInlineMarker, Line_Matched_AsExpected) {
 
 INSTANTIATE_TEST_SUITE_P(
     BounceCorpus, BounceInlineMarker,
-    ::testing::Values(MarkerCase{"--- Below this line is a copy of the message.", "inline-qmail", false},
-                      MarkerCase{"--- Below this line is a copy of the message. ", "inline-qmail", false},
-                      MarkerCase{"------ This is a copy of the message, including all the headers. ------",
-                                 "inline-exim", false},
-                      MarkerCase{"------ This is a copy of your message, including all the headers. ------",
-                                 "inline-exim", false},
-                      MarkerCase{"------ This is a copy of the message's headers. ------", "inline-exim", true},
-                      MarkerCase{"----- Original message -----", "inline-generic", false},
-                      MarkerCase{"-------original message", "inline-generic", false},
-                      MarkerCase{"   ----- Unsent message follows -----", "inline-sendmail", false},
-                      MarkerCase{"------- Returned Message --------", "inline-lotus", false},
-                      MarkerCase{"    Below is a copy of the original message:", "inline-opensmtpd", false},
-                      MarkerCase{"Original message follows.", "inline-generic", false},
-                      MarkerCase{"|------------------------- Message text follows: ------------------------|",
-                                 "inline-generic", false},
-                      MarkerCase{"--- The header of the original message is following. ---", "inline-generic",
-                                 true},
-                      MarkerCase{"Message headers follow.", "inline-generic", true},
-                      MarkerCase{"Original message headers:", "inline-generic", true},
-                      MarkerCase{"This is a copy of the message", nullptr, false},
-                      MarkerCase{"The original message was received at Mon, 1 Jan 2024", nullptr, false},
-                      MarkerCase{"", nullptr, false}));
+    ::testing::Values(
+        MarkerCase{"--- Below this line is a copy of the message.", "inline-qmail", false},
+        MarkerCase{"--- Below this line is a copy of the message. ", "inline-qmail", false},
+        MarkerCase{"------ This is a copy of the message, including all the headers. ------", "inline-exim", false},
+        MarkerCase{"------ This is a copy of your message, including all the headers. ------", "inline-exim", false},
+        MarkerCase{"------ This is a copy of the message's headers. ------", "inline-exim", true},
+        MarkerCase{"----- Original message -----", "inline-generic", false},
+        MarkerCase{"-------original message", "inline-generic", false},
+        MarkerCase{"   ----- Unsent message follows -----", "inline-sendmail", false},
+        MarkerCase{"------- Returned Message --------", "inline-lotus", false},
+        MarkerCase{"    Below is a copy of the original message:", "inline-opensmtpd", false},
+        MarkerCase{"Original message follows.", "inline-generic", false},
+        MarkerCase{"|------------------------- Message text follows: ------------------------|", "inline-generic",
+                   false},
+        MarkerCase{"--- The header of the original message is following. ---", "inline-generic", true},
+        MarkerCase{"Message headers follow.", "inline-generic", true},
+        MarkerCase{"Original message headers:", "inline-generic", true},
+        MarkerCase{"This is a copy of the message", nullptr, false},
+        MarkerCase{"The original message was received at Mon, 1 Jan 2024", nullptr, false},
+        MarkerCase{"", nullptr, false}));
 
 // --- classification from the top-level headers ---
 
@@ -291,7 +289,10 @@ TEST(BounceClassifier, LeaveAloneShapes_ReasonGiven) {
 }
 
 TEST(BounceClassifier, EightBitHeaderOrEncoding_MessageIsEightBit) {
-    EXPECT_TRUE(classify({{"Subject", "Gr\xC3\xBC\xC3\x9F" "e"}}).eight_bit);
+    EXPECT_TRUE(classify({{"Subject",
+                           "Gr\xC3\xBC\xC3\x9F"
+                           "e"}})
+                    .eight_bit);
     EXPECT_TRUE(classify({{"Content-Transfer-Encoding", "8bit"}}).eight_bit);
     EXPECT_FALSE(classify({{"Subject", "plain"}}).eight_bit);
 }

@@ -77,7 +77,8 @@ std::string dsn(std::string_view returned_part_headers = "Content-Type: message/
     s += "--B1\n";
     s += returned_part_headers;
     s += "\n";
-    s += returned_content.empty() ? std::string(kOriginalHeaders) + "\n" + kOriginalBody : std::string(returned_content);
+    s +=
+        returned_content.empty() ? std::string(kOriginalHeaders) + "\n" + kOriginalBody : std::string(returned_content);
     s += tail;
     return s;
 }
@@ -132,10 +133,10 @@ struct Case {
     std::string text;  // the message, "\n" line endings
     Action action;
     std::string kind;
-    std::string reason;         // substring of StripResult::reason ("" for Replace)
+    std::string reason;  // substring of StripResult::reason ("" for Replace)
     bool could_not_parse = false;
-    std::string kept = "";      // for Replace: must still be in the output
-    std::string gone = "";      // for Replace: must no longer be in the output
+    std::string kept = "";  // for Replace: must still be in the output
+    std::string gone = "";  // for Replace: must no longer be in the output
 };
 
 class BounceStripperTable : public ::testing::TestWithParam<Case> {};
@@ -164,8 +165,7 @@ TEST_P(BounceStripperTable, Message_Stripped_AsExpectedWhateverTheChunking) {
     expect_chunking_invariant(m, r);
 }
 
-std::string inline_bounce(std::string_view top, std::string_view text, std::string_view marker,
-                          std::string_view copy) {
+std::string inline_bounce(std::string_view top, std::string_view text, std::string_view marker, std::string_view copy) {
     std::string s(top);
     s += "\n";
     s += text;
@@ -192,8 +192,7 @@ std::string inline_copy() { return std::string(kOriginalHeaders) + "\n" + kOrigi
 INSTANTIATE_TEST_SUITE_P(
     BounceCases, BounceStripperTable,
     ::testing::Values(
-        Case{"PostfixDsn", dsn(), Action::Replace, "dsn", "", false, "Subject: Cheap pills\n",
-             "ORIGINAL-BODY-LINE-1"},
+        Case{"PostfixDsn", dsn(), Action::Replace, "dsn", "", false, "Subject: Cheap pills\n", "ORIGINAL-BODY-LINE-1"},
         Case{"DsnMissingCloseDelimiter", dsn("Content-Type: message/rfc822\n", "", ""), Action::Replace, "dsn", "",
              false, "Message-ID: <orig@example.org>\n", "ORIGINAL-BODY-LINE-2"},
         Case{"DsnTransportPadding",
@@ -218,8 +217,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"MessageGlobal", dsn("Content-Type: message/global\n"), Action::Replace, "dsn", "", false,
              "Content-Type: message/global-headers\n\nReceived:", "ORIGINAL-BODY"},
         Case{"ReportWithoutReportTypeButStatusPart",
-             dsn("Content-Type: message/rfc822\n", "", "\n--B1--\n", "multipart/report; boundary=B1"),
-             Action::Replace, "dsn", "", false, "Subject: Cheap pills", "ORIGINAL-BODY"},
+             dsn("Content-Type: message/rfc822\n", "", "\n--B1--\n", "multipart/report; boundary=B1"), Action::Replace,
+             "dsn", "", false, "Subject: Cheap pills", "ORIGINAL-BODY"},
         Case{"ReportWithoutStatusPartWithReportType",
              [] {
                  std::string s = dsn();
@@ -240,12 +239,11 @@ INSTANTIATE_TEST_SUITE_P(
              Action::Replace, "mixed-rfc822", "", false,
              "Content-Type: text/rfc822-headers\nContent-Disposition: attachment\n", "ORIGINAL-BODY"},
 
-        Case{"AlreadyHeadersOnly",
-             dsn("Content-Type: text/rfc822-headers\n", std::string(kOriginalHeaders) + "\n"), Action::Unchanged,
-             "dsn", "already headers only"},
+        Case{"AlreadyHeadersOnly", dsn("Content-Type: text/rfc822-headers\n", std::string(kOriginalHeaders) + "\n"),
+             Action::Unchanged, "dsn", "already headers only"},
         Case{"ReturnedMessageHasNoBody",
-             dsn("Content-Type: message/rfc822\n", std::string(kOriginalHeaders) + "\n\n\n"), Action::Unchanged,
-             "dsn", "returned message has no body"},
+             dsn("Content-Type: message/rfc822\n", std::string(kOriginalHeaders) + "\n\n\n"), Action::Unchanged, "dsn",
+             "returned message has no body"},
         Case{"NoReturnedPart",
              [] {
                  std::string s = kTop;
@@ -263,8 +261,9 @@ INSTANTIATE_TEST_SUITE_P(
                  return s;
              }(),
              Action::Unchanged, "dsn", "cannot parse: closing boundary of part 2 missing", true},
-        Case{"BoundaryNeverUsed", dsn("Content-Type: message/rfc822\n", "", "\n--B1--\n",
-                                      "multipart/report; report-type=delivery-status; boundary=OTHER"),
+        Case{"BoundaryNeverUsed",
+             dsn("Content-Type: message/rfc822\n", "", "\n--B1--\n",
+                 "multipart/report; report-type=delivery-status; boundary=OTHER"),
              Action::Unchanged, "dsn", "cannot parse: boundary never used", true},
         Case{"BounceOfABounce",
              dsn("Content-Type: message/rfc822\n",
@@ -286,9 +285,8 @@ INSTANTIATE_TEST_SUITE_P(
                  return s;
              }(),
              Action::Replace, "dsn", "", false, "Subject: Cheap pills", "ORIGINAL-BODY"},
-        Case{"ConflictingContentTypesInReturnedPart",
-             dsn("Content-Type: message/rfc822\nContent-Type: text/plain\n"), Action::Unchanged, "dsn",
-             "cannot parse: conflicting Content-Type headers in part 3", true},
+        Case{"ConflictingContentTypesInReturnedPart", dsn("Content-Type: message/rfc822\nContent-Type: text/plain\n"),
+             Action::Unchanged, "dsn", "cannot parse: conflicting Content-Type headers in part 3", true},
         Case{"UndecodableBase64ReturnedPart",
              dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n", "This is not base64!\n"),
              Action::Unchanged, "dsn", "returned part is base64 and not decodable", true},
@@ -332,22 +330,22 @@ INSTANTIATE_TEST_SUITE_P(
              "From: bob@example.org\nSubject: hello\nContent-Type: multipart/alternative; boundary=A\n\n"
              "--A\nContent-Type: text/plain\n\nhi\n--A--\n",
              Action::Unchanged, "not-a-bounce", "multipart/alternative is not a bounce shape"},
-        Case{"EmptyBody", std::string(kTop) + "Content-Type: multipart/report; report-type=delivery-status; "
-                                              "boundary=B1\n\n",
+        Case{"EmptyBody",
+             std::string(kTop) + "Content-Type: multipart/report; report-type=delivery-status; "
+                                 "boundary=B1\n\n",
              Action::Unchanged, "dsn", "cannot parse: boundary never used", true},
 
-        Case{"QmailInline", inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n",
-                                          inline_copy()),
+        Case{"QmailInline",
+             inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n", inline_copy()),
              Action::Replace, "inline-qmail", "", false,
              "--- Below this line is a copy of the message.\n\nReceived: from client", "ORIGINAL-BODY-LINE-1"},
-        Case{"EximInline",
-             inline_bounce("From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
-                           "Subject: Mail delivery failed: returning message to sender\n",
-                           "This message was created automatically by mail delivery software.\n\n",
-                           "------ This is a copy of the message, including all the headers. ------\n\n",
-                           inline_copy()),
-             Action::Replace, "inline-exim", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n",
-             "ORIGINAL-BODY"},
+        Case{
+            "EximInline",
+            inline_bounce("From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+                          "Subject: Mail delivery failed: returning message to sender\n",
+                          "This message was created automatically by mail delivery software.\n\n",
+                          "------ This is a copy of the message, including all the headers. ------\n\n", inline_copy()),
+            Action::Replace, "inline-exim", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n", "ORIGINAL-BODY"},
         Case{"EximHeadersOnlyInline",
              inline_bounce("From: Mail Delivery System <Mailer-Daemon@mx.example.net>\nSubject: Mail delivery failed\n",
                            "Delivery failed.\n\n", "------ This is a copy of the message's headers. ------\n\n",
@@ -362,8 +360,7 @@ INSTANTIATE_TEST_SUITE_P(
                            "Subject: Returned mail: User unknown\n",
                            "   ----- Transcript of session follows -----\n550 nobody... User unknown\n\n",
                            "   ----- Unsent message follows -----\n", inline_copy()),
-             Action::Replace, "inline-sendmail", "", false, "Unsent message follows -----\nReceived:",
-             "ORIGINAL-BODY"},
+             Action::Replace, "inline-sendmail", "", false, "Unsent message follows -----\nReceived:", "ORIGINAL-BODY"},
         Case{"InlineCopyWithoutBody",
              inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n",
                            std::string(kOriginalHeaders)),
@@ -371,8 +368,7 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"InlineMarkerFollowedByText",
              inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n",
                            "(the message was too big to include)\n"),
-             Action::Unchanged, "inline-qmail", "cannot parse: no header block after the inline copy marker",
-             true},
+             Action::Unchanged, "inline-qmail", "cannot parse: no header block after the inline copy marker", true},
         Case{"TextBounceWithoutCopy", inline_bounce(kQmailTop, kQmailText, "", ""), Action::Unchanged, "inline",
              "no copy of the returned message found"},
         Case{"Base64TextBounce",
@@ -384,8 +380,9 @@ INSTANTIATE_TEST_SUITE_P(
 // --- exact output ---
 
 TEST(BounceStripper, PostfixDsn_ReturnedPartBecomesHeadersOnly_ExactBody) {
-    testing::MilterMessage m = message(dsn("Content-Description: Undelivered Message\nContent-Type: message/rfc822\n"
-                                           "Content-Length: 12345\n"));
+    testing::MilterMessage m =
+        message(dsn("Content-Description: Undelivered Message\nContent-Type: message/rfc822\n"
+                    "Content-Length: 12345\n"));
     StripResult r = strip_whole(m);
     ASSERT_EQ(r.action, Action::Replace) << r.reason;
     EXPECT_EQ(r.new_body,
@@ -408,9 +405,10 @@ TEST(BounceStripper, QuotedPrintableReturnedPart_DecodedFirst) {
         "Date: Mon, 1 Jan 2024 00:00:00 +0000\n"
         "\n"
         "ORIGINAL-BODY-LINE-1=3D\n";
-    StripResult r = strip_whole(message(dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: "
-                                            "quoted-printable\n",
-                                            qp)));
+    StripResult r =
+        strip_whole(message(dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: "
+                                "quoted-printable\n",
+                                qp)));
     ASSERT_EQ(r.action, Action::Replace) << r.reason;
     EXPECT_EQ(r.new_body, stripped_dsn_body());
 }
@@ -427,20 +425,21 @@ TEST(BounceStripper, Base64ReturnedPart_DecodedFirst) {
 
 TEST(BounceStripper, Base64ReturnedPartWithCrlfInside_DecodedFirst) {
     std::string encoded = base64(crlf(std::string(kOriginalHeaders) + "\n" + kOriginalBody));
-    StripResult r = strip_whole(message(dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n",
-                                            encoded)));
+    StripResult r =
+        strip_whole(message(dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n", encoded)));
     ASSERT_EQ(r.action, Action::Replace) << r.reason;
     EXPECT_EQ(r.new_body, stripped_dsn_body());
 }
 
 const char* const kEightBitHeaders =
     "From: =?utf-8?q?J=C3=BCrgen?= <j@example.org>\n"
-    "Subject: Gr\xC3\xBC\xC3\x9F" "e\n";
+    "Subject: Gr\xC3\xBC\xC3\x9F"
+    "e\n";
 
 TEST(BounceStripper, Base64EightBitHeadersInSevenBitMessage_KeptSevenBitAsQuotedPrintable) {
     std::string encoded = base64(std::string(kEightBitHeaders) + "\nbody\n");
-    StripResult r = strip_whole(message(dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n",
-                                            encoded)));
+    StripResult r =
+        strip_whole(message(dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n", encoded)));
     ASSERT_EQ(r.action, Action::Replace) << r.reason;
     EXPECT_EQ(r.new_body, stripped_dsn_body("Content-Type: text/rfc822-headers\n"
                                             "Content-Transfer-Encoding: quoted-printable\n",
@@ -610,7 +609,7 @@ TEST(BounceStripper, FiftyMegabyteTextWithoutMarker_BoundedByTheCap) {
     testing::MilterMessage m = message(inline_bounce(kQmailTop, kQmailText, "", ""));
     std::size_t total = 0, chunks_wanted = 0, growth = 0;
     StripResult r = feed_fifty_megabytes(m, m.body, BounceOptions{1 << 20}, &total, &chunks_wanted, &growth);
-    EXPECT_LE(chunks_wanted, 17u);         // 1 MB of 64 KB chunks, then SKIP
+    EXPECT_LE(chunks_wanted, 17u);        // 1 MB of 64 KB chunks, then SKIP
     EXPECT_LT(growth, 3u * 1024 * 1024);  // about the cap, never the message
     EXPECT_EQ(r.action, Action::Unchanged);
     EXPECT_EQ(r.reason, "over max_kept_bytes (1048576)");
@@ -620,8 +619,8 @@ TEST(BounceStripper, FiftyMegabyteTextWithoutMarker_BoundedByTheCap) {
 
 TEST(BounceStripper, StrippedOutput_StrippedAgain_IsUnchanged) {
     for (std::string text :
-         {dsn(), inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n",
-                               inline_copy())}) {
+         {dsn(),
+          inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n", inline_copy())}) {
         testing::MilterMessage m = message(text);
         StripResult first = strip_whole(m);
         ASSERT_EQ(first.action, Action::Replace);

@@ -20,11 +20,13 @@ inline MilterMessage message(std::string_view lf_text) { return split_for_milter
 inline std::string crlf(std::string_view lf_text) { return normalise_for_milter(lf_text); }
 
 inline StripResult strip_whole(const MilterMessage& m, BounceOptions o = {}) {
-    return strip(m, o, [](std::size_t left) { return left; }, false);
+    return strip(
+        m, o, [](std::size_t left) { return left; }, false);
 }
 
 inline StripResult strip_chunked(const MilterMessage& m, std::size_t chunk, BounceOptions o = {}, bool skip = false) {
-    return strip(m, o, [chunk](std::size_t left) { return left < chunk ? left : chunk; }, skip);
+    return strip(
+        m, o, [chunk](std::size_t left) { return left < chunk ? left : chunk; }, skip);
 }
 
 inline StripResult strip_random(const MilterMessage& m, unsigned seed, BounceOptions o = {}) {

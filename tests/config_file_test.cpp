@@ -63,16 +63,16 @@ TEST_P(ConfigFileBad, BrokenText_ErrorNamesFileLineKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ConfigFileBad,
-    ::testing::Values(
-        BadCase{"NoEquals", "a = 1\nnonsense\n", "/etc/t.conf:2: nonsense: expected 'key = value'"},
-        BadCase{"BadKey", "Bad-Key = 1\n", "/etc/t.conf:1: Bad-Key: not a valid key name"},
-        BadCase{"Duplicate", "mode = enforce\nmode = monitor\n", "/etc/t.conf:2: mode: set twice (first on line 1)"},
-        BadCase{"UnknownSection", "[database x]\n", "/etc/t.conf:1: unknown section type"},
-        BadCase{"NoName", "[backend]\n", "/etc/t.conf:1: section needs a name"},
-        BadCase{"Unclosed", "[backend x\n", "/etc/t.conf:1: section header must end with ']'"},
-        BadCase{"TwiceSection", "[backend x]\n[backend x]\n", "/etc/t.conf:2: [backend x] defined twice"},
-        BadCase{"ContinuationFirst", "  a = b\n", "/etc/t.conf:1: continuation line"},
-        BadCase{"Nul", std::string("a = b\0c\n", 8), "/etc/t.conf:1: NUL byte"}),
+    ::testing::Values(BadCase{"NoEquals", "a = 1\nnonsense\n", "/etc/t.conf:2: nonsense: expected 'key = value'"},
+                      BadCase{"BadKey", "Bad-Key = 1\n", "/etc/t.conf:1: Bad-Key: not a valid key name"},
+                      BadCase{"Duplicate", "mode = enforce\nmode = monitor\n",
+                              "/etc/t.conf:2: mode: set twice (first on line 1)"},
+                      BadCase{"UnknownSection", "[database x]\n", "/etc/t.conf:1: unknown section type"},
+                      BadCase{"NoName", "[backend]\n", "/etc/t.conf:1: section needs a name"},
+                      BadCase{"Unclosed", "[backend x\n", "/etc/t.conf:1: section header must end with ']'"},
+                      BadCase{"TwiceSection", "[backend x]\n[backend x]\n", "/etc/t.conf:2: [backend x] defined twice"},
+                      BadCase{"ContinuationFirst", "  a = b\n", "/etc/t.conf:1: continuation line"},
+                      BadCase{"Nul", std::string("a = b\0c\n", 8), "/etc/t.conf:1: NUL byte"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
 TEST(ConfigFile, MissingFile_ErrorNamesPath) {
@@ -103,10 +103,9 @@ TEST_P(Durations, Parse_MatchesPostfixUnits) {
 
 INSTANTIATE_TEST_SUITE_P(Table, Durations,
                          ::testing::Values(DurCase{"500ms", 500}, DurCase{"5s", 5000}, DurCase{"5", 5000},
-                                           DurCase{"10m", 600000}, DurCase{"1h", 3600000},
-                                           DurCase{"7d", 604800000}, DurCase{"2w", 1209600000},
-                                           DurCase{"0", 0}, DurCase{"5S", 5000}, DurCase{"", -1},
-                                           DurCase{"s", -1}, DurCase{"5x", -1}, DurCase{"-5s", -1},
+                                           DurCase{"10m", 600000}, DurCase{"1h", 3600000}, DurCase{"7d", 604800000},
+                                           DurCase{"2w", 1209600000}, DurCase{"0", 0}, DurCase{"5S", 5000},
+                                           DurCase{"", -1}, DurCase{"s", -1}, DurCase{"5x", -1}, DurCase{"-5s", -1},
                                            DurCase{"1.5s", -1}, DurCase{"99999999999s", -1}));
 
 TEST(Durations, Format_RoundTrips) {
@@ -146,14 +145,18 @@ TEST_F(ReaderTest, Integer_OutOfRange) {
 }
 
 TEST_F(ReaderTest, Duration_OutOfRange) {
-    EXPECT_EQ(fail_of("t = 1h\n", [](SectionReader& r) {
-                  r.duration("t", std::chrono::seconds(1), std::chrono::seconds(0), std::chrono::seconds(10));
-              }),
+    EXPECT_EQ(fail_of("t = 1h\n",
+                      [](SectionReader& r) {
+                          r.duration("t", std::chrono::seconds(1), std::chrono::seconds(0), std::chrono::seconds(10));
+                      }),
               "r.conf:1: t: must be between 0s and 10s, got 1h");
 }
 
 TEST_F(ReaderTest, Choice_ListsAllowed) {
-    EXPECT_EQ(fail_of("mode = loose\n", [](SectionReader& r) { r.choice("mode", "enforce", {"enforce", "monitor"}); }),
+    EXPECT_EQ(fail_of("mode = loose\n",
+                      [](SectionReader& r) {
+                          r.choice("mode", "enforce", {"enforce", "monitor"});
+                      }),
               "r.conf:1: mode: expected enforce or monitor, got 'loose'");
 }
 

@@ -48,7 +48,8 @@ std::string everything_enabled(const std::string& sample, const std::string& use
         if (l.rfind("type = ", 0) == 0) current_type = l.substr(7);
         if (current_type == "file" && l.rfind("path = ", 0) == 0) l = "path = " + users_file;
         if (current_type == "ldap" && l.rfind("uri = ", 0) == 0) l = "uri = ldap://127.0.0.1:9";
-        if (current_type == "ldap" && l.rfind("bind_password_file = ", 0) == 0) l = "bind_password_file = " + secret_file;
+        if (current_type == "ldap" && l.rfind("bind_password_file = ", 0) == 0)
+            l = "bind_password_file = " + secret_file;
         if (l.rfind("batv_key_file = ", 0) == 0) l = "batv_key_file = " + secret_file + ".batv";
         if (l.rfind("backends = ", 0) == 0) {
             l = "backends =";

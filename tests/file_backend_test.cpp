@@ -19,14 +19,17 @@ using testing::TempDir;
 void age(const std::string& path, int seconds_ago = 5) {
     struct stat st;
     ASSERT_EQ(stat(path.c_str(), &st), 0);
-    struct utimbuf t{st.st_atime, time(nullptr) - seconds_ago};
+    struct utimbuf t {
+        st.st_atime, time(nullptr) - seconds_ago
+    };
     ASSERT_EQ(utime(path.c_str(), &t), 0);
 }
 
 TEST(FileBackend, Format_CommentsBlankLinesPostfixMapValues) {
     TempDir d;
-    testing::write_file(d.file("u"), "# comment\n\n   \nUser@Example.TEST   OK\r\n  @catch.test\t# all\n"
-                                     "\"john doe\"@example.test  REJECT-ignored\n");
+    testing::write_file(d.file("u"),
+                        "# comment\n\n   \nUser@Example.TEST   OK\r\n  @catch.test\t# all\n"
+                        "\"john doe\"@example.test  REJECT-ignored\n");
     FileBackend b("f", d.file("u"), AddressOptions{});
     ASSERT_EQ(b.load(), "");
     EXPECT_EQ(b.size(), 3u);

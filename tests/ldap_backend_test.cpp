@@ -204,7 +204,10 @@ TEST(LdapBackendAnswers, LocalPartAndDomainPlaceholders_Found) {
     SlapdFixture& slapd = SlapdFixture::shared();
     std::string ou = slapd.new_ou();
     slapd.add({{"uid=kim," + ou,
-                {{"objectClass", {"inetOrgPerson"}}, {"uid", {"kim"}}, {"cn", {"Kim"}}, {"sn", {"Kim"}},
+                {{"objectClass", {"inetOrgPerson"}},
+                 {"uid", {"kim"}},
+                 {"cn", {"Kim"}},
+                 {"sn", {"Kim"}},
                  {"o", {"example.test"}}}}});
     LdapBackend b("dir", options({slapd.uri()}, ou, "(&(uid=%u)(o=%d))"));
     EXPECT_EQ(b.lookup("kim@example.test").status, LookupStatus::Found);
@@ -282,8 +285,8 @@ protected:
 
     // A section for the shared slapd, plus the given lines.
     std::string section(const std::string& extra) {
-        return "[backend dir]\ntype = ldap\nuri = " + SlapdFixture::shared().uri() + "\nbase = " +
-               SlapdFixture::kSuffix + "\n" + extra;
+        return "[backend dir]\ntype = ldap\nuri = " + SlapdFixture::shared().uri() +
+               "\nbase = " + SlapdFixture::kSuffix + "\n" + extra;
     }
     BuiltBackend build(const std::string& text) {
         ConfigFile f = parse_config_text(text, "t.conf");
@@ -323,7 +326,8 @@ TEST_F(LdapConfig, MinimalSection_Defaults) {
 }
 
 TEST_F(LdapConfig, RetryAfter_ReadAndZeroAllowed) {
-    for (auto [text, want] : {std::pair<const char*, long>{"retry_after = 30s\n", 30000}, {"retry_after = 0\n", 0},
+    for (auto [text, want] : {std::pair<const char*, long>{"retry_after = 30s\n", 30000},
+                              {"retry_after = 0\n", 0},
                               {"retry_after = 500ms\n", 500}}) {
         ConfigFile f = parse_config_text(section(text), "t.conf");
         SectionReader r(f, f.sections.at(0));
@@ -369,14 +373,17 @@ TEST_F(LdapConfig, WorldReadablePasswordFile_Warning_NoPasswordInIt) {
     chmod(dir_.file("pw").c_str(), 0644);
     build(section("bind_dn = cn=x,dc=example,dc=test\nbind_password_file = " + dir_.file("pw") + "\n"));
     ASSERT_EQ(warnings_.size(), 1u);
-    EXPECT_TRUE(contains(warnings_[0], "backend dir: bind_password_file " + dir_.file("pw") + " is accessible to every user"))
+    EXPECT_TRUE(
+        contains(warnings_[0], "backend dir: bind_password_file " + dir_.file("pw") + " is accessible to every user"))
         << warnings_[0];
     EXPECT_FALSE(contains(warnings_[0], SlapdFixture::kRootPassword));
 }
 
 TEST_F(LdapConfig, PasswordOverPlainLdapToRemoteHost_Warning) {
-    std::string text = "[backend dir]\ntype = ldap\nuri = ldap://192.0.2.1:1/\nbase = dc=x\nconnect_timeout = 100ms\n"
-                       "bind_dn = cn=x,dc=x\nbind_password_file = " + dir_.file("pw") + "\n";
+    std::string text =
+        "[backend dir]\ntype = ldap\nuri = ldap://192.0.2.1:1/\nbase = dc=x\nconnect_timeout = 100ms\n"
+        "bind_dn = cn=x,dc=x\nbind_password_file = " +
+        dir_.file("pw") + "\n";
     ConfigFile f = parse_config_text(text, "t.conf");
     SectionReader r(f, f.sections.at(0));
     r.required("type");
@@ -473,17 +480,17 @@ TEST_P(LdapConfigBadHead, Section_ConfigError) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, LdapConfigBadHead,
-    ::testing::Values(
-        BadHeadCase{"NoUri", "[backend d]\ntype = ldap\nbase = dc=x\n", "t.conf:1: uri: required"},
-        BadHeadCase{"HttpUri", "[backend d]\ntype = ldap\nuri = http://x/\nbase = dc=x\n",
-                    "t.conf:3: uri: 'http://x/' is not an LDAP URI"},
-        BadHeadCase{"UriWithBase", "[backend d]\ntype = ldap\nuri = ldap://h/dc=x\nbase = dc=x\n",
-                    "t.conf:3: uri: 'ldap://h/dc=x': give only scheme, host and port"},
-        BadHeadCase{"StartTlsWithLdaps", "[backend d]\ntype = ldap\nuri = ldaps://h/\nbase = dc=x\nstart_tls = yes\n",
-                    "t.conf:5: start_tls: ldaps:// is TLS from the start"},
-        BadHeadCase{"NoBase", "[backend d]\ntype = ldap\nuri = ldap://h/\n", "t.conf:1: base: missing"},
-        BadHeadCase{"BadBase", "[backend d]\ntype = ldap\nuri = ldap://h/\nbase = dc=example,,dc=test\n",
-                    "t.conf:4: base: 'dc=example,,dc=test' is not a valid DN"}),
+    ::testing::Values(BadHeadCase{"NoUri", "[backend d]\ntype = ldap\nbase = dc=x\n", "t.conf:1: uri: required"},
+                      BadHeadCase{"HttpUri", "[backend d]\ntype = ldap\nuri = http://x/\nbase = dc=x\n",
+                                  "t.conf:3: uri: 'http://x/' is not an LDAP URI"},
+                      BadHeadCase{"UriWithBase", "[backend d]\ntype = ldap\nuri = ldap://h/dc=x\nbase = dc=x\n",
+                                  "t.conf:3: uri: 'ldap://h/dc=x': give only scheme, host and port"},
+                      BadHeadCase{"StartTlsWithLdaps",
+                                  "[backend d]\ntype = ldap\nuri = ldaps://h/\nbase = dc=x\nstart_tls = yes\n",
+                                  "t.conf:5: start_tls: ldaps:// is TLS from the start"},
+                      BadHeadCase{"NoBase", "[backend d]\ntype = ldap\nuri = ldap://h/\n", "t.conf:1: base: missing"},
+                      BadHeadCase{"BadBase", "[backend d]\ntype = ldap\nuri = ldap://h/\nbase = dc=example,,dc=test\n",
+                                  "t.conf:4: base: 'dc=example,,dc=test' is not a valid DN"}),
     [](const ::testing::TestParamInfo<BadHeadCase>& i) { return i.param.name; });
 
 }  // namespace

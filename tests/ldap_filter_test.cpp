@@ -38,21 +38,19 @@ TEST_P(LdapFilterEscape, Value_Escaped_SameAsLibldap) {
     EXPECT_EQ(escape_filter_value(in), theirs);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Table, LdapFilterEscape,
-    ::testing::Values(EscapeCase{"Plain", "user@example.com", "user@example.com"},
-                      EscapeCase{"Empty", "", ""},
-                      EscapeCase{"Star", "*", "\\2A"},
-                      EscapeCase{"Parens", "(a)", "\\28a\\29"},
-                      EscapeCase{"Backslash", "a\\b", "a\\5Cb"},
-                      EscapeCase{"Nul", "a\0b"s, "a\\00b"},
-                      EscapeCase{"Injection", "*)(uid=*", "\\2A\\29\\28uid=\\2A"},
-                      EscapeCase{"InjectionOr", ")(|(mail=*", "\\29\\28|\\28mail=\\2A"},
-                      EscapeCase{"Utf8", "j\xC3\xBCrgen@example.com", "j\\C3\\BCrgen@example.com"},
-                      EscapeCase{"HighBytes", "\xff\xfe\x80", "\\FF\\FE\\80"},
-                      EscapeCase{"KeptAsIs", "a=b&c|d!e~f<g>h%i\"j k", "a=b&c|d!e~f<g>h%i\"j k"},
-                      EscapeCase{"AlreadyEscapedLooking", "\\2A", "\\5C2A"}),
-    [](const ::testing::TestParamInfo<EscapeCase>& i) { return i.param.name; });
+INSTANTIATE_TEST_SUITE_P(Table, LdapFilterEscape,
+                         ::testing::Values(EscapeCase{"Plain", "user@example.com", "user@example.com"},
+                                           EscapeCase{"Empty", "", ""}, EscapeCase{"Star", "*", "\\2A"},
+                                           EscapeCase{"Parens", "(a)", "\\28a\\29"},
+                                           EscapeCase{"Backslash", "a\\b", "a\\5Cb"},
+                                           EscapeCase{"Nul", "a\0b"s, "a\\00b"},
+                                           EscapeCase{"Injection", "*)(uid=*", "\\2A\\29\\28uid=\\2A"},
+                                           EscapeCase{"InjectionOr", ")(|(mail=*", "\\29\\28|\\28mail=\\2A"},
+                                           EscapeCase{"Utf8", "j\xC3\xBCrgen@example.com", "j\\C3\\BCrgen@example.com"},
+                                           EscapeCase{"HighBytes", "\xff\xfe\x80", "\\FF\\FE\\80"},
+                                           EscapeCase{"KeptAsIs", "a=b&c|d!e~f<g>h%i\"j k", "a=b&c|d!e~f<g>h%i\"j k"},
+                                           EscapeCase{"AlreadyEscapedLooking", "\\2A", "\\5C2A"}),
+                         [](const ::testing::TestParamInfo<EscapeCase>& i) { return i.param.name; });
 
 struct ExpandCase {
     const char* name;

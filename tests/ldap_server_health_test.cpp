@@ -27,8 +27,9 @@ TEST(LdapServerHealth, FailedServer_SkippedWithReasonUntilRetryAfter) {
     h.failed(kA, "connect: Can't contact LDAP server", t0);
     std::string why;
     EXPECT_FALSE(h.may_try(kA, t0 + milliseconds(400), &why));
-    EXPECT_EQ(why, "not tried: it failed 0.4s ago (connect: Can't contact LDAP server); next try in 1.6s "
-                   "(retry_after)");
+    EXPECT_EQ(why,
+              "not tried: it failed 0.4s ago (connect: Can't contact LDAP server); next try in 1.6s "
+              "(retry_after)");
     EXPECT_FALSE(h.may_try(kA, t0 + milliseconds(1999), &why));
     EXPECT_TRUE(h.may_try(kB, t0 + milliseconds(400), &why)) << "only the failed server is skipped";
 }

@@ -129,7 +129,7 @@ TEST_F(CacheTest, BackendDataChanged_CacheEmptied) {
     EXPECT_EQ(c->lookup({"new@example.test"}).status, LookupStatus::NotFound);
     backend_->inner.add("new@example.test");
     EXPECT_EQ(c->lookup({"new@example.test"}).status, LookupStatus::NotFound);  // negative entry
-    backend_->gen++;  // e.g. the sqlite3 shell inserted a row
+    backend_->gen++;                                                            // e.g. the sqlite3 shell inserted a row
     EXPECT_EQ(c->lookup({"new@example.test"}).status, LookupStatus::Found);
 }
 
@@ -196,7 +196,8 @@ TEST_F(CacheTest, ConcurrentLookups_ConsistentAnswers) {
         ts.emplace_back([&, t] {
             for (int i = 0; i < 2000; ++i) {
                 bool user = (i + t) % 3 == 0;
-                auto s = c->lookup({user ? "user@example.test" : "n" + std::to_string(i % 50) + "@example.test"}).status;
+                auto s =
+                    c->lookup({user ? "user@example.test" : "n" + std::to_string(i % 50) + "@example.test"}).status;
                 if (s != (user ? LookupStatus::Found : LookupStatus::NotFound)) ++wrong;
                 if (i % 500 == 0) backend_->gen++;
             }
@@ -206,8 +207,10 @@ TEST_F(CacheTest, ConcurrentLookups_ConsistentAnswers) {
 }
 
 TEST(CacheConfig, Keys_Parsed) {
-    ConfigFile f = parse_config_text("cache_positive_ttl = 5m\ncache_negative_ttl = 10s\ncache_stale_ttl = 0\n"
-                                     "cache_size = 5000\ncache = yes\n", "t");
+    ConfigFile f = parse_config_text(
+        "cache_positive_ttl = 5m\ncache_negative_ttl = 10s\ncache_stale_ttl = 0\n"
+        "cache_size = 5000\ncache = yes\n",
+        "t");
     SectionReader r(f, f.global);
     CacheSettings s = read_cache_settings(r);
     EXPECT_EQ(s.positive_ttl, seconds(300));

@@ -17,10 +17,10 @@ using testing::FakeSleeper;
 
 std::string request(const std::string& recipient, const std::string& client = "192.0.2.1",
                     const std::string& instance = "1a2b.3c4d.1", const std::string& state = "RCPT") {
-    return "request=smtpd_access_policy\nprotocol_state=" + state +
-           "\nprotocol_name=ESMTP\nclient_address=" + client + "\nclient_name=mx.client.test\nclient_port=40000\n"
-           "helo_name=mx.client.test\nsender=s@client.test\nrecipient=" + recipient +
-           "\nrecipient_count=0\nqueue_id=\ninstance=" + instance + "\nsize=0\nsasl_username=\n\n";
+    return "request=smtpd_access_policy\nprotocol_state=" + state + "\nprotocol_name=ESMTP\nclient_address=" + client +
+           "\nclient_name=mx.client.test\nclient_port=40000\n"
+           "helo_name=mx.client.test\nsender=s@client.test\nrecipient=" +
+           recipient + "\nrecipient_count=0\nqueue_id=\ninstance=" + instance + "\nsize=0\nsasl_username=\n\n";
 }
 
 TEST(PolicyParser, OneRequest_AttributesParsed) {
@@ -81,11 +81,15 @@ INSTANTIATE_TEST_SUITE_P(
                       BadInput{"EmptyName", "=value\n\n", "not a name=value"},
                       BadInput{"HugeValue", "recipient=" + std::string(2000, 'a') + "\n\n", "longer than 1024"},
                       BadInput{"HugeValueNoNewline", "recipient=" + std::string(5000, 'a'), "longer than 1024"},
-                      BadInput{"HugeRequest", std::string(10, 'x') + [] {
-                                   std::string s;
-                                   for (int i = 0; i < 200; ++i) s += "a" + std::to_string(i) + "=xxxxxxxxxxxxxxxxxxxx\n";
-                                   return s;
-                               }(), "larger than 4096"},
+                      BadInput{"HugeRequest",
+                               std::string(10, 'x') +
+                                   [] {
+                                       std::string s;
+                                       for (int i = 0; i < 200; ++i)
+                                           s += "a" + std::to_string(i) + "=xxxxxxxxxxxxxxxxxxxx\n";
+                                       return s;
+                                   }(),
+                               "larger than 4096"},
                       BadInput{"Nul", std::string("recipient=a\0b\n\n", 15), "NUL"}),
     [](const ::testing::TestParamInfo<BadInput>& i) { return std::string(i.param.name); });
 

@@ -157,9 +157,7 @@ TEST_F(PolicyTest, Postmaster_AlwaysValid_EvenDuringOutage) {
     EXPECT_TRUE(a_->calls().empty());
 }
 
-TEST_F(PolicyTest, BareLocalPart_NoOpinion) {
-    EXPECT_EQ(policy().check("<root>").verdict, Verdict::NotOurs);
-}
+TEST_F(PolicyTest, BareLocalPart_NoOpinion) { EXPECT_EQ(policy().check("<root>").verdict, Verdict::NotOurs); }
 
 TEST_F(PolicyTest, BadSyntaxInOurDomain_501) {
     RcptDecision d = decide("<a b@example.test>");
@@ -172,9 +170,7 @@ TEST_F(PolicyTest, BadSyntaxElsewhere_NoOpinion) {
     EXPECT_EQ(decide("<a b@elsewhere.test>").action, RcptAction::Continue);
 }
 
-TEST_F(PolicyTest, NullRecipient_BadSyntax) {
-    EXPECT_EQ(policy().check("<>").verdict, Verdict::BadSyntax);
-}
+TEST_F(PolicyTest, NullRecipient_BadSyntax) { EXPECT_EQ(policy().check("<>").verdict, Verdict::BadSyntax); }
 
 TEST_F(PolicyTest, CustomRejectMessage_UsedAndPercentSafe) {
     settings_.reject_message = "No such user (100% sure)";
@@ -184,10 +180,16 @@ TEST_F(PolicyTest, CustomRejectMessage_UsedAndPercentSafe) {
 }
 
 TEST_F(PolicyTest, HostileAddresses_NeverCrash_AlwaysWellFormedReply) {
-    const std::string hostile[] = {
-        "<' OR 1=1 --@example.test>", "<*)(uid=*@example.test>", "<\"a b\"@example.test>", "<%@example.test>",
-        "<" + std::string(1024, 'a') + "@example.test>", std::string("<a\0b@example.test>", 18),
-        "<\xff\xfe@example.test>", "<<<>>>", "<@:@example.test>", "<\"\\\"@example.test>"};
+    const std::string hostile[] = {"<' OR 1=1 --@example.test>",
+                                   "<*)(uid=*@example.test>",
+                                   "<\"a b\"@example.test>",
+                                   "<%@example.test>",
+                                   "<" + std::string(1024, 'a') + "@example.test>",
+                                   std::string("<a\0b@example.test>", 18),
+                                   "<\xff\xfe@example.test>",
+                                   "<<<>>>",
+                                   "<@:@example.test>",
+                                   "<\"\\\"@example.test>"};
     for (const auto& h : hostile) {
         RcptDecision d = decide(h);
         if (d.action != RcptAction::Continue) {

@@ -64,13 +64,11 @@ TEST_P(ReplyForm, ClassMismatchOrGarbage_NotWellFormed) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ReplyForm,
-                         ::testing::Values(FormCase{{"550", "5.1.1", "x"}, true},
-                                           FormCase{{"421", "4.7.0", "x"}, true},
+                         ::testing::Values(FormCase{{"550", "5.1.1", "x"}, true}, FormCase{{"421", "4.7.0", "x"}, true},
                                            FormCase{{"550", "4.1.1", "x"}, false},
                                            FormCase{{"451", "5.3.0", "x"}, false},
                                            FormCase{{"250", "2.0.0", "x"}, false},
-                                           FormCase{{"55", "5.1.1", "x"}, false},
-                                           FormCase{{"550", "5.1", "x"}, false},
+                                           FormCase{{"55", "5.1.1", "x"}, false}, FormCase{{"550", "5.1", "x"}, false},
                                            FormCase{{"550", "5.01.1", "x"}, false},
                                            FormCase{{"550", "5.1.1", ""}, false}));
 

@@ -77,9 +77,10 @@ TEST_F(SessionTest, Reject_LoggedWithQueueIdClientAndSender) {
     Connection c(runtime(), {"mx.client.test", "192.0.2.7"}, services_);
     c.on_mail("<sender@client.test>", "");
     c.on_rcpt({"<nosuch@example.test>", "", false});
-    EXPECT_TRUE(logged("NOQUEUE: rcpt: <nosuch@example.test>: reject: 550 5.1.1 <nosuch@example.test>: "
-                       "Recipient address rejected: User unknown; client=mx.client.test[192.0.2.7] "
-                       "from=<sender@client.test>"));
+    EXPECT_TRUE(
+        logged("NOQUEUE: rcpt: <nosuch@example.test>: reject: 550 5.1.1 <nosuch@example.test>: "
+               "Recipient address rejected: User unknown; client=mx.client.test[192.0.2.7] "
+               "from=<sender@client.test>"));
     c.on_rcpt({"<user@example.test>", "4F2A1", false});
     c.on_rcpt({"<nosuch2@example.test>", "4F2A1", false});
     EXPECT_TRUE(logged("4F2A1: rcpt: <nosuch2@example.test>: reject: 550 5.1.1"));
@@ -99,8 +100,9 @@ TEST_F(SessionTest, BackendOutage_DeferLoggedWithCause) {
     RcptDecision d = c.on_rcpt({"<user@example.test>", "", false});
     EXPECT_EQ(d.action, RcptAction::TempFail);
     EXPECT_EQ(d.reply.code, "451");
-    EXPECT_TRUE(logged("<user@example.test>: defer: 451 4.3.0 <user@example.test>: Temporary lookup failure: "
-                       "backend users: fake outage"));
+    EXPECT_TRUE(
+        logged("<user@example.test>: defer: 451 4.3.0 <user@example.test>: Temporary lookup failure: "
+               "backend users: fake outage"));
 }
 
 TEST_F(SessionTest, RecipientRejectedByMta_CountedNotLookedUp) {

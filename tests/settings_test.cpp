@@ -67,15 +67,18 @@ INSTANTIATE_TEST_SUITE_P(
                    "rcptguard.conf:1: mode: expected enforce or monitor, got 'strict'"},
         BadSetting{"BadOnError", "on_backend_error = reject\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
                    "rcptguard.conf:1: on_backend_error: expected tempfail or accept"},
-        BadSetting{"BadSocket", "socket = inet:127.0.0.1:8894\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
+        BadSetting{"BadSocket",
+                   "socket = inet:127.0.0.1:8894\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
                    "rcptguard.conf:1: socket: port must be a number"},
-        BadSetting{"SocketAllInterfaces", "socket = inet:8894\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
+        BadSetting{"SocketAllInterfaces",
+                   "socket = inet:8894\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
                    "rcptguard.conf:1: socket: name the address"},
         BadSetting{"RelativeUnix", "socket = unix:x.sock\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
                    "rcptguard.conf:1: socket: unix socket path must be absolute"},
         BadSetting{"Delimiter", "recipient_delimiter = @\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
                    "rcptguard.conf:1: recipient_delimiter:"},
-        BadSetting{"RejectText", "reject_message = caf\xC3\xA9\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
+        BadSetting{"RejectText",
+                   "reject_message = caf\xC3\xA9\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
                    "rcptguard.conf:1: reject_message: only printable ASCII"},
         BadSetting{"Typo", "domians = a.test\ndomains = a.test\nbackends = u\n[backend u]\ntype=fail\n",
                    "rcptguard.conf:1: domians: unknown key in the global section"},
@@ -112,8 +115,9 @@ TEST(Runtime, BackendKeyErrors_NameFileLineKey) {
     testing::write_file(d.file("d.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = file\npath = " +
                                               d.file("missing.txt") + "\n");
     EXPECT_NE(runtime_error_of(d.file("d.conf")).find(":5: path: "), std::string::npos);
-    testing::write_file(d.file("e.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = sqlite\npath = /x\n"
-                                          "query = DELETE FROM recipients WHERE address = ?\n");
+    testing::write_file(d.file("e.conf"),
+                        "domains = a.test\nbackends = u\n[backend u]\ntype = sqlite\npath = /x\n"
+                        "query = DELETE FROM recipients WHERE address = ?\n");
     EXPECT_NE(runtime_error_of(d.file("e.conf")).find(":6: query: must be a SELECT"), std::string::npos);
 }
 

@@ -114,9 +114,9 @@ TEST(SqliteBackend, WalWriterInTransaction_ReadersStillAnswer) {
     SqliteBackend b("s", opts(d.file("r.db")));
     sqlite3* w = nullptr;
     ASSERT_EQ(sqlite3_open(d.file("r.db").c_str(), &w), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(w, "BEGIN IMMEDIATE; INSERT INTO recipients VALUES ('b@example.test')", nullptr,
-                           nullptr, nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(w, "BEGIN IMMEDIATE; INSERT INTO recipients VALUES ('b@example.test')", nullptr, nullptr, nullptr),
+        SQLITE_OK);
     EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
     EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);  // not committed yet
     sqlite3_exec(w, "COMMIT", nullptr, nullptr, nullptr);

@@ -17,11 +17,11 @@
 namespace rcptguard {
 namespace {
 
+using std::chrono::milliseconds;
+using std::chrono::seconds;
 using testing::FakeBackend;
 using testing::FakeClock;
 using testing::FakeSleeper;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
 
 TarpitSettings defaults() {
     TarpitSettings s;
@@ -44,21 +44,17 @@ class DelaySequence : public ::testing::TestWithParam<DelayCase> {};
 
 TEST_P(DelaySequence, DelayForBadCount_DoublesThenCaps) {
     const DelayCase& c = GetParam();
-    EXPECT_EQ(tarpit_delay_for(defaults(), c.bad_before, Millis(c.slept_ms), Millis(c.lookup_ms)).count(),
-              c.want_ms);
+    EXPECT_EQ(tarpit_delay_for(defaults(), c.bad_before, Millis(c.slept_ms), Millis(c.lookup_ms)).count(), c.want_ms);
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, DelaySequence,
-                         ::testing::Values(DelayCase{0, 0, 0, 0}, DelayCase{2, 0, 0, 0},
-                                           DelayCase{3, 0, 0, 1000}, DelayCase{4, 0, 0, 2000},
-                                           DelayCase{5, 0, 0, 4000}, DelayCase{6, 0, 0, 4000},
-                                           DelayCase{1000, 0, 0, 4000},
-                                           // budget nearly spent
-                                           DelayCase{5, 59500, 0, 500}, DelayCase{5, 60000, 0, 0},
-                                           DelayCase{5, 70000, 0, 0},
-                                           // a slow lookup eats into the wait: never past mta_timeout/2
-                                           DelayCase{5, 0, 2500, 2500}, DelayCase{5, 0, 4900, 100},
-                                           DelayCase{5, 0, 9000, 0}));
+INSTANTIATE_TEST_SUITE_P(
+    Table, DelaySequence,
+    ::testing::Values(DelayCase{0, 0, 0, 0}, DelayCase{2, 0, 0, 0}, DelayCase{3, 0, 0, 1000}, DelayCase{4, 0, 0, 2000},
+                      DelayCase{5, 0, 0, 4000}, DelayCase{6, 0, 0, 4000}, DelayCase{1000, 0, 0, 4000},
+                      // budget nearly spent
+                      DelayCase{5, 59500, 0, 500}, DelayCase{5, 60000, 0, 0}, DelayCase{5, 70000, 0, 0},
+                      // a slow lookup eats into the wait: never past mta_timeout/2
+                      DelayCase{5, 0, 2500, 2500}, DelayCase{5, 0, 4900, 100}, DelayCase{5, 0, 9000, 0}));
 
 TEST(Tarpit, NoConfiguredWaitComesNearTheMtaTimeout) {
     // Sendmail's default T=R:10s, Postfix's 30s: whatever is configured, every
@@ -82,8 +78,8 @@ TEST(Tarpit, NoConfiguredWaitComesNearTheMtaTimeout) {
 
 std::string tarpit_config_error(const std::string& keys) {
     try {
-        ConfigFile f = parse_config_text("domains = a.test\nbackends = u\n" + keys + "\n[backend u]\ntype = fail\n",
-                                         "t.conf");
+        ConfigFile f =
+            parse_config_text("domains = a.test\nbackends = u\n" + keys + "\n[backend u]\ntype = fail\n", "t.conf");
         read_settings(f);
     } catch (const ConfigError& e) {
         return e.what();
@@ -162,8 +158,10 @@ TEST(ClientTable, FloodOfDistinctClients_SizeBounded_RecentKept) {
     ClientTable t(1600, clock);
     BanSettings b;
     b.ban_threshold = 2;
-    for (int i = 0; i < 100000; ++i) t.add_bad("10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) +
-                                                   "." + std::to_string(i % 256), 1, b);
+    for (int i = 0; i < 100000; ++i)
+        t.add_bad(
+            "10." + std::to_string(i / 65536) + "." + std::to_string((i / 256) % 256) + "." + std::to_string(i % 256),
+            1, b);
     EXPECT_LE(t.size(), 1600u);
     // The most recent client is still remembered; the first one was evicted.
     EXPECT_EQ(t.status("10.1.134.159", b).bad_in_window, 1u);
@@ -328,7 +326,10 @@ TEST_F(TarpitSessionTest, BanAcrossConnections_NewConnectionRefused) {
 }
 
 TEST_F(TarpitSessionTest, Ipv6NeighboursShareOneBan) {
-    auto rt = runtime([](Settings& s) { s.tarpit.max_bad_recipients = 0; s.tarpit.tarpit_after = 100; });
+    auto rt = runtime([](Settings& s) {
+        s.tarpit.max_bad_recipients = 0;
+        s.tarpit.tarpit_after = 100;
+    });
     Connection a(rt, {"h", "2001:db8:1:2::10"}, services_);
     a.on_mail("<s@x.test>", "");
     for (int i = 0; i < 8; ++i) rcpt(a, "<n@example.test>");
@@ -393,7 +394,10 @@ TEST_F(TarpitSessionTest, MonitorMode_NoWaitNo421NoBan) {
 }
 
 TEST_F(TarpitSessionTest, SleeperLimit_RepliesAtOnceStillCounts) {
-    auto rt = runtime([](Settings& s) { s.tarpit.max_sleepers = 0; s.tarpit.max_bad_recipients = 0; });
+    auto rt = runtime([](Settings& s) {
+        s.tarpit.max_sleepers = 0;
+        s.tarpit.max_bad_recipients = 0;
+    });
     Connection c(rt, {"h", "192.0.2.74"}, services_);
     c.on_mail("<s@x.test>", "");
     for (int i = 0; i < 6; ++i) rcpt(c, "<n@example.test>");
@@ -402,7 +406,10 @@ TEST_F(TarpitSessionTest, SleeperLimit_RepliesAtOnceStillCounts) {
 }
 
 TEST_F(TarpitSessionTest, TarpitOff_NothingButVerdicts) {
-    auto rt = runtime([](Settings& s) { s.tarpit.enabled = false; s.tarpit.ban.ban_threshold = 0; });
+    auto rt = runtime([](Settings& s) {
+        s.tarpit.enabled = false;
+        s.tarpit.ban.ban_threshold = 0;
+    });
     Connection c(rt, {"h", "192.0.2.75"}, services_);
     c.on_mail("<s@x.test>", "");
     for (int i = 0; i < 30; ++i) EXPECT_EQ(rcpt(c, "<n@example.test>").reply.code, "550");

@@ -5,8 +5,7 @@ namespace rcptguard {
 
 BatvRecipient classify_batv_recipient(const BatvSettings& b, const Address& a, char delimiter, std::int64_t today) {
     BatvRecipient r;
-    if (!b.enabled || a.status != AddressStatus::Mailbox || !b.domains.contains(a.domain) || is_postmaster(a))
-        return r;
+    if (!b.enabled || a.status != AddressStatus::Mailbox || !b.domains.contains(a.domain) || is_postmaster(a)) return r;
     std::string canonical = a.canonical();
     for (const auto& e : b.exempt_recipients)
         if (e == canonical) return r;

@@ -44,7 +44,8 @@ BatvSettings read_batv_settings(SectionReader& r, const std::string& delimiters)
     std::string key_file = r.string("batv_key_file", "");
     s.lifetime_days = static_cast<unsigned>(
         r.duration("batv_lifetime", std::chrono::hours(24 * 7), std::chrono::hours(24), std::chrono::hours(24 * 100))
-            .count() / 86400000);
+            .count() /
+        86400000);
     s.enforce = r.choice("batv_mode", "monitor", {"monitor", "enforce"}) == "enforce";
     s.sign = r.boolean("batv_sign", s.sign);
     std::string form = r.choice("batv_tag_form", "prefix", {"prefix", "subaddress"});

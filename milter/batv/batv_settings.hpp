@@ -18,15 +18,15 @@
 namespace rcptguard {
 
 struct BatvSettings {
-    bool enabled = false;            // batv_domains not empty
-    DomainSet domains;               // batv_domains
-    BatvKeyRing keys;                // batv_key_file
-    unsigned lifetime_days = 7;      // batv_lifetime
-    bool enforce = false;            // batv_mode = enforce (default monitor)
-    bool sign = true;                // batv_sign
-    TagForm form = TagForm::Prefix;  // batv_tag_form
-    bool verify_all_senders = false; // batv_verify_all_senders
-    DomainSet exempt_destination_domains;      // batv_exempt_destinations (domains)
+    bool enabled = false;                                   // batv_domains not empty
+    DomainSet domains;                                      // batv_domains
+    BatvKeyRing keys;                                       // batv_key_file
+    unsigned lifetime_days = 7;                             // batv_lifetime
+    bool enforce = false;                                   // batv_mode = enforce (default monitor)
+    bool sign = true;                                       // batv_sign
+    TagForm form = TagForm::Prefix;                         // batv_tag_form
+    bool verify_all_senders = false;                        // batv_verify_all_senders
+    DomainSet exempt_destination_domains;                   // batv_exempt_destinations (domains)
     std::vector<std::string> exempt_destination_addresses;  // ... (addresses)
     std::vector<std::string> exempt_recipients;             // batv_exempt_recipients (canonical)
 };

@@ -14,8 +14,8 @@ namespace {
 std::string hmac3_hex(const std::string& secret, std::string_view data) {
     unsigned char out[EVP_MAX_MD_SIZE];
     unsigned int len = 0;
-    HMAC(EVP_sha1(), secret.data(), static_cast<int>(secret.size()), reinterpret_cast<const unsigned char*>(data.data()),
-         data.size(), out, &len);
+    HMAC(EVP_sha1(), secret.data(), static_cast<int>(secret.size()),
+         reinterpret_cast<const unsigned char*>(data.data()), data.size(), out, &len);
     static const char kHex[] = "0123456789abcdef";
     std::string hex;
     for (int i = 0; i < 3; ++i) {
@@ -104,8 +104,8 @@ std::optional<std::string> tagged_sender(std::string_view local, std::string_vie
     if (local.empty() || local.front() == '"') return std::nullopt;
     if (starts_with_icase(local, "prvs=")) return std::nullopt;
     if (delim && to_lower_ascii(local).find(std::string(1, delim) + "prvs=") != std::string::npos) return std::nullopt;
-    std::string tagged = form == TagForm::Prefix ? "prvs=" + tag + "=" + std::string(local)
-                                                 : std::string(local) + delim + "prvs=" + tag;
+    std::string tagged =
+        form == TagForm::Prefix ? "prvs=" + tag + "=" + std::string(local) : std::string(local) + delim + "prvs=" + tag;
     if (tagged.size() > 64) return std::nullopt;
     return tagged + "@" + std::string(domain);
 }

@@ -41,8 +41,8 @@ std::string prvs_tag(const BatvKey& key, std::int64_t today, unsigned lifetime_d
 
 // A recipient split into its tag and the plain address it stands for.
 struct TaggedAddress {
-    std::string tag;    // "KDDDSSSSSS" as written (any case); "" if untagged
-    std::string plain;  // canonical plain address (local@domain)
+    std::string tag;         // "KDDDSSSSSS" as written (any case); "" if untagged
+    std::string plain;       // canonical plain address (local@domain)
     bool malformed = false;  // looks like a prvs tag but is not a valid one
 };
 
@@ -58,7 +58,7 @@ std::optional<std::string> tagged_sender(std::string_view local, std::string_vie
 enum class TagCheck { Valid, Expired, BadSignature, UnknownKey, Malformed };
 const char* to_string(TagCheck c);
 
-TagCheck check_prvs(const std::string& tag, std::string_view plain_address, const BatvKeyRing& keys,
-                    std::int64_t today, unsigned lifetime_days);
+TagCheck check_prvs(const std::string& tag, std::string_view plain_address, const BatvKeyRing& keys, std::int64_t today,
+                    unsigned lifetime_days);
 
 }  // namespace rcptguard

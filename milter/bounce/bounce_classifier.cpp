@@ -60,29 +60,50 @@ bool from_looks_like_mailer_daemon(std::string_view from_value) {
 
 bool subject_looks_like_bounce(std::string_view subject_value) {
     std::string v = to_lower_ascii(decode_encoded_words(unfold(subject_value)));
-    return contains_any(v, {"undeliver", "returned mail", "delivery status notification", "delivery failure",
-                            "delivery failed", "failure notice", "delivery has failed", "could not be delivered",
-                            "non-delivery", "nondelivery", "returned to sender", "mail delivery", "delivery notification",
-                            "mail system error", "returned message", "delivery problem", "not delivered",
-                            "error sending your mail", "delivery status", "failed delivery", "delivery error"});
+    return contains_any(v, {"undeliver",
+                            "returned mail",
+                            "delivery status notification",
+                            "delivery failure",
+                            "delivery failed",
+                            "failure notice",
+                            "delivery has failed",
+                            "could not be delivered",
+                            "non-delivery",
+                            "nondelivery",
+                            "returned to sender",
+                            "mail delivery",
+                            "delivery notification",
+                            "mail system error",
+                            "returned message",
+                            "delivery problem",
+                            "not delivered",
+                            "error sending your mail",
+                            "delivery status",
+                            "failed delivery",
+                            "delivery error"});
 }
 
 bool subject_looks_like_auto_reply(std::string_view subject_value) {
     std::string v = to_lower_ascii(trim(decode_encoded_words(unfold(subject_value))));
-    for (std::string_view p : {"auto:", "auto reply", "auto-reply", "autoreply", "autorespon", "auto response",
-                               "automatic reply", "automatische antwort", "out of office", "out of the office",
-                               "away until", "vacation", "abwesenheit"})
+    for (std::string_view p :
+         {"auto:", "auto reply", "auto-reply", "autoreply", "autorespon", "auto response", "automatic reply",
+          "automatische antwort", "out of office", "out of the office", "away until", "vacation", "abwesenheit"})
         if (v.rfind(p, 0) == 0) return true;
     return false;
 }
 
 void HeaderClassifier::add(std::string_view name, std::string_view value) {
     if (has_eight_bit(name) || has_eight_bit(value)) eight_bit_ = true;
-    if (iequals_ascii(name, "Content-Type")) content_types_.emplace_back(value);
-    else if (iequals_ascii(name, "Content-Transfer-Encoding")) transfer_encodings_.emplace_back(value);
-    else if (iequals_ascii(name, "From") && from_.empty()) from_ = std::string(value);
-    else if (iequals_ascii(name, "Subject") && subject_.empty()) subject_ = std::string(value);
-    else if (iequals_ascii(name, "X-Failed-Recipients")) failed_recipients_ = true;
+    if (iequals_ascii(name, "Content-Type"))
+        content_types_.emplace_back(value);
+    else if (iequals_ascii(name, "Content-Transfer-Encoding"))
+        transfer_encodings_.emplace_back(value);
+    else if (iequals_ascii(name, "From") && from_.empty())
+        from_ = std::string(value);
+    else if (iequals_ascii(name, "Subject") && subject_.empty())
+        subject_ = std::string(value);
+    else if (iequals_ascii(name, "X-Failed-Recipients"))
+        failed_recipients_ = true;
     else if (iequals_ascii(name, "Auto-Submitted"))
         auto_submitted_replied_ = starts_with_icase(trim(unfold(value)), "auto-replied");
     else if (iequals_ascii(name, "X-Autoreply") || iequals_ascii(name, "X-Autorespond") ||
@@ -92,7 +113,8 @@ void HeaderClassifier::add(std::string_view name, std::string_view value) {
 
 TopLevel HeaderClassifier::classify() const {
     TopLevel t;
-    t.bounce_evidence = failed_recipients_ || from_looks_like_mailer_daemon(from_) || subject_looks_like_bounce(subject_);
+    t.bounce_evidence =
+        failed_recipients_ || from_looks_like_mailer_daemon(from_) || subject_looks_like_bounce(subject_);
 
     // Content-Transfer-Encoding: duplicates must agree.
     TransferEncoding cte = TransferEncoding::Identity;
@@ -109,8 +131,7 @@ TopLevel HeaderClassifier::classify() const {
     ContentType ct = parse_content_type("text/plain");
     for (std::size_t i = 0; i < content_types_.size(); ++i) {
         ContentType c = parse_content_type(content_types_[i]);
-        if (!c.valid)
-            return leave_alone(t, "unknown", "cannot parse: top-level Content-Type: " + c.error, true);
+        if (!c.valid) return leave_alone(t, "unknown", "cannot parse: top-level Content-Type: " + c.error, true);
         if (i > 0 && shape_key(c) != shape_key(ct))
             return leave_alone(t, "unknown", "cannot parse: conflicting Content-Type headers", true);
         if (i == 0) ct = std::move(c);
@@ -123,10 +144,14 @@ TopLevel HeaderClassifier::classify() const {
             t.container = Container::Report;
             if (t.report_type == "feedback-report")
                 return leave_alone(t, "arf", "ARF feedback report (RFC 5965); left alone");
-            if (t.report_type == "delivery-status") t.kind = "dsn";
-            else if (t.report_type == "disposition-notification") t.kind = "mdn";
-            else if (t.report_type.empty()) t.kind = "report";
-            else return leave_alone(t, "report", "report-type " + printable(t.report_type, 64) + " is not a bounce");
+            if (t.report_type == "delivery-status")
+                t.kind = "dsn";
+            else if (t.report_type == "disposition-notification")
+                t.kind = "mdn";
+            else if (t.report_type.empty())
+                t.kind = "report";
+            else
+                return leave_alone(t, "report", "report-type " + printable(t.report_type, 64) + " is not a bounce");
         } else if (known_non_bounce_multipart(ct.subtype)) {
             return leave_alone(t, "not-a-bounce", "multipart/" + ct.subtype + " is not a bounce shape");
         } else {
@@ -134,18 +159,17 @@ TopLevel HeaderClassifier::classify() const {
             t.container = Container::Mixed;
             t.kind = "mixed-rfc822";
         }
-        if (!ct.error.empty())
-            return leave_alone(t, t.kind, "cannot parse: top-level Content-Type: " + ct.error, true);
+        if (!ct.error.empty()) return leave_alone(t, t.kind, "cannot parse: top-level Content-Type: " + ct.error, true);
         const std::string* b = ct.param("boundary");
         if (!b || !usable_boundary(*b))
             return leave_alone(t, t.kind, "cannot parse: multipart without a usable boundary", true);
         // RFC 2045 6.4: a multipart entity is never encoded.
         if (cte != TransferEncoding::Identity && cte != TransferEncoding::SevenBit &&
             cte != TransferEncoding::EightBit && cte != TransferEncoding::Binary)
-            return leave_alone(t, t.kind,
-                               std::string("cannot parse: multipart with Content-Transfer-Encoding ") +
-                                   transfer_encoding_name(cte),
-                               true);
+            return leave_alone(
+                t, t.kind,
+                std::string("cannot parse: multipart with Content-Transfer-Encoding ") + transfer_encoding_name(cte),
+                true);
         t.boundary = *b;
         t.shape = Shape::Multipart;
         return t;
@@ -156,8 +180,7 @@ TopLevel HeaderClassifier::classify() const {
             !t.bounce_evidence)
             return leave_alone(t, "auto-reply", "auto-reply (RFC 3834); left alone");
         if (cte == TransferEncoding::Base64 || cte == TransferEncoding::Unknown) {
-            if (!t.bounce_evidence)
-                return leave_alone(t, "not-a-bounce", "single-part text without bounce evidence");
+            if (!t.bounce_evidence) return leave_alone(t, "not-a-bounce", "single-part text without bounce evidence");
             return leave_alone(t, "inline",
                                std::string("cannot parse: single-part bounce with Content-Transfer-Encoding ") +
                                    transfer_encoding_name(cte) + " not handled",

@@ -9,10 +9,14 @@ BounceSettings read_bounce_settings(SectionReader& r) {
     std::vector<std::string> sources = r.list("strip_bounce_sources", {"local", "trusted"});
     s.from_local = s.from_trusted = s.from_inbound = false;
     for (const auto& src : sources) {
-        if (src == "local") s.from_local = true;
-        else if (src == "trusted") s.from_trusted = true;
-        else if (src == "inbound") s.from_inbound = true;
-        else r.fail("strip_bounce_sources", "unknown source '" + src + "' (expected local, trusted, inbound)");
+        if (src == "local")
+            s.from_local = true;
+        else if (src == "trusted")
+            s.from_trusted = true;
+        else if (src == "inbound")
+            s.from_inbound = true;
+        else
+            r.fail("strip_bounce_sources", "unknown source '" + src + "' (expected local, trusted, inbound)");
     }
     s.max_kept_bytes = static_cast<std::size_t>(
         r.integer("bounce_max_kept_bytes", static_cast<std::int64_t>(s.max_kept_bytes), 64 * 1024, 64 << 20));

@@ -11,10 +11,10 @@
 namespace rcptguard {
 
 struct BounceSettings {
-    bool enabled = true;       // strip_bounces
-    bool from_local = true;    // bounces the MTA generated itself (non-SMTP path)
-    bool from_trusted = true;  // relayed from trusted_networks or authenticated clients
-    bool from_inbound = false; // arriving from anyone else, for our users
+    bool enabled = true;                   // strip_bounces
+    bool from_local = true;                // bounces the MTA generated itself (non-SMTP path)
+    bool from_trusted = true;              // relayed from trusted_networks or authenticated clients
+    bool from_inbound = false;             // arriving from anyone else, for our users
     std::size_t max_kept_bytes = 1 << 20;  // bounce_max_kept_bytes
 };
 

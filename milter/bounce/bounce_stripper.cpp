@@ -58,15 +58,9 @@ struct BounceStripper::Impl {
         headers_done = true;
         top = classifier.classify();
         switch (top.shape) {
-            case bounce::Shape::LeaveAlone:
-                outcome.unchanged(top.kind, top.reason, top.could_not_parse);
-                break;
-            case bounce::Shape::Multipart:
-                multipart.emplace(top, kept);
-                break;
-            case bounce::Shape::SinglePartText:
-                inline_text.emplace(top.encoding, top.bounce_evidence);
-                break;
+            case bounce::Shape::LeaveAlone: outcome.unchanged(top.kind, top.reason, top.could_not_parse); break;
+            case bounce::Shape::Multipart: multipart.emplace(top, kept); break;
+            case bounce::Shape::SinglePartText: inline_text.emplace(top.encoding, top.bounce_evidence); break;
         }
     }
 
@@ -169,8 +163,8 @@ struct BounceStripper::Impl {
         r.trace_header_value = "returned message body removed";
         // The MTA's SKIP leaves the rest of a large body unseen: then the
         // count is what was seen, a lower bound.
-        r.trace_header_value += std::string(whole_body_seen ? " (" : " (at least ") + std::to_string(r.bytes_removed) +
-                                " bytes)";
+        r.trace_header_value +=
+            std::string(whole_body_seen ? " (" : " (at least ") + std::to_string(r.bytes_removed) + " bytes)";
         r.trace_header_value += "; " + what;
         return r;
     }

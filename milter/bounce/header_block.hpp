@@ -18,11 +18,11 @@ namespace rcptguard::bounce {
 class HeaderBlockCollector {
 public:
     enum class Event {
-        Continue,        // keep feeding lines
-        BlockEndedBlank, // this empty line ended the header block (it belongs to the block)
-        BodyStarts,      // the header block ended before this line, which starts a non-empty body
-        HasBody,         // a non-empty line after the block: the original has a body
-        NoHeaders,       // the first line is not a header field
+        Continue,         // keep feeding lines
+        BlockEndedBlank,  // this empty line ended the header block (it belongs to the block)
+        BodyStarts,       // the header block ended before this line, which starts a non-empty body
+        HasBody,          // a non-empty line after the block: the original has a body
+        NoHeaders,        // the first line is not a header field
     };
     // skip_leading_blank_lines: for inline copies, where blank lines separate
     // the marker from the copy; a message/rfc822 part must start with a field.

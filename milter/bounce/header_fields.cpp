@@ -12,11 +12,22 @@ bool is_token_char(char c) {
     auto u = static_cast<unsigned char>(c);
     if (u <= 32 || u >= 127) return false;
     switch (c) {
-        case '(': case ')': case '<': case '>': case '@': case ',': case ';': case ':':
-        case '\\': case '"': case '/': case '[': case ']': case '?': case '=':
-            return false;
-        default:
-            return true;
+        case '(':
+        case ')':
+        case '<':
+        case '>':
+        case '@':
+        case ',':
+        case ';':
+        case ':':
+        case '\\':
+        case '"':
+        case '/':
+        case '[':
+        case ']':
+        case '?':
+        case '=': return false;
+        default: return true;
     }
 }
 
@@ -40,9 +51,12 @@ public:
                 int depth = 0;
                 while (!done()) {
                     char d = s_[i_++];
-                    if (d == '\\' && !done()) ++i_;
-                    else if (d == '(') ++depth;
-                    else if (d == ')' && --depth == 0) break;
+                    if (d == '\\' && !done())
+                        ++i_;
+                    else if (d == '(')
+                        ++depth;
+                    else if (d == ')' && --depth == 0)
+                        break;
                 }
             } else {
                 return;
@@ -204,9 +218,7 @@ std::string_view field_name(std::string_view line) {
 
 bool is_field_line(std::string_view line) { return !field_name(line).empty(); }
 
-bool is_continuation_line(std::string_view line) {
-    return !line.empty() && (line[0] == ' ' || line[0] == '\t');
-}
+bool is_continuation_line(std::string_view line) { return !line.empty() && (line[0] == ' ' || line[0] == '\t'); }
 
 std::vector<RawField> split_fields(std::string_view block) {
     std::vector<RawField> fields;
@@ -264,19 +276,23 @@ std::string decode_encoded_words(std::string_view value) {
             good = true;
             for (std::size_t k = 0; k < text.size(); ++k) {
                 int hi = 0, lo = 0;
-                if (text[k] == '_') decoded.push_back(' ');
+                if (text[k] == '_')
+                    decoded.push_back(' ');
                 else if (text[k] == '=' && k + 2 < text.size() && (hi = hex_value(text[k + 1])) >= 0 &&
                          (lo = hex_value(text[k + 2])) >= 0) {
                     decoded.push_back(static_cast<char>(hi * 16 + lo));
                     k += 2;
-                } else decoded.push_back(text[k]);
+                } else
+                    decoded.push_back(text[k]);
             }
         } else if (enc == 'b' || enc == 'B') {
             Base64Decoder d;
             good = d.feed(text, &decoded) && d.finish();
         }
-        if (good) out.append(decoded);
-        else out.append(value.substr(start, end + 2 - start));
+        if (good)
+            out.append(decoded);
+        else
+            out.append(value.substr(start, end + 2 - start));
         i = end + 2;
     }
     if (i < value.size()) out.append(value.substr(i));

@@ -16,10 +16,10 @@
 namespace rcptguard::bounce {
 
 struct ContentType {
-    bool valid = false;         // "type/subtype" parsed
-    std::string error;          // why not valid, or a problem with the parameters
-    std::string type;           // lower case, e.g. "multipart"
-    std::string subtype;        // lower case, e.g. "report"
+    bool valid = false;   // "type/subtype" parsed
+    std::string error;    // why not valid, or a problem with the parameters
+    std::string type;     // lower case, e.g. "multipart"
+    std::string subtype;  // lower case, e.g. "report"
     // Parameter names in lower case, values unquoted; in order of appearance.
     std::vector<std::pair<std::string, std::string>> params;
 

@@ -11,10 +11,10 @@
 namespace rcptguard::bounce {
 
 struct InlineMarker {
-    const char* kind;           // StripResult::kind, e.g. "inline-qmail"
-    const char* phrase;         // the normalised line that matches (see normalise_marker_line)
-    bool headers_only;          // the copy is already only the headers: nothing to strip
-    bool needs_bounce_evidence; // the phrase is generic enough to need From/Subject evidence too
+    const char* kind;            // StripResult::kind, e.g. "inline-qmail"
+    const char* phrase;          // the normalised line that matches (see normalise_marker_line)
+    bool headers_only;           // the copy is already only the headers: nothing to strip
+    bool needs_bounce_evidence;  // the phrase is generic enough to need From/Subject evidence too
 };
 
 // Lower-cases the line, drops surrounding whitespace and the decoration MTAs

@@ -38,8 +38,7 @@ void InlineScanner::logical_line(std::string_view content, std::size_t begin, st
         return;
     }
     switch (copy_->line(content)) {
-        case HeaderBlockCollector::Event::Continue:
-            return;
+        case HeaderBlockCollector::Event::Continue: return;
         case HeaderBlockCollector::Event::BlockEndedBlank:
             cut_ = end;  // keep the empty line that ends the header block
             return;
@@ -47,9 +46,7 @@ void InlineScanner::logical_line(std::string_view content, std::size_t begin, st
             cut_ = begin;
             outcome_.strip(kind_);
             return;
-        case HeaderBlockCollector::Event::HasBody:
-            outcome_.strip(kind_);
-            return;
+        case HeaderBlockCollector::Event::HasBody: outcome_.strip(kind_); return;
         case HeaderBlockCollector::Event::NoHeaders:
             outcome_.unchanged(kind_, "cannot parse: no header block after the inline copy marker", true);
             return;
@@ -65,8 +62,10 @@ const ScanOutcome& InlineScanner::end_of_body() {
         if (outcome_.decided()) return outcome_;
     }
     if (!copy_) {
-        if (bounce_evidence_) outcome_.unchanged("inline", "no copy of the returned message found", false);
-        else outcome_.unchanged("not-a-bounce", "not a bounce: no report, no attached or inline copy", false);
+        if (bounce_evidence_)
+            outcome_.unchanged("inline", "no copy of the returned message found", false);
+        else
+            outcome_.unchanged("not-a-bounce", "not a bounce: no report, no attached or inline copy", false);
     } else if (copy_->field_count() == 0) {
         outcome_.unchanged(kind_, "inline copy marker but no copy follows", false);
     } else {

@@ -38,7 +38,7 @@ private:
     bool quoted_printable_;
     bool bounce_evidence_;
     ScanOutcome outcome_;
-    std::string kind_;  // of the marker found
+    std::string kind_;                          // of the marker found
     std::optional<HeaderBlockCollector> copy_;  // set once a marker was found
     std::string logical_;                       // decoded QP line being assembled
     std::size_t logical_begin_ = 0;

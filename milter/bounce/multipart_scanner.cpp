@@ -58,15 +58,19 @@ const ScanOutcome& MultipartScanner::line(std::string_view content, std::size_t 
     Delimiter d = delimiter(content);
     switch (phase_) {
         case Phase::Preamble:
-            if (d == Delimiter::Open) next_part(d, end);
-            else if (d == Delimiter::Close) cannot_parse("close delimiter before the first part");
+            if (d == Delimiter::Open)
+                next_part(d, end);
+            else if (d == Delimiter::Close)
+                cannot_parse("close delimiter before the first part");
             break;
         case Phase::PartHeaders:
             if (d != Delimiter::None) {
                 part_headers_done(begin);
                 if (outcome_.decided()) break;
-                if (phase_ == Phase::Returned) end_of_returned_part();
-                else next_part(d, end);
+                if (phase_ == Phase::Returned)
+                    end_of_returned_part();
+                else
+                    next_part(d, end);
             } else if (content.empty()) {
                 part_headers_done(begin);
             } else if (!is_field_line(content) && !is_continuation_line(content)) {
@@ -79,8 +83,10 @@ const ScanOutcome& MultipartScanner::line(std::string_view content, std::size_t 
             if (d != Delimiter::None) next_part(d, end);
             break;
         case Phase::Returned:
-            if (d != Delimiter::None) end_of_returned_part();
-            else returned_line(content);
+            if (d != Delimiter::None)
+                end_of_returned_part();
+            else
+                returned_line(content);
             break;
     }
     return outcome_;
@@ -184,8 +190,7 @@ void MultipartScanner::returned_line(std::string_view content) {
         case TransferEncoding::QuotedPrintable:
             if (!qp_decode_line(content, &decoded_)) decoded_.push_back('\n');
             return drain_decoded(false);
-        default:
-            return collector_event(collector_.line(content));
+        default: return collector_event(collector_.line(content));
     }
 }
 
@@ -232,23 +237,21 @@ void MultipartScanner::end_of_returned_part() {
         return cannot_parse("returned part is base64 and not decodable");
     drain_decoded(true);
     if (outcome_.decided()) return;
-    if (collector_.field_count() == 0) outcome_.unchanged(current_kind(), "returned part is empty", false);
-    else outcome_.unchanged(current_kind(), "returned message has no body", false);
+    if (collector_.field_count() == 0)
+        outcome_.unchanged(current_kind(), "returned part is empty", false);
+    else
+        outcome_.unchanged(current_kind(), "returned message has no body", false);
 }
 
 const ScanOutcome& MultipartScanner::end_of_body() {
     if (outcome_.decided()) return outcome_;
     switch (phase_) {
-        case Phase::Preamble:
-            cannot_parse("boundary never used");
-            break;
+        case Phase::Preamble: cannot_parse("boundary never used"); break;
         case Phase::PartHeaders:
         case Phase::PartBody:
             cannot_parse("closing boundary of part " + std::to_string(part_index_) + " missing");
             break;
-        case Phase::Returned:
-            end_of_returned_part();
-            break;
+        case Phase::Returned: end_of_returned_part(); break;
     }
     return outcome_;
 }

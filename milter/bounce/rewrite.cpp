@@ -31,8 +31,10 @@ RewrittenPart rewrite_returned_part(const ReturnedPart& part, bool message_is_ei
         out.encoding = "quoted-printable";
         content = qp_encode(block);
     } else {
-        if (binary) out.encoding = "binary";
-        else if (eight_bit) out.encoding = "8bit";
+        if (binary)
+            out.encoding = "binary";
+        else if (eight_bit)
+            out.encoding = "8bit";
         content = block;
     }
     out.text.reserve(part.other_fields.size() + content.size() + 96);

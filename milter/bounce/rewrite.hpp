@@ -21,9 +21,9 @@
 namespace rcptguard::bounce {
 
 struct RewrittenPart {
-    std::string text;         // part headers, empty line, content; ends in CRLF
-    std::string media_type;   // "text/rfc822-headers" or "message/global-headers"
-    std::string encoding;     // "" (7bit), "8bit", "binary" or "quoted-printable"
+    std::string text;        // part headers, empty line, content; ends in CRLF
+    std::string media_type;  // "text/rfc822-headers" or "message/global-headers"
+    std::string encoding;    // "" (7bit), "8bit", "binary" or "quoted-printable"
 };
 
 RewrittenPart rewrite_returned_part(const ReturnedPart& part, bool message_is_eight_bit);

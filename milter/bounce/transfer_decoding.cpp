@@ -118,8 +118,10 @@ std::string qp_encode(std::string_view text) {
                 out.append("=\r\n");
                 col = 0;
             }
-            if (literal) out.push_back(static_cast<char>(c));
-            else append_hex(&out, c);
+            if (literal)
+                out.push_back(static_cast<char>(c));
+            else
+                append_hex(&out, c);
             col += width;
         }
         if (last) break;

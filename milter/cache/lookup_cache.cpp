@@ -16,8 +16,8 @@ CacheSettings read_cache_settings(SectionReader& r) {
     s.positive_ttl = r.duration("cache_positive_ttl", s.positive_ttl, milliseconds(0), milliseconds(7 * 86400000LL));
     s.negative_ttl = r.duration("cache_negative_ttl", s.negative_ttl, milliseconds(0), milliseconds(7 * 86400000LL));
     s.stale_ttl = r.duration("cache_stale_ttl", s.stale_ttl, milliseconds(0), milliseconds(30 * 86400000LL));
-    s.max_entries = static_cast<std::size_t>(r.integer("cache_size", static_cast<std::int64_t>(s.max_entries), 16,
-                                                       100000000));
+    s.max_entries =
+        static_cast<std::size_t>(r.integer("cache_size", static_cast<std::int64_t>(s.max_entries), 16, 100000000));
     return s;
 }
 

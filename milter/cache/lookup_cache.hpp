@@ -36,11 +36,11 @@
 namespace rcptguard {
 
 struct CacheSettings {
-    bool enabled = true;                   // cache
-    Millis positive_ttl{10 * 60 * 1000};   // cache_positive_ttl
-    Millis negative_ttl{60 * 1000};        // cache_negative_ttl
-    Millis stale_ttl{24 * 3600 * 1000};    // cache_stale_ttl (0 = never serve stale)
-    std::size_t max_entries = 100000;      // cache_size
+    bool enabled = true;                  // cache
+    Millis positive_ttl{10 * 60 * 1000};  // cache_positive_ttl
+    Millis negative_ttl{60 * 1000};       // cache_negative_ttl
+    Millis stale_ttl{24 * 3600 * 1000};   // cache_stale_ttl (0 = never serve stale)
+    std::size_t max_entries = 100000;     // cache_size
 };
 
 CacheSettings read_cache_settings(SectionReader& r);

@@ -28,10 +28,11 @@ std::string build_domain_set(const std::vector<std::string>& entries, DomainSet*
     for (const auto& e : entries) {
         bool parent = !e.empty() && e.front() == '.';
         std::string d = canonical_domain(parent ? std::string_view(e).substr(1) : std::string_view(e));
-        if (d.empty() || d.front() == '[')
-            return "'" + printable(e, 80) + "' is not a domain name";
-        if (parent) out->add_subdomains_of(d);
-        else out->add_exact(d);
+        if (d.empty() || d.front() == '[') return "'" + printable(e, 80) + "' is not a domain name";
+        if (parent)
+            out->add_subdomains_of(d);
+        else
+            out->add_exact(d);
     }
     return "";
 }

@@ -20,8 +20,9 @@ KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
             BackendCounters& c = *counters_[i];
             auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
             bump(c.lookup_micros, static_cast<std::uint64_t>(us.count()));
-            bump(r.status == LookupStatus::Found ? c.found
-                 : r.status == LookupStatus::NotFound ? c.not_found : c.tempfail);
+            bump(r.status == LookupStatus::Found      ? c.found
+                 : r.status == LookupStatus::NotFound ? c.not_found
+                                                      : c.tempfail);
         }
         if (r.status == LookupStatus::Found)
             return {LookupStatus::Found, matched < keys.size() ? keys[matched] : std::string(), b.name(), {}, false};

@@ -69,15 +69,11 @@ RecipientCheck RecipientPolicy::check(std::string_view raw) const {
 
 Reply RecipientPolicy::enforce_reply(const RecipientCheck& c) const {
     switch (c.verdict) {
-        case Verdict::Unknown:
-            return unknown_user_reply(c.address.original, settings_.reject_message);
-        case Verdict::TempFail:
-            return lookup_tempfail_reply(c.address.original, settings_.tempfail_message);
-        case Verdict::BadSyntax:
-            return bad_syntax_reply(c.address.original);
+        case Verdict::Unknown: return unknown_user_reply(c.address.original, settings_.reject_message);
+        case Verdict::TempFail: return lookup_tempfail_reply(c.address.original, settings_.tempfail_message);
+        case Verdict::BadSyntax: return bad_syntax_reply(c.address.original);
         case Verdict::Valid:
-        case Verdict::NotOurs:
-            break;
+        case Verdict::NotOurs: break;
     }
     return {};
 }

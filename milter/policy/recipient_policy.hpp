@@ -43,18 +43,18 @@ enum class RcptAction { Continue, Reject, TempFail };
 
 struct RcptDecision {
     RcptAction action = RcptAction::Continue;
-    Reply reply;                    // for Reject / TempFail
-    bool monitored = false;         // monitor mode let through what enforce would refuse
-    Reply would_reply;              // what enforce mode would have sent
-    bool accepted_on_error = false; // on_backend_error = accept let a TempFail through
-    Millis delay{0};                // tarpit: wait this long before replying (see session.hpp)
+    Reply reply;                     // for Reject / TempFail
+    bool monitored = false;          // monitor mode let through what enforce would refuse
+    Reply would_reply;               // what enforce mode would have sent
+    bool accepted_on_error = false;  // on_backend_error = accept let a TempFail through
+    Millis delay{0};                 // tarpit: wait this long before replying (see session.hpp)
 };
 
 struct PolicySettings {
     DomainSet domains;
     AddressOptions address;
-    bool monitor = false;                 // mode = monitor
-    bool accept_on_backend_error = false; // on_backend_error = accept
+    bool monitor = false;                  // mode = monitor
+    bool accept_on_backend_error = false;  // on_backend_error = accept
     std::string reject_message = "Recipient address rejected: User unknown";
     std::string tempfail_message = "Temporary lookup failure";
 };

@@ -8,9 +8,7 @@
 namespace rcptguard {
 
 ClientTable::ClientTable(std::size_t max_clients, const Clock& clock)
-    : max_clients_(max_clients < kShards ? kShards : max_clients),
-      per_shard_(max_clients_ / kShards),
-      clock_(clock) {
+    : max_clients_(max_clients < kShards ? kShards : max_clients), per_shard_(max_clients_ / kShards), clock_(clock) {
     for (std::size_t i = 0; i < kShards; ++i) shards_.push_back(std::make_unique<Shard>());
 }
 

@@ -12,20 +12,17 @@ TarpitSettings read_tarpit_settings(SectionReader& r) {
     s.tarpit_after = static_cast<unsigned>(r.integer("tarpit_after", s.tarpit_after, 0, 10000));
     s.mta_timeout = r.duration("mta_timeout", s.mta_timeout, milliseconds(1000), milliseconds(3600 * 1000));
     s.tarpit_delay = r.duration("tarpit_delay", s.tarpit_delay, milliseconds(0), milliseconds(3600 * 1000));
-    s.tarpit_max_delay =
-        r.duration("tarpit_max_delay", s.tarpit_max_delay, milliseconds(0), milliseconds(3600 * 1000));
+    s.tarpit_max_delay = r.duration("tarpit_max_delay", s.tarpit_max_delay, milliseconds(0), milliseconds(3600 * 1000));
     // A wait near the MTA's milter timeout makes the MTA give up on the milter
     // (Postfix then applies milter_default_action to the whole session).
     if (s.tarpit_max_delay > s.max_single_wait())
         r.fail("tarpit_max_delay", format_duration(s.tarpit_max_delay) + " is too close to mta_timeout " +
                                        format_duration(s.mta_timeout) + ": at most half of it (" +
-                                       format_duration(s.max_single_wait()) +
-                                       ") leaves room for the lookup itself");
+                                       format_duration(s.max_single_wait()) + ") leaves room for the lookup itself");
     if (s.tarpit_delay > s.tarpit_max_delay)
         r.fail("tarpit_delay", "is larger than tarpit_max_delay (" + format_duration(s.tarpit_max_delay) + ")");
     s.tarpit_budget = r.duration("tarpit_budget", s.tarpit_budget, milliseconds(0), milliseconds(3600 * 1000));
-    s.max_bad_recipients =
-        static_cast<unsigned>(r.integer("max_bad_recipients", s.max_bad_recipients, 0, 100000));
+    s.max_bad_recipients = static_cast<unsigned>(r.integer("max_bad_recipients", s.max_bad_recipients, 0, 100000));
     s.uniform_deferral = r.boolean("uniform_deferral", s.uniform_deferral);
     s.uniform_deferral_after =
         static_cast<unsigned>(r.integer("uniform_deferral_after", s.uniform_deferral_after, 1, 100000));
@@ -35,8 +32,8 @@ TarpitSettings read_tarpit_settings(SectionReader& r) {
     s.ban.ban_time = r.duration("ban_time", s.ban.ban_time, milliseconds(0), milliseconds(30 * 86400 * 1000LL));
     s.ipv4_prefix = static_cast<unsigned>(r.integer("ban_ipv4_prefix", s.ipv4_prefix, 8, 32));
     s.ipv6_prefix = static_cast<unsigned>(r.integer("ban_ipv6_prefix", s.ipv6_prefix, 16, 128));
-    s.max_clients = static_cast<std::size_t>(r.integer("ban_table_size", static_cast<std::int64_t>(s.max_clients),
-                                                       16, 100000000));
+    s.max_clients =
+        static_cast<std::size_t>(r.integer("ban_table_size", static_cast<std::int64_t>(s.max_clients), 16, 100000000));
     std::vector<std::string> nets = r.list("trusted_networks", {"127.0.0.0/8", "[::1]/128"});
     std::string bad = s.trusted_networks.add_all(nets);
     if (!bad.empty()) r.fail("trusted_networks", "'" + bad + "' is not an address or network (e.g. 192.0.2.0/24)");
@@ -92,18 +89,16 @@ Millis Tarpit::wait(Millis d, const TarpitSettings& s) {
     return waited < Millis(0) ? Millis(0) : waited;
 }
 
-Reply too_many_recipients_reply() {
-    return Reply{"421", "4.7.0", "Too many invalid recipients, closing connection"};
-}
+Reply too_many_recipients_reply() { return Reply{"421", "4.7.0", "Too many invalid recipients, closing connection"}; }
 
 Reply banned_client_reply() {
     return Reply{"421", "4.7.0", "Too many invalid recipients from your address, try again later"};
 }
 
 Reply uniform_deferral_reply(std::string_view original) {
-    return Reply{"450", "4.7.1",
-                 display_address(original) +
-                     ": Recipient address rejected: too many invalid recipients, try again later"};
+    return Reply{
+        "450", "4.7.1",
+        display_address(original) + ": Recipient address rejected: too many invalid recipients, try again later"};
 }
 
 }  // namespace rcptguard

@@ -28,20 +28,20 @@
 namespace rcptguard {
 
 struct TarpitSettings {
-    bool enabled = true;                // tarpit
-    unsigned tarpit_after = 3;          // bad recipients before replies are delayed
-    Millis tarpit_delay{1000};          // first delay; doubles per further bad recipient
-    Millis tarpit_max_delay{4000};      // cap on one delay
-    Millis tarpit_budget{60000};        // total delay per connection
-    unsigned max_bad_recipients = 10;   // 421 and disconnect at this many; 0 = never
-    Millis mta_timeout{10000};          // the MTA's per-command milter timeout
+    bool enabled = true;               // tarpit
+    unsigned tarpit_after = 3;         // bad recipients before replies are delayed
+    Millis tarpit_delay{1000};         // first delay; doubles per further bad recipient
+    Millis tarpit_max_delay{4000};     // cap on one delay
+    Millis tarpit_budget{60000};       // total delay per connection
+    unsigned max_bad_recipients = 10;  // 421 and disconnect at this many; 0 = never
+    Millis mta_timeout{10000};         // the MTA's per-command milter timeout
     bool uniform_deferral = false;
     unsigned uniform_deferral_after = 5;
-    unsigned max_sleepers = 100;        // connections asleep at once
-    BanSettings ban;                    // cross-connection memory
+    unsigned max_sleepers = 100;  // connections asleep at once
+    BanSettings ban;              // cross-connection memory
     unsigned ipv4_prefix = 32;
     unsigned ipv6_prefix = 64;
-    std::size_t max_clients = 100000;   // restart
+    std::size_t max_clients = 100000;  // restart
     NetworkList trusted_networks;
     bool exempt_authenticated = true;
 
@@ -56,19 +56,19 @@ TarpitSettings read_tarpit_settings(SectionReader& r);
 Millis tarpit_delay_for(const TarpitSettings& s, unsigned bad_before, Millis slept, Millis lookup_elapsed);
 
 struct TarpitSession {
-    std::string client_key;   // "" = no IP (not tracked across connections)
-    bool exempt = false;      // trusted network or authenticated
-    unsigned bad = 0;         // bad recipients on this connection (ours and the MTA's)
-    unsigned deferred = 0;    // recipients answered with the uniform deferral
+    std::string client_key;  // "" = no IP (not tracked across connections)
+    bool exempt = false;     // trusted network or authenticated
+    unsigned bad = 0;        // bad recipients on this connection (ours and the MTA's)
+    unsigned deferred = 0;   // recipients answered with the uniform deferral
     Millis slept{0};
 };
 
 enum class TarpitGate { Proceed, Banned, UniformDefer };
 
 struct TarpitOutcome {
-    Millis delay{0};              // to wait before replying (0 = none)
-    bool disconnect = false;      // reply 421 instead
-    ClientStatus client;          // after counting this recipient
+    Millis delay{0};          // to wait before replying (0 = none)
+    bool disconnect = false;  // reply 421 instead
+    ClientStatus client;      // after counting this recipient
 };
 
 class Tarpit {

@@ -23,7 +23,7 @@ struct MilterMessage {
     // Fields as a milter receives them: value without the leading blanks and
     // the CRLF, folded lines joined by "\n".
     std::vector<std::pair<std::string, std::string>> fields;
-    std::string body;            // CRLF
+    std::string body;  // CRLF
 };
 
 // What an MTA does before a milter sees the message: drops an mbox "From "

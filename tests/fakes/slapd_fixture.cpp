@@ -104,8 +104,7 @@ SlapdFixture::SlapdFixture() {
 SlapdFixture::~SlapdFixture() {
     try {
         stop();
-    } catch (...) {
-    }
+    } catch (...) {}
 }
 
 int SlapdFixture::free_port() { return find_free_port(); }
@@ -248,8 +247,7 @@ void SlapdFixture::add(const std::vector<LdapEntry>& entries) {
         }
         mod_ptrs.push_back(nullptr);
         int rc = ldap_add_ext_s(admin.ld, e.dn.c_str(), mod_ptrs.data(), nullptr, nullptr);
-        if (rc != LDAP_SUCCESS)
-            throw std::runtime_error("slapd fixture: add " + e.dn + ": " + ldap_err2string(rc));
+        if (rc != LDAP_SUCCESS) throw std::runtime_error("slapd fixture: add " + e.dn + ": " + ldap_err2string(rc));
     }
 }
 

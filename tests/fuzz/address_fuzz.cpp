@@ -25,9 +25,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             Address again = parse_address(a.canonical(), o);
             if (again.status != AddressStatus::Mailbox || again.canonical() != a.canonical()) std::abort();
         }
-        for (const Reply& r : {unknown_user_reply(a.original, "Recipient address rejected: User unknown"),
-                               lookup_tempfail_reply(a.original, "Temporary lookup failure"),
-                               bad_syntax_reply(a.original)}) {
+        for (const Reply& r :
+             {unknown_user_reply(a.original, "Recipient address rejected: User unknown"),
+              lookup_tempfail_reply(a.original, "Temporary lookup failure"), bad_syntax_reply(a.original)}) {
             if (!reply_is_well_formed(r)) std::abort();
             std::string w = r.wire_text();
             if (w.find('\r') != std::string::npos || w.find('\n') != std::string::npos) std::abort();

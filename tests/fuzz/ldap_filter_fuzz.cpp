@@ -40,8 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (std::size_t i = 0; i < escaped.size(); ++i) {
         unsigned char c = static_cast<unsigned char>(escaped[i]);
         if (c == '*' || c == '(' || c == ')' || c == 0 || c >= 0x80) std::abort();
-        if (c == '\\' && (i + 2 >= escaped.size() || !is_hex(escaped[i + 1]) || !is_hex(escaped[i + 2])))
-            std::abort();
+        if (c == '\\' && (i + 2 >= escaped.size() || !is_hex(escaped[i + 1]) || !is_hex(escaped[i + 2]))) std::abort();
         if (c == '\\') i += 2;
     }
 

@@ -65,12 +65,18 @@ int main(int argc, char** argv) {
     std::string verdict_path, input_path;
     for (int i = 1; i < argc; ++i) {
         std::string_view a = argv[i];
-        if (a == "--chunk" && i + 1 < argc) chunk = number(argv[++i]);
-        else if (a == "--max-kept-bytes" && i + 1 < argc) options.max_kept_bytes = number(argv[++i]);
-        else if (a == "--skip") skip = true;
-        else if (a == "--verdict" && i + 1 < argc) verdict_path = argv[++i];
-        else if (input_path.empty() && (a == "-" || a.substr(0, 1) != "-")) input_path = std::string(a);
-        else usage();
+        if (a == "--chunk" && i + 1 < argc)
+            chunk = number(argv[++i]);
+        else if (a == "--max-kept-bytes" && i + 1 < argc)
+            options.max_kept_bytes = number(argv[++i]);
+        else if (a == "--skip")
+            skip = true;
+        else if (a == "--verdict" && i + 1 < argc)
+            verdict_path = argv[++i];
+        else if (input_path.empty() && (a == "-" || a.substr(0, 1) != "-"))
+            input_path = std::string(a);
+        else
+            usage();
     }
     if (input_path.empty()) usage();
 
