@@ -1,5 +1,5 @@
 // slapd_fixture: a real, throwaway OpenLDAP server for the unit tests of the
-// LDAP backend (recipe: ../shared/notes/test-harness.md, "A throwaway slapd").
+// LDAP backend (recipe: doc/testing.md, "A throwaway slapd").
 //
 // Each instance has its own slapd.conf, mdb database and log in a temporary
 // directory and listens on a free port on 127.0.0.1 only. slapd runs in the

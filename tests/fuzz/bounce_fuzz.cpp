@@ -1,5 +1,5 @@
 // libFuzzer target: the bounce stripper. The input is a message (tools/run-fuzz
-// seeds this target with the real bounces in ../shared/corpus/dsn), prepared
+// seeds this target with the real bounces in tests/corpus/dsn/), prepared
 // as an MTA hands it to a milter and fed in chunks whose size, like the cap,
 // is derived from the input. Any input must be handled without a crash or an
 // internal error, and every Replace must be well formed:
@@ -28,7 +28,8 @@ void check(bool ok) {
 }
 
 StripResult run(const testing::MilterMessage& m, const BounceOptions& o, std::size_t chunk, bool skip) {
-    return testing::strip(m, o, [chunk](std::size_t left) { return left < chunk ? left : chunk; }, skip);
+    return testing::strip(
+        m, o, [chunk](std::size_t left) { return left < chunk ? left : chunk; }, skip);
 }
 
 }  // namespace
@@ -70,7 +71,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         // added trace header would turn body lines into headers.)
         testing::MilterMessage stripped = m;
         stripped.body = nb;
-        StripResult again = testing::strip(stripped, BounceOptions{}, [](std::size_t left) { return left; }, false);
+        StripResult again = testing::strip(
+            stripped, BounceOptions{}, [](std::size_t left) { return left; }, false);
         check(again.action == StripResult::Action::Unchanged);
     }
 

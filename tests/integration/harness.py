@@ -1,7 +1,7 @@
 """Integration-test harness: throwaway Postfix, slapd and rcptguard instances on
 loopback, started and stopped by the tests themselves (no system services).
 
-Recipes follow ../shared/notes/test-harness.md. Everything a test starts is
+Recipes follow doc/testing.md. Everything a test starts is
 registered for cleanup, so an aborted run leaves no daemons behind.
 """
 
@@ -672,7 +672,7 @@ class TestCA:
 
 
 class Slapd:
-    """A throwaway OpenLDAP server on 127.0.0.1 (see ../shared/notes/test-harness.md):
+    """A throwaway OpenLDAP server on 127.0.0.1 (see doc/testing.md):
     its own slapd.conf, mdb database and log; runs in the foreground ("-d 0") as
     our child. load() adds entries offline with slapadd, add() online with
     ldapadd. Optionally offers StartTLS with a certificate from a TestCA."""
