@@ -1,15 +1,24 @@
 # rcptguard - build, test, run. See README.md.
 #
-#   make            build rcptguard (and rcptguard-ctl) in build/release
+#   make            build rcptguard and rcptguard-ctl in build/release
 #   make demo       install missing packages, build, run against a throwaway Postfix
 #   make check      install missing packages, build, run every test
+#   make test-unit  the unit tests only (no root, no servers, seconds)
+#   make test-integration   the integration tests only (real Postfix, slapd, ...)
 #   make asan       build with AddressSanitizer+UBSan in build/asan, run the tests
 #   make tsan       build with ThreadSanitizer in build/tsan, run the tests
 #   make fuzz       build libFuzzer targets (clang) in build/fuzz, run each briefly
 #   make bench      benchmarks (prints figures, asserts nothing)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR, MANDIR as in the GNU conventions
 #
+# CXX, CXXFLAGS, CPPFLAGS, LDFLAGS and BUILD from the environment or the command
+# line are honoured (CXXFLAGS/CPPFLAGS/LDFLAGS are added to the project's own).
 # One build directory per configuration; objects are reused between targets.
+#
+# Layers (doc/architecture.md): the doors (milter/, policyd/, ctl/) over
+# core/, over backends/, over util/. Each layer is one archive, linked in
+# that order, and tests/integration/test_repository.py checks that no folder
+# uses a folder above it.
 
 SHELL       := /bin/bash
 # V=1 shows full compiler command lines.
@@ -23,40 +32,52 @@ BUILD       ?= build/$(CONFIG)
 FUZZ_SECONDS ?= 30
 JOBS        ?= 2
 
+# The C++ standard, named here once (README says the same).
+CXXSTD      := c++20
+ifeq ($(origin CXX),default)
 CXX         := g++
-CXXSTD      := -std=c++20
-WARNINGS    := -Wall -Wextra -Werror -Wshadow -Wnon-virtual-dtor -Wformat=2 -Wno-missing-field-initializers
-CPPFLAGS    := -I. -I$(BUILD)/gen
-DEPFLAGS     = -MMD -MP
+endif
+ifeq ($(CONFIG),fuzz)
+CXX         := clang++
+endif
+WERROR      ?= -Werror
+WARNINGS    := -Wall -Wextra $(WERROR) -Wshadow -Wnon-virtual-dtor -Wformat=2 -Wno-missing-field-initializers
 OPT_release := -O2 -g
 OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 OPT_tsan    := -O1 -g -fsanitize=thread
 OPT_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link
-ifeq ($(CONFIG),fuzz)
-CXX         := clang++
-endif
-CXXFLAGS    := $(CXXSTD) $(WARNINGS) $(OPT_$(CONFIG)) -pthread
-LDFLAGS     := $(filter -fsanitize=%,$(OPT_$(CONFIG))) -pthread
-LIBS_CORE   := -lsqlite3 -lldap -llber -lcrypto
-LIBS_MILTER := -lmilter -lcpp-httplib
-GTEST_LIBS  := -lgtest -lgtest_main
+ALL_CPPFLAGS = -I. -I$(BUILD)/gen $(CPPFLAGS)
+ALL_CXXFLAGS = -std=$(CXXSTD) $(WARNINGS) $(OPT_$(CONFIG)) $(CXXFLAGS) -pthread
+ALL_LDFLAGS  = $(filter -fsanitize=%,$(OPT_$(CONFIG))) $(LDFLAGS) -pthread
+DEPFLAGS     = -MMD -MP
 
-CORE_SRCS   := $(filter-out milter/main.cpp milter/callbacks.cpp,$(wildcard milter/*.cpp milter/*/*.cpp backends/*.cpp)) \
-               ctl/recipient_db.cpp
-CTL_SRCS    := ctl/rcptguard_ctl.cpp
-DAEMON_SRCS := milter/main.cpp milter/callbacks.cpp
-UNIT_SRCS   := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
-FUZZ_SRCS   := $(wildcard tests/fuzz/*_fuzz.cpp)
-BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench
-TOOL_SRCS   := $(wildcard tests/tools/*.cpp)
+# System libraries, by the layer that needs them.
+LIBS_UTIL     :=
+LIBS_BACKENDS := -lsqlite3 -lldap -llber
+LIBS_CORE     := -lcrypto
+LIBS_MILTER   := -lmilter -lcpp-httplib
+LIBS_LAYERS   := $(LIBS_CORE) $(LIBS_BACKENDS) $(LIBS_UTIL)
+GTEST_LIBS    := -lgtest -lgtest_main
 
-CORE_OBJS   := $(CORE_SRCS:%.cpp=$(BUILD)/obj/%.o)
-DAEMON_OBJS := $(DAEMON_SRCS:%.cpp=$(BUILD)/obj/%.o)
-CTL_OBJS    := $(CTL_SRCS:%.cpp=$(BUILD)/obj/%.o)
-UNIT_OBJS   := $(UNIT_SRCS:%.cpp=$(BUILD)/obj/%.o)
-CORE_LIB    := $(BUILD)/librcptguard.a
+UTIL_SRCS     := $(wildcard util/*.cpp)
+BACKENDS_SRCS := $(wildcard backends/*.cpp backends/*/*.cpp)
+CORE_SRCS     := $(wildcard core/*.cpp core/*/*.cpp)
+MILTER_SRCS   := $(wildcard milter/*.cpp)
+POLICYD_SRCS  := $(wildcard policyd/*.cpp)
+CTL_SRCS      := $(wildcard ctl/*.cpp)
+UNIT_SRCS     := $(wildcard tests/*_test.cpp tests/fakes/*.cpp)
+FUZZ_SRCS     := $(wildcard tests/fuzz/*_fuzz.cpp)
+TOOL_SRCS     := $(wildcard tests/tools/*.cpp)
+
+objs = $(1:%.cpp=$(BUILD)/obj/%.o)
+UTIL_LIB      := $(BUILD)/libutil.a
+BACKENDS_LIB  := $(BUILD)/libbackends.a
+CORE_LIB      := $(BUILD)/libcore.a
+# Layer order: a lower archive cannot resolve a call into a higher one.
+LAYER_LIBS    := $(CORE_LIB) $(BACKENDS_LIB) $(UTIL_LIB)
 
 PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
+BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
 # Test tools (e.g. bounce_strip for the corpus test), built next to the programs.
@@ -75,18 +96,21 @@ SHARE_FILES := etc/schema.sql etc/users.txt etc/postfix-main.cf.snippet etc/send
 # with other PREFIX/SYSCONFDIR values they name those instead.
 INSTALL_SED := sed -e 's|/etc/rcptguard|$(SYSCONFDIR)/rcptguard|g' -e 's|/usr/local/|$(PREFIX)/|g'
 
-.PHONY: all programs tests fuzz-targets deps check bench soak install uninstall test-unit test-integration demo asan tsan fuzz clean FORCE
+.PHONY: all programs tests bench-programs fuzz-targets deps check bench soak install uninstall test-unit \
+        test-integration demo asan tsan fuzz clean FORCE
 .DEFAULT_GOAL := all
 .SECONDARY:
 
 all: programs
-programs: $(PROGRAMS) $(BENCH_BINS)
-tests: $(UNIT_BIN) $(TOOL_BINS)
+programs: $(PROGRAMS)
+bench-programs: $(BENCH_BINS)
+# What the test suites run: the unit tests, test tools and the load generators.
+tests: $(UNIT_BIN) $(TOOL_BINS) $(BENCH_BINS)
 
 $(BUILD)/obj/%.o: %.cpp
 	@mkdir -p $(dir $@)
 	@echo "  CXX     $(BUILD)/$<"
-	$(Q)$(CXX) $(CPPFLAGS) $(CXXFLAGS) $(DEPFLAGS) -c $< -o $@
+	$(Q)$(CXX) $(ALL_CPPFLAGS) $(ALL_CXXFLAGS) $(DEPFLAGS) -c $< -o $@
 
 # etc/schema.sql compiled into rcptguard-ctl (init), so the binary needs no data files.
 $(BUILD)/gen/ctl/schema_sql.inc: etc/schema.sql
@@ -95,63 +119,69 @@ $(BUILD)/gen/ctl/schema_sql.inc: etc/schema.sql
 	  printf ')RCPTGUARD_SCHEMA";\n'; } > $@
 $(BUILD)/obj/ctl/recipient_db.o: $(BUILD)/gen/ctl/schema_sql.inc
 
-# SYSCONFDIR compiled in as the default configuration directory (milter/paths.cpp).
+# SYSCONFDIR compiled in as the default configuration directory (util/paths.cpp).
 # Rewritten only when it changes, so a different SYSCONFDIR rebuilds that one file.
 $(BUILD)/gen/paths.inc: FORCE
 	@mkdir -p $(dir $@)
 	$(Q)printf '// generated by make from SYSCONFDIR\n#define RCPTGUARD_SYSCONFDIR "%s"\n' '$(SYSCONFDIR)' > $@.new
 	$(Q)if cmp -s $@.new $@; then rm -f $@.new; else mv -f $@.new $@; fi
-$(BUILD)/obj/milter/paths.o: $(BUILD)/gen/paths.inc
+$(BUILD)/obj/util/paths.o: $(BUILD)/gen/paths.inc
 FORCE:
 
-$(BUILD)/rcptguard-ctl: $(CTL_OBJS) $(CORE_LIB)
-	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(CTL_OBJS) $(CORE_LIB) $(LIBS_CORE)
-
-$(CORE_LIB): $(CORE_OBJS)
+$(UTIL_LIB): $(call objs,$(UTIL_SRCS))
+$(BACKENDS_LIB): $(call objs,$(BACKENDS_SRCS))
+$(CORE_LIB): $(call objs,$(CORE_SRCS))
+$(LAYER_LIBS):
 	@mkdir -p $(dir $@)
 	@echo "  AR      $@"
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/rcptguard: $(DAEMON_OBJS) $(CORE_LIB)
+$(BUILD)/rcptguard: $(call objs,$(MILTER_SRCS) $(POLICYD_SRCS)) $(LAYER_LIBS)
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(DAEMON_OBJS) $(CORE_LIB) $(LIBS_MILTER) $(LIBS_CORE)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LAYER_LIBS) $(LIBS_MILTER) $(LIBS_LAYERS)
 
-$(BUILD)/obj/tests/%.o: CPPFLAGS += -DRCPTGUARD_SOURCE_DIR='"$(CURDIR)"'
+$(BUILD)/rcptguard-ctl: $(call objs,$(CTL_SRCS)) $(LAYER_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LAYER_LIBS) $(LIBS_LAYERS)
+
+$(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DRCPTGUARD_SOURCE_DIR='"$(CURDIR)"'
 
 $(BUILD)/milter_load: $(BUILD)/obj/bench/milter_load.o $(BUILD)/obj/bench/milter_client.o
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $^
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
 
-$(BUILD)/bounce_bench: $(BUILD)/obj/bench/bounce_bench.o $(CORE_LIB)
+$(BUILD)/bounce_bench: $(BUILD)/obj/bench/bounce_bench.o $(LAYER_LIBS)
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $< $(CORE_LIB) $(LIBS_CORE)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $< $(LAYER_LIBS) $(LIBS_LAYERS)
 
 $(BUILD)/null_milter: $(BUILD)/obj/bench/null_milter.o
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $^ $(LIBS_MILTER)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_MILTER)
 
-$(UNIT_BIN): $(UNIT_OBJS) $(CORE_LIB)
+# The unit tests also drive the policy door and the libmilter callbacks (over
+# a fake libmilter in tests/fakes/, so no MTA is needed).
+UNIT_DOOR_OBJS := $(call objs,$(POLICYD_SRCS) milter/callbacks.cpp milter/milter_reply.cpp)
+$(UNIT_BIN): $(call objs,$(UNIT_SRCS)) $(UNIT_DOOR_OBJS) $(LAYER_LIBS)
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(CORE_LIB) $(LIBS_CORE) $(GTEST_LIBS)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LAYER_LIBS) $(LIBS_LAYERS) $(GTEST_LIBS)
 
-$(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(CORE_LIB)
+$(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(LAYER_LIBS)
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -o $@ $(filter %.o,$^) $(CORE_LIB) $(LIBS_CORE)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LAYER_LIBS) $(LIBS_LAYERS)
 
 # bounce_strip and bounce_fuzz prepare messages exactly like the bounce unit tests do.
 $(BUILD)/bounce_strip $(BUILD)/fuzz/bounce_fuzz: $(BUILD)/obj/tests/fakes/bounce_message.o
+# address_fuzz checks the replies as the libmilter door renders them.
+$(BUILD)/fuzz/address_fuzz: $(BUILD)/obj/milter/milter_reply.o
 
-$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(CORE_LIB)
+$(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
-	$(Q)$(CXX) $(LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(CORE_LIB) $(LIBS_CORE)
+	$(Q)$(CXX) $(ALL_LDFLAGS) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(LAYER_LIBS) $(LIBS_LAYERS)
 
 fuzz-targets: $(FUZZ_BINS)
 
--include $(wildcard $(BUILD)/obj/bench/*.d)
--include $(CORE_OBJS:.o=.d) $(DAEMON_OBJS:.o=.d) $(CTL_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) \
-         $(FUZZ_SRCS:%.cpp=$(BUILD)/obj/%.d) $(TOOL_SRCS:%.cpp=$(BUILD)/obj/%.d)
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # Installs the Debian packages listed in packages.debian that are missing.
 deps:
@@ -162,10 +192,12 @@ check: deps
 	$(MAKE) -j$(JOBS) CONFIG=release programs tests
 	tools/run-tests build/release
 
-test-unit: tests
-	$(UNIT_BIN)
+# Fast targets for developers (no package installation, no root needed for
+# the unit tests).
+test-unit: $(UNIT_BIN)
+	tools/run-tests --unit-only $(BUILD)
 
-test-integration: programs
+test-integration: programs tests
 	tools/run-tests --integration-only $(BUILD)
 
 demo: deps
@@ -188,7 +220,7 @@ soak: deps
 
 # Benchmarks print figures (see BENCHMARKS.md); they assert nothing about time.
 bench: deps
-	$(MAKE) -j$(JOBS) CONFIG=release programs
+	$(MAKE) -j$(JOBS) CONFIG=release programs bench-programs
 	tools/bench build/release $(BENCH_ARGS)
 
 # FUZZ_SECONDS per target (default 30); CI uses the default.

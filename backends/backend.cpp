@@ -1,5 +1,5 @@
 // backend: see backend.hpp.
-#include "backend.hpp"
+#include "backends/backend.hpp"
 
 namespace rcptguard {
 

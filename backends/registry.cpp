@@ -1,80 +1,42 @@
 // registry: see registry.hpp.
-#include "registry.hpp"
+#include "backends/registry.hpp"
 
-#include "fail_backend.hpp"
-#include "file_backend.hpp"
-#include "ldap_config.hpp"
-#include "sqlite_backend.hpp"
+#include "backends/fail/fail_config.hpp"
+#include "backends/file/file_config.hpp"
+#include "backends/ldap/ldap_config.hpp"
+#include "backends/sqlite/sqlite_config.hpp"
 
 namespace rcptguard {
 
-namespace {
-
-BuiltBackend make_file(SectionReader& r, const BackendContext& ctx) {
-    std::string path = r.required("path");
-    r.finish();
-    auto b = std::make_shared<FileBackend>(r.section().name, path, ctx.address);
-    std::string problem = b->load();
-    if (!problem.empty()) r.fail("path", problem);
-    return {b, ""};
+const std::vector<const BackendType*>& backend_types() {
+    static const std::vector<const BackendType*> types = {
+        &kSqliteBackendType,
+        &kFileBackendType,
+        &kLdapBackendType,
+        &kFailBackendType,
+    };
+    return types;
 }
 
-BuiltBackend make_sqlite(SectionReader& r, const BackendContext&) {
-    SqliteOptions o;
-    o.path = r.required("path");
-    o.query = r.string("query", o.query);
-    std::string problem = SqliteBackend::check_query(o.query);
-    if (!problem.empty()) r.fail("query", problem);
-    o.pool_size = static_cast<int>(r.integer("pool_size", o.pool_size, 1, 64));
-    o.busy_timeout =
-        r.duration("busy_timeout", o.busy_timeout, std::chrono::milliseconds(0), std::chrono::milliseconds(10'000));
-    r.finish();
-    auto b = std::make_shared<SqliteBackend>(r.section().name, o);
-    return {b, b->probe()};
+const BackendType* find_backend_type(std::string_view name) {
+    for (const BackendType* t : backend_types())
+        if (t->name == name) return t;
+    return nullptr;
 }
-
-BuiltBackend make_ldap(SectionReader& r, const BackendContext&) {
-    LdapOptions o = read_ldap_options(r);  // reads and checks every key, then r.finish()
-    auto b = std::make_shared<LdapBackend>(r.section().name, std::move(o));
-    return {b, b->probe()};
-}
-
-BuiltBackend make_fail(SectionReader& r, const BackendContext&) {
-    std::string reason = r.string("reason", "backend configured to fail (type = fail)");
-    r.finish();
-    return {std::make_shared<FailBackend>(r.section().name, reason), ""};
-}
-
-struct TypeEntry {
-    const char* name;
-    BuiltBackend (*make)(SectionReader&, const BackendContext&);
-};
-
-const TypeEntry kTypes[] = {
-    {"sqlite", make_sqlite},
-    {"file", make_file},
-    {"ldap", make_ldap},
-    {"fail", make_fail},
-};
-
-}  // namespace
 
 BuiltBackend make_backend(SectionReader& r, const BackendContext& ctx) {
     std::string type = r.required("type");
-    for (const auto& t : kTypes) {
-        if (type == t.name) {
-            return t.make(r, ctx);  // each type calls r.finish() before doing any work
-        }
+    if (type.empty()) return {};
+    const BackendType* t = find_backend_type(type);
+    if (!t) {
+        std::string known;
+        for (const BackendType* k : backend_types())
+            known += std::string(known.empty() ? "" : ", ") + std::string(k->name);
+        r.error("type", "unknown backend type '" + type + "' (known: " + known + ")");
+        return {};
     }
-    std::string known;
-    for (const auto& t : kTypes) known += std::string(known.empty() ? "" : ", ") + t.name;
-    r.fail("type", "unknown backend type '" + type + "' (known: " + known + ")");
-}
-
-std::vector<std::string> backend_types() {
-    std::vector<std::string> out;
-    for (const auto& t : kTypes) out.emplace_back(t.name);
-    return out;
+    r.declare(t->keys);
+    return t->make(r, ctx);
 }
 
 }  // namespace rcptguard

@@ -1,21 +1,25 @@
 // registry: builds a backend from its "[backend NAME]" section. The only place
-// that knows the list of backend types; each type reads and validates its own
-// keys through the SectionReader, so a typo is reported with file, line and key.
+// that knows the list of backend types. Each type lives in its own folder
+// (backends/TYPE/) and describes itself with a BackendType: its name, its keys
+// (name, default, help: the one table the reader, "rcptguard -n", the docs
+// test and the man page's key list go by) and the function that reads them
+// and builds the backend.
 //
-// make_backend() throws ConfigError for bad settings (and for data that cannot
-// be loaded at all where a type treats that as configuration, e.g. a flat file
-// with a syntax error). Problems that may be transient (a missing database, a
-// directory server that does not answer) are not errors: the backend answers
-// TempFail until they clear, and startup_warning() describes them.
+// make_backend() records every configuration problem in the file's problems
+// (file, line, key) and returns a null backend when there was one. Problems
+// that may be transient (a missing database, a directory server that does
+// not answer) are not configuration problems: the backend answers TempFail
+// until they clear, and startup_warning describes them.
 // Thread-safety: called while a configuration is built (one thread).
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "../milter/address.hpp"
-#include "../milter/config_file.hpp"
-#include "backend.hpp"
+#include "backends/backend.hpp"
+#include "util/address.hpp"
+#include "util/config_file.hpp"
 
 namespace rcptguard {
 
@@ -24,11 +28,21 @@ struct BackendContext {
 };
 
 struct BuiltBackend {
-    BackendPtr backend;
+    BackendPtr backend;           // null when the section has a problem
     std::string startup_warning;  // "" when the backend answered a probe lookup
 };
 
+struct BackendType {
+    std::string_view name;     // the value of "type ="
+    std::string_view summary;  // one line: what it reads
+    KeyTable keys;             // every key of its section besides "type"
+    // Reads the keys (r has them declared), calls r.finish() and, if r.ok(),
+    // builds the backend.
+    BuiltBackend (*make)(SectionReader& r, const BackendContext& ctx);
+};
+
 BuiltBackend make_backend(SectionReader& section, const BackendContext& ctx);
-std::vector<std::string> backend_types();
+const std::vector<const BackendType*>& backend_types();
+const BackendType* find_backend_type(std::string_view name);
 
 }  // namespace rcptguard

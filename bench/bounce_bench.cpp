@@ -12,7 +12,7 @@
 #include <cstring>
 #include <string>
 
-#include "milter/bounce/bounce_stripper.hpp"
+#include "core/bounce/bounce_stripper.hpp"
 
 using namespace rcptguard;
 using Clock = std::chrono::steady_clock;

@@ -1,7 +1,7 @@
 // milter_client: see milter_client.hpp. Packet layout from libmilter's
 // mfdef.h: a 4-byte length (network order) covering the command byte and the
 // data, the command byte, the data.
-#include "milter_client.hpp"
+#include "bench/milter_client.hpp"
 
 #include <arpa/inet.h>
 #include <libmilter/mfdef.h>

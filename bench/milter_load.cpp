@@ -20,7 +20,7 @@
 #include <thread>
 #include <vector>
 
-#include "milter_client.hpp"
+#include "bench/milter_client.hpp"
 
 using namespace rcptguard::bench;
 using Clock = std::chrono::steady_clock;

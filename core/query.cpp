@@ -1,9 +1,9 @@
 // query: see query.hpp.
-#include "query.hpp"
+#include "core/query.hpp"
 
-#include "batv/batv_recipient.hpp"
-#include "reply.hpp"
-#include "text.hpp"
+#include "core/batv/batv_recipient.hpp"
+#include "core/reply.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -18,7 +18,7 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
                const std::optional<std::string>& sender, std::ostream& out, std::string* check_address,
                std::string* note) {
     const BatvSettings& b = rt.settings->batv;
-    const RecipientPolicy& policy = *rt.policy;
+    const RecipientRules& policy = *rt.rules;
     if (!b.enabled) return -1;
     const AddressOptions& ao = policy.settings().address;
     Address a = parse_address(address, ao);
@@ -32,7 +32,7 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
         *from = from->substr(1, from->size() - 2);
     if (br.kind == BatvRecipient::Kind::Untagged && !from) {
         *note = who + ": BATV: a bounce (MAIL FROM:<>) to this untagged address would get " +
-                batv_refusal(br, who).to_string() + monitor_note + "\n";
+                batv_refusal(br, a.original).to_string() + monitor_note + "\n";
         return -1;
     }
     // Without a sender a tagged address is judged as for the bounce it exists for.
@@ -43,8 +43,8 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
         out << who
             << (tagged ? ": BATV tag invalid (" + std::string(to_string(br.check)) + "): "
                        : std::string(": BATV: a bounce to an untagged address: "))
-            << (from ? "would reply " : "a bounce would get ") << batv_refusal(br, who).to_string() << monitor_note
-            << "\n";
+            << (from ? "would reply " : "a bounce would get ") << batv_refusal(br, a.original).to_string()
+            << monitor_note << "\n";
         if (enforcing) return kQueryUnknown;
         if (!tagged) return -1;
     } else if (br.check == TagCheck::Valid) {
@@ -58,7 +58,7 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
     return -1;
 }
 
-int print_verdict(const RecipientPolicy& policy, std::string_view address, std::ostream& out) {
+int print_verdict(const RecipientRules& policy, std::string_view address, std::ostream& out) {
     RecipientCheck c = policy.check(address);
     Reply would = policy.enforce_reply(c);
     std::string who = display_address(c.address.original);
@@ -95,7 +95,7 @@ int print_verdict(const RecipientPolicy& policy, std::string_view address, std::
 
 int run_query(const Runtime& rt, std::string_view address, std::ostream& out, std::int64_t unix_now,
               const std::optional<std::string>& sender) {
-    const RecipientPolicy& policy = *rt.policy;
+    const RecipientRules& policy = *rt.rules;
     std::string check_address(address);
     std::string batv_note;
     int batv_exit = query_batv(rt, address, unix_now, sender, out, &check_address, &batv_note);

@@ -18,7 +18,7 @@
 #include <string>
 #include <string_view>
 
-#include "runtime.hpp"
+#include "core/runtime.hpp"
 
 namespace rcptguard {
 

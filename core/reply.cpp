@@ -1,7 +1,7 @@
 // reply: see reply.hpp.
-#include "reply.hpp"
+#include "core/reply.hpp"
 
-#include "text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -19,26 +19,24 @@ bool valid_xcode_part(std::string_view p, std::size_t max_digits) {
 
 }  // namespace
 
-std::string escape_percent(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 8);
-    for (char c : s) {
-        out.push_back(c);
-        if (c == '%') out.push_back('%');
-    }
-    return out;
+int Reply::number() const {
+    if (code.size() != 3 || !is_digit(code[0]) || !is_digit(code[1]) || !is_digit(code[2])) return 0;
+    return (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
 }
 
-std::string Reply::wire_text() const {
-    std::string clean = printable(text, kMaxReplyText / 2 - 3);
-    return escape_percent(clean);
+std::string Reply::text() const {
+    // Half the limit: a door that escapes characters (libmilter doubles '%')
+    // still stays within it.
+    constexpr std::size_t kBudget = kMaxReplyText / 2 - 3;
+    if (address.empty()) return printable(phrase, kBudget);
+    std::string who = display_address(address);
+    return printable(who + ": Recipient address rejected: " + phrase, kBudget);
 }
 
-std::string Reply::to_string() const { return code + " " + xcode + " " + printable(text, kMaxReplyText); }
+std::string Reply::to_string() const { return code + " " + xcode + " " + text(); }
 
 bool reply_is_well_formed(const Reply& r) {
-    if (r.code.size() != 3 || !is_digit(r.code[1]) || !is_digit(r.code[2])) return false;
-    if (r.code[0] != '4' && r.code[0] != '5') return false;
+    if (r.number() < 400 || r.number() > 599) return false;
     auto d1 = r.xcode.find('.');
     if (d1 == std::string::npos) return false;
     auto d2 = r.xcode.find('.', d1 + 1);
@@ -47,21 +45,21 @@ bool reply_is_well_formed(const Reply& r) {
     if (x.substr(0, d1) != r.code.substr(0, 1)) return false;
     if (!valid_xcode_part(x.substr(d1 + 1, d2 - d1 - 1), 3)) return false;
     if (!valid_xcode_part(x.substr(d2 + 1), 3)) return false;
-    return !r.text.empty() && r.wire_text().size() <= kMaxReplyText;
+    return !r.phrase.empty() && r.text().size() <= kMaxReplyText;
 }
 
 std::string display_address(std::string_view original) { return "<" + printable(original, 256) + ">"; }
 
 Reply unknown_user_reply(std::string_view original, std::string_view reject_message) {
-    return Reply{"550", "5.1.1", display_address(original) + ": " + std::string(reject_message)};
+    return Reply{"550", "5.1.1", std::string(original), std::string(reject_message)};
 }
 
 Reply lookup_tempfail_reply(std::string_view original, std::string_view tempfail_message) {
-    return Reply{"451", "4.3.0", display_address(original) + ": " + std::string(tempfail_message)};
+    return Reply{"451", "4.3.0", std::string(original), std::string(tempfail_message)};
 }
 
 Reply bad_syntax_reply(std::string_view original) {
-    return Reply{"501", "5.1.3", display_address(original) + ": Bad recipient address syntax"};
+    return Reply{"501", "5.1.3", std::string(original), "Bad recipient address syntax"};
 }
 
 std::string check_reply_text(std::string_view text) {

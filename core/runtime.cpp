@@ -1,7 +1,7 @@
 // runtime: see runtime.hpp.
-#include "runtime.hpp"
+#include "core/runtime.hpp"
 
-#include "../backends/registry.hpp"
+#include "backends/registry.hpp"
 
 namespace rcptguard {
 
@@ -17,22 +17,25 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, uns
 std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsigned long serial,
                                                   const RuntimeContext& context) {
     static const SteadyClock steady_clock;
-    auto settings = std::make_shared<Settings>(read_settings(file));
+    auto settings = std::make_shared<Settings>(read_global_settings(file));
     auto rt = std::make_shared<Runtime>();
     rt->serial = serial;
     rt->warnings = settings->warnings;
-    BackendContext ctx{settings->policy.address};
+    BackendContext ctx{settings->recipients.address};
     for (const std::string& name : settings->backend_names) {
         for (const auto& sec : file.sections) {
             if (sec.type != "backend" || sec.name != name) continue;
             SectionReader r(file, sec);
             BuiltBackend b = make_backend(r, ctx);
+            if (!b.backend) continue;  // its problems are recorded in the file
             if (!b.startup_warning.empty())
                 rt->warnings.push_back("backend " + name + ": " + b.startup_warning +
                                        ": lookups answer temporary failure until this is fixed");
             rt->backends.push_back(std::move(b.backend));
         }
     }
+    // Every problem of the whole file at once, in file order.
+    file.throw_if_problems();
     auto chain = std::make_shared<BackendChain>(rt->backends, context.metrics);
     std::shared_ptr<const KeyLookup> lookup = chain;
     if (settings->cache.enabled) {
@@ -40,7 +43,7 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
                                                    context.clock ? *context.clock : steady_clock, context.metrics);
         lookup = rt->cache;
     }
-    rt->policy = std::make_shared<RecipientPolicy>(settings->policy, lookup);
+    rt->rules = std::make_shared<RecipientRules>(settings->recipients, lookup);
     rt->settings = std::move(settings);
     return rt;
 }

@@ -14,19 +14,19 @@
 #include <string>
 #include <vector>
 
-#include "../backends/backend.hpp"
-#include "cache/lookup_cache.hpp"
-#include "metrics.hpp"
-#include "policy/recipient_policy.hpp"
-#include "published.hpp"
-#include "settings.hpp"
+#include "backends/backend.hpp"
+#include "core/cache/lookup_cache.hpp"
+#include "core/recipients/recipient_rules.hpp"
+#include "core/settings.hpp"
+#include "util/metrics.hpp"
+#include "util/published.hpp"
 
 namespace rcptguard {
 
 struct Runtime {
     std::shared_ptr<const Settings> settings;
     std::vector<BackendPtr> backends;
-    std::shared_ptr<const RecipientPolicy> policy;
+    std::shared_ptr<const RecipientRules> rules;
     std::shared_ptr<const CachedLookup> cache;  // null when cache = no
     std::vector<std::string> warnings;
     unsigned long serial = 0;  // 1 for the first build, +1 per successful reload

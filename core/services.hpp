@@ -7,9 +7,9 @@
 #include <ctime>
 #include <functional>
 
-#include "metrics.hpp"
-#include "tarpit/clock.hpp"
-#include "tarpit/tarpit.hpp"
+#include "core/tarpit/tarpit.hpp"
+#include "util/clock.hpp"
+#include "util/metrics.hpp"
 
 namespace rcptguard {
 

@@ -1,10 +1,10 @@
 // session: see session.hpp.
-#include "session.hpp"
+#include "core/session.hpp"
 
-#include "log.hpp"
-#include "reply.hpp"
-#include "tarpit/network.hpp"
-#include "text.hpp"
+#include "core/reply.hpp"
+#include "util/log.hpp"
+#include "util/network.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -60,7 +60,7 @@ std::string Connection::log_prefix(const char* component) const {
 }
 
 void Connection::on_mail(std::string_view sender, std::string_view queue_id, std::string_view auth_user) {
-    Address from = parse_address(sender, runtime_->policy->settings().address);
+    Address from = parse_address(sender, runtime_->rules->settings().address);
     sender_address_ = from;
     recipients_.clear();
     rcpt_rewrites_.clear();
@@ -114,7 +114,7 @@ RcptDecision Connection::refuse(const Reply& reply, const std::string& why, bool
 
 void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) {
     const TarpitSettings& ts = runtime_->settings->tarpit;
-    bool monitor = runtime_->policy->settings().monitor;
+    bool monitor = runtime_->rules->settings().monitor;
     Tarpit& tp = services_.tarpit;
     TarpitOutcome out = tp.after_verdict(tarpit_, ts, bad, lookup_elapsed);
     Metrics& m = services_.metrics;
@@ -125,7 +125,7 @@ void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) 
                    ": " + std::to_string(out.client.bad_in_window) + " bad recipients within " +
                    format_duration(ts.ban.window));
     if (out.disconnect) {
-        RcptDecision r = refuse(too_many_recipients_reply(),
+        RcptDecision r = refuse(too_many_recipients_reply(current_rcpt_),
                                 std::to_string(tarpit_.bad + tarpit_.deferred) +
                                     " bad recipients on this connection (max_bad_recipients = " +
                                     std::to_string(ts.max_bad_recipients) + ")",
@@ -171,6 +171,7 @@ RcptDecision Connection::on_rcpt_and_wait(const RcptInput& in) {
 
 RcptDecision Connection::on_rcpt(const RcptInput& in) {
     if (!in.queue_id.empty()) queue_id_ = std::string(in.queue_id);
+    current_rcpt_ = std::string(without_brackets(in.address));
     if (!via_smtp_ && null_sender_) {
         // The MTA's own bounces (Postfix: internal_mail_filter_classes =
         // bounce) must never be refused: Postfix would keep them queued as a
@@ -179,7 +180,7 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
         return {};
     }
     const TarpitSettings& ts = runtime_->settings->tarpit;
-    bool monitor = runtime_->policy->settings().monitor;
+    bool monitor = runtime_->rules->settings().monitor;
     if (in.rejected_by_mta) {
         // The MTA refused this recipient before asking us and will ignore our
         // answer; it still counts, and a wait here still slows the client.
@@ -196,7 +197,7 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     TarpitGate gate = tp.before_lookup(tarpit_, ts, &st);
     if (gate == TarpitGate::Banned) {
         RcptDecision r =
-            refuse(banned_client_reply(),
+            refuse(banned_client_reply(current_rcpt_),
                    "banned for another " + format_duration(st.ban_left) + " (" + std::to_string(st.bad_in_window) +
                        " bad recipients within " + format_duration(ts.ban.window) + ")",
                    monitor);
@@ -206,10 +207,9 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
             return r;
         }
     }
-    if (ts.enabled && !tarpit_.exempt && ts.max_bad_recipients > 0 &&
-        tarpit_.bad + tarpit_.deferred >= ts.max_bad_recipients && !monitor) {
+    if (gate == TarpitGate::CutOff && !monitor) {
         // Reached through recipients the MTA rejected itself (their reply was ignored).
-        RcptDecision r = refuse(too_many_recipients_reply(),
+        RcptDecision r = refuse(too_many_recipients_reply(current_rcpt_),
                                 std::to_string(tarpit_.bad) + " bad recipients on this connection", false);
         bump(services_.metrics.tarpit_disconnects);
         count_reply(services_.metrics, r);
@@ -218,7 +218,7 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     if (gate == TarpitGate::UniformDefer && !monitor) {
         ++tarpit_.deferred;
         RcptDecision r =
-            refuse(uniform_deferral_reply(in.address),
+            refuse(uniform_deferral_reply(current_rcpt_),
                    "uniform deferral after " + std::to_string(ts.uniform_deferral_after) + " bad recipients", false);
         apply_tarpit(false, Millis(0), &r);
         bump(services_.metrics.tarpit_uniform_deferrals);
@@ -232,7 +232,7 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
         count_reply(services_.metrics, d);
         return d;
     }
-    const RecipientPolicy& policy = *runtime_->policy;
+    const RecipientRules& policy = *runtime_->rules;
     Millis t0 = services_.clock.now();
     RecipientCheck check = policy.check(batv.check_address);
     Millis elapsed = services_.clock.now() - t0;

@@ -21,10 +21,10 @@
 #include <utility>
 #include <vector>
 
-#include "bounce/bounce_stripper.hpp"
-#include "policy/recipient_policy.hpp"
-#include "runtime.hpp"
-#include "services.hpp"
+#include "core/bounce/bounce_stripper.hpp"
+#include "core/recipients/recipient_rules.hpp"
+#include "core/runtime.hpp"
+#include "core/services.hpp"
 
 namespace rcptguard {
 
@@ -113,6 +113,7 @@ private:
     std::vector<std::string> recipients_;                             // canonical, accepted so far (BATV exemptions)
     std::vector<std::pair<std::string, std::string>> rcpt_rewrites_;  // BATV: tagged argv -> "<plain>"
     std::string queue_id_;
+    std::string current_rcpt_;  // the recipient being judged, without <> (for the tarpit's replies)
     // Connection state.
     TarpitSession tarpit_;
 };

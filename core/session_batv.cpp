@@ -1,11 +1,11 @@
 // session_batv: the BATV (signed bounce address) part of a Connection:
 // verifying prvs tags at RCPT time and signing our senders at end of message.
 // See session.hpp and batv/prvs.hpp.
-#include "batv/batv_recipient.hpp"
-#include "log.hpp"
-#include "reply.hpp"
-#include "session.hpp"
-#include "text.hpp"
+#include "core/batv/batv_recipient.hpp"
+#include "core/reply.hpp"
+#include "core/session.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -14,16 +14,16 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
     out.check_address = std::string(raw);
     const BatvSettings& b = runtime_->settings->batv;
     if (!b.enabled) return out;
-    const AddressOptions& ao = runtime_->policy->settings().address;
+    const AddressOptions& ao = runtime_->rules->settings().address;
     Address a = parse_address(raw, ao);
     char delim = ao.recipient_delimiters.empty() ? '\0' : ao.recipient_delimiters[0];
     BatvRecipient br = classify_batv_recipient(b, a, delim, batv_day(services_.unix_time()));
     if (br.kind == BatvRecipient::Kind::NotChecked) return out;
-    bool monitor = !b.enforce || runtime_->policy->settings().monitor;
+    bool monitor = !b.enforce || runtime_->rules->settings().monitor;
     Metrics& m = services_.metrics;
     std::string who = display_address(a.original);
     auto refuse_unless_monitor = [&]() {
-        Reply r = batv_refusal(br, who);
+        Reply r = batv_refusal(br, a.original);
         if (monitor) {
             bump(m.batv_monitored);
             log_info(log_prefix("batv") + who + ": would reject (BATV monitor mode): " + r.to_string() +
@@ -72,7 +72,7 @@ void Connection::sign_sender(EomEdits& edits) const {
     if (!will_sign() || !b.keys.signing()) return;
     const Address& s = sender_address_;
     std::string tag = prvs_tag(*b.keys.signing(), batv_day(services_.unix_time()), b.lifetime_days, s.canonical());
-    const std::string& delims = runtime_->policy->settings().address.recipient_delimiters;
+    const std::string& delims = runtime_->rules->settings().address.recipient_delimiters;
     // The tagged local part keeps the sender's own spelling (case) of it.
     std::string local = s.original.substr(0, s.original.rfind('@'));
     if (local.find(':') != std::string::npos) local = s.local;  // had a source route

@@ -1,9 +1,9 @@
 // session_content: the message content part of a Connection: headers and
 // body fed to the bounce stripper, and the edits owed at end of message
 // (BATV-signed sender, rewritten recipients, stripped bounce). See session.hpp.
-#include "log.hpp"
-#include "session.hpp"
-#include "text.hpp"
+#include "core/session.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -43,7 +43,7 @@ void Connection::strip_bounce(bool skipped, EomEdits& edits) {
         return;
     }
     std::string removed = std::to_string(r.bytes_removed) + (r.bytes_removed_exact ? "" : "+") + " bytes";
-    if (runtime_->policy->settings().monitor) {
+    if (runtime_->rules->settings().monitor) {
         log_info(who + "would strip (monitor mode) the returned original's body (" + r.kind + ", " + removed + ")");
         return;
     }

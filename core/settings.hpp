@@ -1,25 +1,21 @@
 // settings: the global keys of rcptguard.conf, read and validated into one
 // immutable struct (see rcptguard.conf(5) for every key and its default).
-// read_settings() throws ConfigError naming file, line and key.
+// Problems are reported as "file:line: key: problem" (see config_file.hpp).
 // Thread-safety: immutable once built; shared through Runtime snapshots.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "batv/batv_settings.hpp"
-#include "bounce/bounce_settings.hpp"
-#include "cache/lookup_cache.hpp"
-#include "config_file.hpp"
-#include "log.hpp"
-#include "policy/recipient_policy.hpp"
-#include "tarpit/tarpit.hpp"
+#include "core/batv/batv_settings.hpp"
+#include "core/bounce/bounce_settings.hpp"
+#include "core/cache/lookup_cache.hpp"
+#include "core/recipients/recipient_rules.hpp"
+#include "core/tarpit/tarpit.hpp"
+#include "util/config_file.hpp"
+#include "util/log.hpp"
 
 namespace rcptguard {
-
-// SYSCONFDIR/rcptguard/rcptguard.conf, SYSCONFDIR as the build was made
-// (/etc by default; see paths.cpp).
-extern const char* const kDefaultConfigPath;
 
 struct Settings {
     std::string config_path;
@@ -33,9 +29,9 @@ struct Settings {
     std::string pid_file = "/run/rcptguard/rcptguard.pid";
     LogSettings log;
 
-    // Recipient policy.
+    // Recipient rules (core/recipients).
     std::vector<std::string> backend_names;
-    PolicySettings policy;
+    RecipientSettings recipients;
 
     // Harvest defence (tarpit.hpp).
     TarpitSettings tarpit;
@@ -60,10 +56,11 @@ struct Settings {
     std::vector<std::string> warnings;
 };
 
+// Reads the global section; every problem is recorded in file.problems (the
+// caller throws them, with the backend sections' problems, when done).
+Settings read_global_settings(const ConfigFile& file);
+// The same, throwing ConfigErrors at once if the global section has problems
+// (for tools that need no backends).
 Settings read_settings(const ConfigFile& file);
-
-// Checks a milter socket specification (unix:PATH, local:PATH, inet:PORT@HOST,
-// inet6:PORT@HOST); returns "" or the problem.
-std::string check_socket_spec(const std::string& spec);
 
 }  // namespace rcptguard

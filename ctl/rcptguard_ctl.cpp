@@ -15,14 +15,15 @@
 #include <optional>
 #include <sstream>
 
+#include "core/query.hpp"
+#include "core/runtime.hpp"
+#include "core/settings.hpp"
 #include "ctl/recipient_db.hpp"
-#include "milter/config_file.hpp"
-#include "milter/log.hpp"
-#include "milter/query.hpp"
-#include "milter/runtime.hpp"
-#include "milter/settings.hpp"
-#include "milter/text.hpp"
-#include "milter/version.hpp"
+#include "util/config_file.hpp"
+#include "util/log.hpp"
+#include "util/paths.hpp"
+#include "util/text.hpp"
+#include "util/version.hpp"
 
 namespace rcptguard {
 namespace {
@@ -83,7 +84,7 @@ Context load_context(const Options& o, bool need_config) {
     }
     Settings s = read_settings(file);
     c.config_read = true;
-    c.address = s.policy.address;
+    c.address = s.recipients.address;
     c.user = s.user;
     c.group = s.group;
     if (!o.db.empty()) {
@@ -249,7 +250,7 @@ int run(const Options& o) {
         for (const auto& d : db.domains()) {
             std::cout << d.domain << "\t" << d.addresses << (d.addresses == 1 ? " address" : " addresses")
                       << (d.catch_all ? ", catch-all" : "");
-            if (have_domains && !s.policy.domains.contains(d.domain))
+            if (have_domains && !s.recipients.domains.contains(d.domain))
                 std::cout << "\t(not in 'domains': never consulted)";
             std::cout << "\n";
         }

@@ -1,5 +1,5 @@
 // recipient_db: see recipient_db.hpp.
-#include "recipient_db.hpp"
+#include "ctl/recipient_db.hpp"
 
 #include <sqlite3.h>
 #include <sys/stat.h>
@@ -8,9 +8,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "backends/file_backend.hpp"
+#include "backends/file/file_backend.hpp"
 #include "ctl/schema_sql.inc"
-#include "milter/text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -172,19 +172,14 @@ std::vector<RecipientDb::DomainCount> RecipientDb::domains() const {
 std::vector<ImportProblem> RecipientDb::import(const std::string& text, long* added, long* present) {
     std::vector<ImportProblem> problems;
     std::vector<std::string> entries;
-    std::size_t pos = 0;
-    int lineno = 0;
-    while (pos < text.size()) {
-        auto nl = text.find('\n', pos);
-        std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
-        pos = nl == std::string::npos ? text.size() : nl + 1;
-        ++lineno;
+    for_each_line(text, [&](std::string_view line, int lineno) {
         ListLine l = parse_list_line(line, opts_);
         if (l.kind == ListLine::Kind::Bad)
             problems.push_back({lineno, printable(trim(line), 200), l.problem});
         else if (l.kind == ListLine::Kind::Entry)
             entries.push_back(std::move(l.entry));
-    }
+        return true;
+    });
     if (!problems.empty()) return problems;
     std::vector<std::string> already = add(entries);
     *present = static_cast<long>(already.size());

@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "milter/address.hpp"
+#include "util/address.hpp"
 
 struct sqlite3;
 

@@ -1,6 +1,6 @@
 // callbacks: see callbacks.hpp. libmilter facts used here are in
-// ../shared/notes/platform.md sections 1-3.
-#include "callbacks.hpp"
+// doc/platform.md §1-§3.
+#include "milter/callbacks.hpp"
 
 #include <arpa/inet.h>
 #include <libmilter/mfapi.h>
@@ -12,9 +12,10 @@
 #include <memory>
 #include <string>
 
-#include "log.hpp"
-#include "session.hpp"
-#include "text.hpp"
+#include "core/session.hpp"
+#include "milter/milter_reply.hpp"
+#include "util/log.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -23,8 +24,12 @@ namespace {
 RuntimeHolder* g_runtimes = nullptr;
 Services* g_services = nullptr;
 
-// Per-MTA-connection private data: what was negotiated, then the Connection.
+// Per-MTA-connection private data: the configuration snapshot, what was
+// negotiated with it, then the Connection. One snapshot from negotiation to
+// close: a reload in between must not leave the negotiated steps and the
+// Connection on different configurations.
 struct Session {
+    std::shared_ptr<const Runtime> runtime;
     unsigned long steps = 0;    // SMFIP_* bits agreed in xxfi_negotiate
     unsigned long actions = 0;  // SMFIF_* bits agreed
     bool body_skipped = false;  // this message's body was cut short with SMFIS_SKIP
@@ -81,7 +86,7 @@ sfsistat no_opinion(SMFICTX* ctx, unsigned long nr_bit) {
 
 sfsistat apply(SMFICTX* ctx, const RcptDecision& d) {
     if (d.action == RcptAction::Continue) return SMFIS_CONTINUE;
-    std::string text = d.reply.wire_text();
+    std::string text = milter_reply_text(d.reply);
     if (smfi_setreply(ctx, c_str(d.reply.code), c_str(d.reply.xcode), c_str(text)) != MI_SUCCESS)
         log_error("milter: libmilter refused reply '" + d.reply.to_string() +
                   "': the MTA sends its generic text instead");
@@ -93,7 +98,8 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
     return guarded("negotiate", SMFIS_ALL_OPTS, [&]() -> sfsistat {
         auto* s = new Session;
         smfi_setpriv(ctx, s);
-        auto rt = g_runtimes->get();
+        s->runtime = g_runtimes->get();
+        const Runtime* rt = s->runtime.get();
         bool strip = rt->settings->bounces.enabled;
         bool batv = rt->settings->batv.enabled;
         unsigned long actions = 0;
@@ -115,7 +121,7 @@ sfsistat on_negotiate(SMFICTX* ctx, unsigned long f0, unsigned long f1, unsigned
         if (strip) steps |= f1 & (SMFIP_SKIP | SMFIP_NR_HDR);
         // See recipients the MTA rejected itself: they count as bad recipients.
         // When the policy service judges recipients, the milter skips RCPT.
-        if (g_runtimes->get()->settings->milter_recipient_checks)
+        if (rt->settings->milter_recipient_checks)
             steps |= f1 & SMFIP_RCPT_REJ;
         else
             steps |= f1 & SMFIP_NORCPT;
@@ -143,12 +149,13 @@ sfsistat on_connect(SMFICTX* ctx, char* hostname, struct sockaddr* hostaddr) {
             s = new Session;
             smfi_setpriv(ctx, s);
         }
+        if (!s->runtime) s->runtime = g_runtimes->get();
         ClientInfo client{hostname ? hostname : "unknown", address_text(hostaddr)};
         if (!s->conn) {
             bump(g_services->metrics.connections_total);
             g_services->metrics.connections_current.fetch_add(1, std::memory_order_relaxed);
         }
-        s->conn = std::make_unique<Connection>(g_runtimes->get(), std::move(client), *g_services);
+        s->conn = std::make_unique<Connection>(s->runtime, std::move(client), *g_services);
         return no_opinion(ctx, SMFIP_NR_CONN);
     });
 }

@@ -6,8 +6,8 @@
 // RuntimeHolder is thread-safe, a Connection is used by one callback at a time.
 #pragma once
 
-#include "runtime.hpp"
-#include "services.hpp"
+#include "core/runtime.hpp"
+#include "core/services.hpp"
 
 struct smfiDesc;
 

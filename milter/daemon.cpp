@@ -1,5 +1,5 @@
 // daemon: see daemon.hpp.
-#include "daemon.hpp"
+#include "milter/daemon.hpp"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -13,6 +13,8 @@
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
+
+#include "util/socket_spec.hpp"
 
 namespace rcptguard {
 
@@ -135,22 +137,6 @@ void prepare_socket_path(const std::string& spec, const Identity& id) {
             throw sys_error("cannot set the owner of socket directory " + dir);
     }
     unix_socket_path_is_stale(path);  // libmilter removes a stale one itself (smfi_opensocket)
-}
-
-bool unix_socket_path_is_stale(const std::string& path) {
-    struct stat st;
-    if (lstat(path.c_str(), &st) != 0) return false;
-    if (!S_ISSOCK(st.st_mode)) throw std::runtime_error(path + " exists and is not a socket: refusing to remove it");
-    // A socket file: stale (left by a crash or a root-run instance) or live?
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) throw sys_error("socket");
-    struct sockaddr_un sun = {};
-    sun.sun_family = AF_UNIX;
-    std::strncpy(sun.sun_path, path.c_str(), sizeof sun.sun_path - 1);
-    bool live = connect(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) == 0;
-    close(fd);
-    if (live) throw std::runtime_error("socket " + path + " is in use by another running process");
-    return true;
 }
 
 void apply_socket_permissions(const std::string& spec, unsigned mode, const Identity& id) {

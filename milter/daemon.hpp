@@ -9,7 +9,7 @@
 
 #include <string>
 
-#include "settings.hpp"
+#include "core/settings.hpp"
 
 namespace rcptguard {
 
@@ -39,11 +39,6 @@ private:
     int fd_ = -1;
     std::string path_;
 };
-
-// For a unix socket path: false if nothing is there; true if a stale socket
-// is (left by a crash: safe to remove); throws if the path is not a socket or
-// a live process still listens on it.
-bool unix_socket_path_is_stale(const std::string& path);
 
 // For unix: sockets: creates the parent directory if needed and refuses to
 // take over a socket some live process still listens on.

@@ -1,6 +1,6 @@
 // main: command line, configuration, privileges, signals, smfi_main.
 //
-// Signals (see ../shared/notes/platform.md 1): every signal we or libmilter
+// Signals (see doc/platform.md §1): every signal we or libmilter
 // wait for is blocked here before any thread exists, so no thread ever takes
 // one with its default action. libmilter's own thread turns SIGTERM, SIGHUP and
 // SIGINT into a stop (libmilter has no reload); our reload thread waits for
@@ -19,17 +19,19 @@
 #include <optional>
 #include <thread>
 
-#include "../backends/ldap_connection.hpp"
-#include "../backends/sqlite_backend.hpp"
-#include "callbacks.hpp"
-#include "daemon.hpp"
-#include "log.hpp"
-#include "metrics_http.hpp"
-#include "policy_service.hpp"
-#include "query.hpp"
-#include "runtime.hpp"
-#include "tarpit/network.hpp"
-#include "version.hpp"
+#include "backends/ldap/ldap_connection.hpp"
+#include "backends/sqlite/sqlite_backend.hpp"
+#include "core/query.hpp"
+#include "core/runtime.hpp"
+#include "milter/callbacks.hpp"
+#include "milter/daemon.hpp"
+#include "milter/metrics_http.hpp"
+#include "policyd/policy_service.hpp"
+#include "util/log.hpp"
+#include "util/network.hpp"
+#include "util/paths.hpp"
+#include "util/text.hpp"
+#include "util/version.hpp"
 
 namespace rcptguard {
 namespace {
@@ -94,9 +96,19 @@ void reload(RuntimeHolder* holder, const std::string& path) {
         log_event("reload: configuration " + path + " loaded (" + std::to_string(fresh->backends.size()) +
                   " backends, generation " + std::to_string(fresh->serial) + ")");
         bump(daemon_metrics().reloads);
+        daemon_metrics().last_reload_success.store(1);
+        daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
     } catch (const std::exception& e) {
-        log_error(std::string("reload failed: ") + e.what() + ": keeping the running configuration");
+        // One line per problem (a configuration error lists them all).
+        for_each_line(e.what(), [](std::string_view line, int) {
+            log_error("reload failed: " + std::string(line));
+            return true;
+        });
+        log_error("reload failed: keeping the running configuration (generation " + std::to_string(running->serial) +
+                  ")");
         bump(daemon_metrics().reload_failures);
+        daemon_metrics().last_reload_success.store(0);
+        daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
     }
 }
 
@@ -144,28 +156,17 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     static ClientTable clients(s.tarpit.max_clients, clock);
     static Tarpit tarpit(clients, sleeper, clock);
     static Services services{clock, tarpit, daemon_metrics()};
-    daemon_metrics().set_gauge_source([] {
+    daemon_metrics().set_refresh([](Metrics& m) {
         auto now = holder.get();
-        std::string out;
-        out += "# HELP rcptguard_cache_entries Keys in the lookup cache.\n# TYPE rcptguard_cache_entries gauge\n";
-        out += "rcptguard_cache_entries " + std::to_string(now->cache ? now->cache->size() : 0) + "\n";
-        out +=
-            "# HELP rcptguard_tarpit_clients Clients remembered by the harvest defence.\n"
-            "# TYPE rcptguard_tarpit_clients gauge\n";
-        out += "rcptguard_tarpit_clients " + std::to_string(clients.size()) + "\n";
-        out +=
-            "# HELP rcptguard_tarpit_banned_clients Clients banned now.\n# TYPE rcptguard_tarpit_banned_clients gauge\n";
-        out += "rcptguard_tarpit_banned_clients " + std::to_string(clients.banned_now()) + "\n";
-        out +=
-            "# HELP rcptguard_tarpit_waiting Connections waiting in the tarpit now.\n"
-            "# TYPE rcptguard_tarpit_waiting gauge\n";
-        out += "rcptguard_tarpit_waiting " + std::to_string(tarpit.sleepers()) + "\n";
-        out +=
-            "# HELP rcptguard_config_generation Configuration generation (1 + successful reloads).\n"
-            "# TYPE rcptguard_config_generation gauge\n";
-        out += "rcptguard_config_generation " + std::to_string(now->serial) + "\n";
-        return out;
+        m.cache_entries.store(static_cast<std::int64_t>(now->cache ? now->cache->size() : 0));
+        m.tarpit_clients.store(static_cast<std::int64_t>(clients.size()));
+        m.tarpit_banned_clients.store(static_cast<std::int64_t>(clients.banned_now()));
+        m.tarpit_waiting.store(static_cast<std::int64_t>(tarpit.sleepers()));
+        m.config_generation.store(static_cast<std::int64_t>(now->serial));
     });
+    daemon_metrics().start_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+    daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+    daemon_metrics().last_reload_success.store(1);
     if (!register_milter(&holder, &services)) throw std::runtime_error("smfi_register failed");
     std::string spec = s.socket;
     if (smfi_setconn(const_cast<char*>(spec.c_str())) != MI_SUCCESS)
@@ -207,7 +208,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
 
     log_event(std::string("starting rcptguard ") + RCPTGUARD_VERSION + ": listening on " + spec +
               (s.policy_socket.empty() ? std::string() : " and " + s.policy_socket + " (policy service)") + ", " +
-              std::to_string(rt->backends.size()) + " backends, mode " + (s.policy.monitor ? "monitor" : "enforce"));
+              std::to_string(rt->backends.size()) + " backends, mode " +
+              (s.recipients.monitor ? "monitor" : "enforce"));
     // libmilter starts a thread per busy connection with default attributes;
     // a tarpit keeps many of them waiting, so keep their stacks small.
     // (Not under ThreadSanitizer, whose thread creation fails with them.)
@@ -326,10 +328,14 @@ int real_main(int argc, char** argv) {
     try {
         rt = build_runtime(opt.config, 1, tool ? RuntimeContext{} : daemon_context());
     } catch (const std::exception& e) {
-        if (tool)
-            std::cerr << "rcptguard: " << e.what() << "\n";
-        else
-            log_error(std::string("fatal: ") + e.what());
+        // Every problem in the file, one line each, in file order.
+        for_each_line(e.what(), [tool](std::string_view line, int) {
+            if (tool)
+                std::cerr << "rcptguard: " << line << "\n";
+            else
+                log_error("fatal: " + std::string(line));
+            return true;
+        });
         return kExitConfig;
     }
     if (opt.check_only) {

@@ -1,15 +1,15 @@
 // metrics_http: see metrics_http.hpp.
-#include "metrics_http.hpp"
+#include "milter/metrics_http.hpp"
 
 #include <httplib.h>
 
 #include <thread>
 
-#include "log.hpp"
+#include "util/log.hpp"
 
 namespace rcptguard {
 
-std::string start_metrics_server(const std::string& host, int port, const Metrics& metrics) {
+std::string start_metrics_server(const std::string& host, int port, Metrics& metrics) {
     // Leaked on purpose: it serves until the process exits (see main.cpp).
     auto* server = new httplib::Server;
     server->new_task_queue = [] { return new httplib::ThreadPool(2); };

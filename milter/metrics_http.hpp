@@ -9,12 +9,12 @@
 
 #include <string>
 
-#include "metrics.hpp"
+#include "util/metrics.hpp"
 
 namespace rcptguard {
 
 // Binds host:port and serves in the background; returns "" or why it failed.
-std::string start_metrics_server(const std::string& host, int port, const Metrics& metrics);
+std::string start_metrics_server(const std::string& host, int port, Metrics& metrics);
 
 // GETs http://host:port/metrics; returns false with *error on failure.
 bool fetch_metrics(const std::string& host, int port, std::string* body, std::string* error);

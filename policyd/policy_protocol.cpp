@@ -1,7 +1,7 @@
 // policy_protocol: see policy_protocol.hpp.
-#include "policy_protocol.hpp"
+#include "policyd/policy_protocol.hpp"
 
-#include "text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -72,16 +72,9 @@ std::string policy_reply(std::string_view action) { return "action=" + std::stri
 std::string policy_action(const RcptDecision& d) {
     if (d.action == RcptAction::Continue) return "DUNNO";
     // Postfix treats "NNN x.y.z text" like an access(5) result and sends
-    // "NNN x.y.z <address>: Recipient address rejected: text" itself, so the
-    // address and that phrase are left out here (else they would appear twice).
-    std::string_view text = d.reply.text;
-    if (!text.empty() && text.front() == '<') {
-        auto end = text.find(">: ");
-        if (end != std::string_view::npos) text.remove_prefix(end + 3);
-    }
-    constexpr std::string_view kPhrase = "Recipient address rejected: ";
-    if (text.substr(0, kPhrase.size()) == kPhrase) text.remove_prefix(kPhrase.size());
-    return d.reply.code + " " + d.reply.xcode + " " + printable(text, kMaxReplyText);
+    // "NNN x.y.z <address>: Recipient address rejected: text" itself: the
+    // phrase alone, so the client reads what the milter would have sent.
+    return d.reply.code + " " + d.reply.xcode + " " + printable(d.reply.phrase, kMaxReplyText / 2);
 }
 
 }  // namespace rcptguard

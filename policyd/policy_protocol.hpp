@@ -15,7 +15,7 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/recipient_policy.hpp"
+#include "core/recipients/recipient_rules.hpp"
 
 namespace rcptguard {
 

@@ -1,5 +1,5 @@
 // policy_service: see policy_service.hpp.
-#include "policy_service.hpp"
+#include "policyd/policy_service.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -11,6 +11,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
@@ -22,16 +23,15 @@
 #include <stdexcept>
 #include <thread>
 
-#include "daemon.hpp"
-#include "log.hpp"
-#include "policy_session.hpp"
-#include "tarpit/network.hpp"
+#include "policyd/policy_session.hpp"
+#include "util/log.hpp"
+#include "util/network.hpp"
+#include "util/socket_spec.hpp"
+#include "util/unique_fd.hpp"
 
 namespace rcptguard {
 
 namespace {
-
-std::runtime_error sys_error(const std::string& what) { return std::runtime_error(what + ": " + std::strerror(errno)); }
 
 struct Job {
     std::uint64_t conn_id;
@@ -45,7 +45,7 @@ struct Done {
 };
 
 struct Client {
-    int fd = -1;
+    UniqueFd fd;
     PolicyRequestParser parser;
     std::shared_ptr<PolicySession> session;
     std::deque<PolicyRequest> pending;
@@ -65,11 +65,13 @@ class Server {
 public:
     Server(int listen_fd, RuntimeHolder& runtimes, Services& services, unsigned workers)
         : listen_fd_(listen_fd), runtimes_(runtimes), services_(services) {
-        epoll_ = epoll_create1(EPOLL_CLOEXEC);
-        wake_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-        if (epoll_ < 0 || wake_ < 0) throw sys_error("policy service: epoll/eventfd");
-        add(listen_fd_, EPOLLIN, kListen);
-        add(wake_, EPOLLIN, kWake);
+        epoll_.reset(epoll_create1(EPOLL_CLOEXEC));
+        if (!epoll_) throw system_error_now("policy service: epoll_create1");
+        wake_.reset(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC));
+        if (!wake_) throw system_error_now("policy service: eventfd");
+        open_reserve();
+        if (!add(listen_fd_, EPOLLIN, kListen)) throw system_error_now("policy service: epoll_ctl (listener)");
+        if (!add(wake_.get(), EPOLLIN, kWake)) throw system_error_now("policy service: epoll_ctl (wake-up)");
         for (unsigned i = 0; i < workers; ++i) std::thread(&Server::worker, this).detach();
     }
 
@@ -77,7 +79,7 @@ public:
         for (;;) {
             int timeout = next_timeout_ms();
             epoll_event ev[64];
-            int n = epoll_wait(epoll_, ev, 64, timeout);
+            int n = epoll_wait(epoll_.get(), ev, 64, timeout);
             if (n < 0 && errno != EINTR) log_error(std::string("policy service: epoll_wait: ") + std::strerror(errno));
             for (int i = 0; i < n; ++i) {
                 std::uint64_t id = ev[i].data.u64;
@@ -89,44 +91,114 @@ public:
                     on_client(id, ev[i].events);
             }
             fire_timers();
+            resume_listener_when_due();
         }
     }
 
 private:
     static constexpr std::uint64_t kListen = 0, kWake = 1;
 
-    void add(int fd, std::uint32_t events, std::uint64_t id) {
+    bool add(int fd, std::uint32_t events, std::uint64_t id) {
         epoll_event ev{};
         ev.events = events;
         ev.data.u64 = id;
-        epoll_ctl(epoll_, EPOLL_CTL_ADD, fd, &ev);
+        return epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd, &ev) == 0;
+    }
+
+    bool watch(int fd, std::uint32_t events, std::uint64_t id) {
+        epoll_event ev{};
+        ev.events = events;
+        ev.data.u64 = id;
+        return epoll_ctl(epoll_.get(), EPOLL_CTL_MOD, fd, &ev) == 0;
+    }
+
+    // A descriptor kept in reserve: when the process runs out of them, the
+    // listener stays readable and epoll would report it again and again.
+    // Giving up the reserve lets us accept that connection and close it at
+    // once (Postfix then applies smtpd_policy_service_default_action and
+    // reconnects), instead of spinning on a connection we cannot take.
+    void open_reserve() { reserve_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC)); }
+
+    // True if a waiting connection was taken off the queue and closed.
+    bool refuse_one_connection() {
+        if (!reserve_) open_reserve();
+        if (!reserve_) return false;
+        reserve_.reset();
+        UniqueFd doomed(accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC));
+        bool refused = static_cast<bool>(doomed);
+        doomed.reset();
+        open_reserve();
+        return refused;
+    }
+
+    // When not even a connection to refuse can be taken (another thread used
+    // the reserve descriptor), the listener is left out of epoll for a moment
+    // rather than reported readable again and again.
+    void pause_listener() {
+        if (listener_paused_) return;
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, listen_fd_, nullptr);
+        listener_paused_ = true;
+        listener_resume_at_ = services_.clock.now() + Millis(100);
+    }
+
+    void resume_listener_when_due() {
+        if (!listener_paused_ || services_.clock.now() < listener_resume_at_) return;
+        if (!add(listen_fd_, EPOLLIN, kListen)) {
+            listener_resume_at_ = services_.clock.now() + Millis(100);
+            return;
+        }
+        listener_paused_ = false;
+        if (!reserve_) open_reserve();
     }
 
     void accept_all() {
         for (;;) {
-            int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-            if (fd < 0) {
-                if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-                    log_warning(std::string("policy service: accept: ") + std::strerror(errno));
+            UniqueFd fd(accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+            if (!fd) {
+                int err = errno;
+                if (err == EAGAIN || err == EWOULDBLOCK || err == EINTR || err == ECONNABORTED) return;
+                bump(services_.metrics.policy_accept_failures);
+                warn_accept_failure(err);
+                if ((err == EMFILE || err == ENFILE) && refuse_one_connection()) continue;
+                pause_listener();
                 return;
             }
             std::uint64_t id = next_id_++;
+            if (!add(fd.get(), EPOLLIN | EPOLLRDHUP, id)) {
+                bump(services_.metrics.policy_accept_failures);
+                warn_accept_failure(errno);
+                continue;  // fd closes here
+            }
             auto c = std::make_unique<Client>();
-            c->fd = fd;
+            c->fd = std::move(fd);
             c->session = std::make_shared<PolicySession>(runtimes_, services_);
             clients_[id] = std::move(c);
-            add(fd, EPOLLIN | EPOLLRDHUP, id);
             bump(services_.metrics.policy_connections_total);
             services_.metrics.policy_connections.fetch_add(1, std::memory_order_relaxed);
         }
     }
 
+    // At most one warning a second: a flood of failures must not flood the log.
+    void warn_accept_failure(int err) {
+        Millis now = services_.clock.now();
+        ++accept_failures_unreported_;
+        if (now - last_accept_warning_ < Millis(1000)) return;
+        last_accept_warning_ = now;
+        std::string advice = (err == EMFILE || err == ENFILE)
+                                 ? ": out of file descriptors, the connection was closed at once (Postfix "
+                                   "retries; raise the limit, e.g. LimitNOFILE in the unit, or lower Postfix's "
+                                   "smtpd process count)"
+                                 : "";
+        log_error("policy service: cannot accept a connection: " + std::string(std::strerror(err)) + advice + " (" +
+                  std::to_string(accept_failures_unreported_) + " since the last report)");
+        accept_failures_unreported_ = 0;
+    }
+
     void close_client(std::uint64_t id) {
         auto it = clients_.find(id);
         if (it == clients_.end()) return;
-        epoll_ctl(epoll_, EPOLL_CTL_DEL, it->second->fd, nullptr);
-        close(it->second->fd);
-        clients_.erase(it);
+        epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->fd.get(), nullptr);
+        clients_.erase(it);  // closes the descriptor
         services_.metrics.policy_connections.fetch_sub(1, std::memory_order_relaxed);
     }
 
@@ -138,7 +210,7 @@ private:
         if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
             char buf[16384];
             for (;;) {
-                ssize_t n = read(c.fd, buf, sizeof buf);
+                ssize_t n = read(c.fd.get(), buf, sizeof buf);
                 if (n > 0) {
                     std::vector<PolicyRequest> got;
                     if (!c.parser.feed(std::string_view(buf, static_cast<std::size_t>(n)), &got)) {
@@ -195,14 +267,14 @@ private:
                 done_.push_back({j.conn_id, std::move(a)});
             }
             std::uint64_t one = 1;
-            ssize_t ignored = write(wake_, &one, sizeof one);
+            ssize_t ignored = write(wake_.get(), &one, sizeof one);
             (void)ignored;
         }
     }
 
     void collect() {
         std::uint64_t n;
-        ssize_t ignored = read(wake_, &n, sizeof n);
+        ssize_t ignored = read(wake_.get(), &n, sizeof n);
         (void)ignored;
         std::deque<Done> done;
         {
@@ -231,38 +303,40 @@ private:
         }
         c.out += policy_reply(a.action);
         flush(id, c);
-        auto again = clients_.find(id);
-        if (again != clients_.end()) dispatch(id, *again->second);
+        if (c.closing) {
+            close_client(id);  // the peer is gone or the socket cannot be watched
+            return;
+        }
+        dispatch(id, c);
     }
 
     void flush(std::uint64_t id, Client& c) {
         while (!c.out.empty()) {
-            ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL);
+            ssize_t n = send(c.fd.get(), c.out.data(), c.out.size(), MSG_NOSIGNAL);
             if (n > 0) {
                 c.out.erase(0, static_cast<std::size_t>(n));
                 continue;
             }
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                epoll_event ev{};
-                ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP;
-                ev.data.u64 = id;
-                epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+                if (!watch(c.fd.get(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, id)) c.closing = true;
                 return;
             }
             if (n < 0 && errno == EINTR) continue;
             c.closing = true;
             return;
         }
-        epoll_event ev{};
-        ev.events = EPOLLIN | EPOLLRDHUP;
-        ev.data.u64 = id;
-        epoll_ctl(epoll_, EPOLL_CTL_MOD, c.fd, &ev);
+        if (!watch(c.fd.get(), EPOLLIN | EPOLLRDHUP, id)) c.closing = true;
     }
 
     int next_timeout_ms() const {
-        if (timers_.empty()) return -1;
-        Millis left = timers_.top().due - services_.clock.now();
-        return left.count() <= 0 ? 0 : static_cast<int>(left.count());
+        Millis now = services_.clock.now();
+        long long ms = -1;
+        if (!timers_.empty()) ms = std::max<long long>(0, (timers_.top().due - now).count());
+        if (listener_paused_) {
+            long long pause = std::max<long long>(0, (listener_resume_at_ - now).count());
+            ms = ms < 0 ? pause : std::min(ms, pause);
+        }
+        return static_cast<int>(ms);
     }
 
     void fire_timers() {
@@ -277,8 +351,13 @@ private:
     int listen_fd_;
     RuntimeHolder& runtimes_;
     Services& services_;
-    int epoll_ = -1;
-    int wake_ = -1;
+    UniqueFd epoll_;
+    UniqueFd wake_;
+    UniqueFd reserve_;  // see open_reserve()
+    bool listener_paused_ = false;
+    Millis listener_resume_at_{0};
+    Millis last_accept_warning_{-1000000};
+    unsigned accept_failures_unreported_ = 0;
     std::uint64_t next_id_ = 2;
     std::map<std::uint64_t, std::unique_ptr<Client>> clients_;  // I/O thread only
     std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
@@ -291,65 +370,55 @@ private:
 
 }  // namespace
 
-std::string check_policy_socket_spec(const std::string& spec) {
-    if (spec.compare(0, 5, "unix:") == 0) {
-        std::string path = spec.substr(5);
-        if (path.empty() || path.front() != '/') return "unix socket path must be absolute";
-        if (path.size() > 100) return "unix socket path longer than 100 characters";
-        return "";
-    }
-    if (spec.compare(0, 5, "inet:") == 0) {
-        std::string host;
-        int port = 0;
-        if (std::string e = parse_host_port(spec.substr(5), &host, &port); !e.empty())
-            return e + " (Postfix's notation: inet:ADDRESS:PORT, e.g. inet:127.0.0.1:10040)";
-        return "";
-    }
-    return "expected inet:ADDRESS:PORT or unix:PATH";
-}
-
 int open_policy_socket(const std::string& spec, unsigned mode, gid_t group) {
+    auto fail = [&spec](const std::string& step) {
+        return system_error_now("policy_socket " + spec + ": cannot listen: " + step);
+    };
     if (spec.compare(0, 5, "unix:") == 0) {
         std::string path = spec.substr(5);
         if (unix_socket_path_is_stale(path)) unlink(path.c_str());
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+        if (!fd) throw fail("socket");
         struct sockaddr_un sun = {};
         sun.sun_family = AF_UNIX;
         std::strncpy(sun.sun_path, path.c_str(), sizeof sun.sun_path - 1);
         mode_t old = umask(0077);
-        int rc = bind(fd, reinterpret_cast<struct sockaddr*>(&sun), sizeof sun);
+        int rc = bind(fd.get(), reinterpret_cast<struct sockaddr*>(&sun), sizeof sun);
         umask(old);
-        if (rc != 0) throw sys_error("policy service: bind " + path);
+        if (rc != 0) throw fail("bind");
         if (group != static_cast<gid_t>(-1) && chown(path.c_str(), static_cast<uid_t>(-1), group) != 0)
-            throw sys_error("policy service: chown " + path);
-        if (chmod(path.c_str(), mode) != 0) throw sys_error("policy service: chmod " + path);
-        if (listen(fd, 128) != 0) throw sys_error("policy service: listen " + path);
-        return fd;
+            throw fail("chown");
+        if (chmod(path.c_str(), mode) != 0) throw fail("chmod");
+        if (listen(fd.get(), 128) != 0) throw fail("listen");
+        return fd.release();
     }
     std::string host;
     int port = 0;
-    if (!parse_host_port(spec.substr(5), &host, &port).empty()) throw std::runtime_error("bad policy_socket " + spec);
+    if (std::string e = parse_host_port(spec.substr(5), &host, &port); !e.empty())
+        throw std::runtime_error("policy_socket " + spec + ": " + e);
     auto ip = IpAddress::parse(host);
-    int fd = socket(ip->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (!ip) throw std::runtime_error("policy_socket " + spec + ": not an IP address");
+    UniqueFd fd(socket(ip->v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) throw fail("socket");
     int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0) throw fail("setsockopt");
     int rc;
     if (ip->v6) {
         struct sockaddr_in6 sin6 = {};
         sin6.sin6_family = AF_INET6;
         sin6.sin6_port = htons(static_cast<std::uint16_t>(port));
         std::memcpy(&sin6.sin6_addr, ip->bytes.data(), 16);
-        rc = bind(fd, reinterpret_cast<struct sockaddr*>(&sin6), sizeof sin6);
+        rc = bind(fd.get(), reinterpret_cast<struct sockaddr*>(&sin6), sizeof sin6);
     } else {
         struct sockaddr_in sin = {};
         sin.sin_family = AF_INET;
         sin.sin_port = htons(static_cast<std::uint16_t>(port));
         std::memcpy(&sin.sin_addr, ip->bytes.data(), 4);
-        rc = bind(fd, reinterpret_cast<struct sockaddr*>(&sin), sizeof sin);
+        rc = bind(fd.get(), reinterpret_cast<struct sockaddr*>(&sin), sizeof sin);
     }
-    if (rc != 0) throw sys_error("policy service: bind " + spec);
-    if (listen(fd, 128) != 0) throw sys_error("policy service: listen " + spec);
-    return fd;
+    if (rc != 0) throw fail("bind");
+    if (listen(fd.get(), 128) != 0) throw fail("listen");
+    return fd.release();
 }
 
 void start_policy_service(int listen_fd, RuntimeHolder& runtimes, Services& services, unsigned workers) {

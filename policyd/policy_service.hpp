@@ -13,8 +13,8 @@
 
 #include <string>
 
-#include "runtime.hpp"
-#include "services.hpp"
+#include "core/runtime.hpp"
+#include "core/services.hpp"
 
 namespace rcptguard {
 
@@ -22,9 +22,6 @@ namespace rcptguard {
 // notation, as in check_policy_service); unix sockets get mode and group.
 // Throws std::runtime_error.
 int open_policy_socket(const std::string& spec, unsigned mode, gid_t group);
-
-// Checks a policy_socket value; "" or the problem.
-std::string check_policy_socket_spec(const std::string& spec);
 
 // Starts the I/O thread and the workers on an open listening socket.
 void start_policy_service(int listen_fd, RuntimeHolder& runtimes, Services& services, unsigned workers);

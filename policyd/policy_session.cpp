@@ -1,7 +1,7 @@
 // policy_session: see policy_session.hpp.
-#include "policy_session.hpp"
+#include "policyd/policy_session.hpp"
 
-#include "log.hpp"
+#include "util/log.hpp"
 
 namespace rcptguard {
 

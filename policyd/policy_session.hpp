@@ -15,10 +15,10 @@
 #include <memory>
 #include <string>
 
-#include "policy_protocol.hpp"
-#include "runtime.hpp"
-#include "services.hpp"
-#include "session.hpp"
+#include "core/runtime.hpp"
+#include "core/services.hpp"
+#include "core/session.hpp"
+#include "policyd/policy_protocol.hpp"
 
 namespace rcptguard {
 

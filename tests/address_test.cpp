@@ -1,5 +1,5 @@
 // Unit tests for address normalisation (milter/address.hpp).
-#include "milter/address.hpp"
+#include "util/address.hpp"
 
 #include <gtest/gtest.h>
 

@@ -8,9 +8,9 @@
 #include <functional>
 #include <thread>
 
-#include "backends/file_backend.hpp"
-#include "backends/ldap_backend.hpp"
-#include "backends/sqlite_backend.hpp"
+#include "backends/file/file_backend.hpp"
+#include "backends/ldap/ldap_backend.hpp"
+#include "backends/sqlite/sqlite_backend.hpp"
 #include "tests/fakes/slapd_fixture.hpp"
 #include "tests/test_support.hpp"
 

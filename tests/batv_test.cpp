@@ -4,16 +4,15 @@
 // expiry and the day-number wrap-around, key rotation, malformed tags, case,
 // the key file, the RCPT/EOM behaviour through a Connection, and what
 // "rcptguard -q" says about tagged and untagged addresses.
-#include "milter/batv/prvs.hpp"
-
 #include <gtest/gtest.h>
 
 #include <sstream>
 
-#include "milter/batv/batv_recipient.hpp"
-#include "milter/batv/batv_settings.hpp"
-#include "milter/query.hpp"
-#include "milter/session.hpp"
+#include "core/batv/batv_recipient.hpp"
+#include "core/batv/batv_settings.hpp"
+#include "core/batv/prvs.hpp"
+#include "core/query.hpp"
+#include "core/session.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
 
@@ -159,7 +158,7 @@ protected:
     }
     std::shared_ptr<const Runtime> runtime(bool enforce = true, bool trusted = true, bool verify_all = false) {
         auto s = std::make_shared<Settings>();
-        s->policy.domains.add_exact("example.com");
+        s->recipients.domains.add_exact("example.com");
         s->tarpit.enabled = false;
         s->tarpit.ban.ban_threshold = 0;
         if (trusted) s->tarpit.trusted_networks.add_all({"192.0.2.0/24"});
@@ -170,7 +169,7 @@ protected:
         s->batv.verify_all_senders = verify_all;
         auto rt = std::make_shared<Runtime>();
         rt->backends = {backend_};
-        rt->policy = std::make_shared<RecipientPolicy>(s->policy, std::make_shared<BackendChain>(rt->backends));
+        rt->rules = std::make_shared<RecipientRules>(s->recipients, std::make_shared<BackendChain>(rt->backends));
         rt->settings = s;
         return rt;
     }
@@ -244,12 +243,13 @@ TEST_F(BatvSession, BounceToUntaggedOrForged_550_571) {
     Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
     c.on_mail("<>", "");
     RcptDecision untagged = c.on_rcpt({"<alice@example.com>", "", false});
-    EXPECT_EQ(untagged.reply.to_string(),
-              "550 5.7.1 <alice@example.com>: Bounce to an address we never used as a sender (BATV)");
+    EXPECT_EQ(
+        untagged.reply.to_string(),
+        "550 5.7.1 <alice@example.com>: Recipient address rejected: Bounce to an address we never used as a sender (BATV)");
     RcptDecision forged = c.on_rcpt({"<prvs=3123abcdef=alice@example.com>", "", false});
     EXPECT_EQ(forged.reply.code, "550");
     EXPECT_EQ(forged.reply.xcode, "5.7.1");
-    EXPECT_NE(forged.reply.text.find("Invalid bounce address tag"), std::string::npos);
+    EXPECT_NE(forged.reply.phrase.find("Invalid bounce address tag"), std::string::npos);
     // postmaster is always accepted (RFC 5321 4.5.1)
     EXPECT_EQ(c.on_rcpt({"<postmaster@example.com>", "", false}).action, RcptAction::Continue);
     EXPECT_EQ(c.bad_recipients(), 2u);
@@ -261,7 +261,7 @@ TEST_F(BatvSession, ExpiredTag_Refused) {
     Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
     c.on_mail("<>", "");
     RcptDecision d = c.on_rcpt({"<" + old + ">", "", false});
-    EXPECT_NE(d.reply.text.find("expired"), std::string::npos);
+    EXPECT_NE(d.reply.phrase.find("expired"), std::string::npos);
 }
 
 TEST_F(BatvSession, MonitorMode_LogsAndAccepts) {
@@ -393,7 +393,8 @@ TEST(BatvRecipientClassify, NotChecked_OffOtherDomainExemptOrNotMailbox) {
     EXPECT_EQ(t.kind, BatvRecipient::Kind::Tagged);
     EXPECT_EQ(t.check, TagCheck::Malformed);
     EXPECT_EQ(t.plain, "prvs=1zzzabcdef=bob@example.com");  // not a tag: the address as it is
-    EXPECT_EQ(batv_refusal(t, "<x>").to_string(), "550 5.7.1 <x>: Invalid bounce address tag (BATV): malformed tag");
+    EXPECT_EQ(batv_refusal(t, "x").to_string(),
+              "550 5.7.1 <x>: Recipient address rejected: Invalid bounce address tag (BATV): malformed tag");
 }
 
 }  // namespace

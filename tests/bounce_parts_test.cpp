@@ -7,11 +7,11 @@
 #include <string>
 #include <vector>
 
-#include "milter/bounce/bounce_classifier.hpp"
-#include "milter/bounce/header_block.hpp"
-#include "milter/bounce/header_fields.hpp"
-#include "milter/bounce/inline_markers.hpp"
-#include "milter/bounce/transfer_decoding.hpp"
+#include "core/bounce/bounce_classifier.hpp"
+#include "core/bounce/header_block.hpp"
+#include "core/bounce/header_fields.hpp"
+#include "core/bounce/inline_markers.hpp"
+#include "core/bounce/transfer_decoding.hpp"
 
 namespace rcptguard::bounce {
 namespace {

@@ -1,7 +1,7 @@
 // Unit tests for the bounce stripper (milter/bounce/bounce_stripper.hpp) on
 // hand-made edge cases. Every case is also run byte by byte, in random chunk
 // sizes and with SKIP, and must give the same result.
-#include "milter/bounce/bounce_stripper.hpp"
+#include "core/bounce/bounce_stripper.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // Unit tests for the configuration file parser and typed reader
 // (milter/config_file.hpp).
-#include "milter/config_file.hpp"
+#include "util/config_file.hpp"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@ namespace {
 
 std::string error_of(const std::string& text) {
     try {
-        parse_config_text(text, "/etc/t.conf");
+        parse_config_text(text, "/etc/t.conf").throw_if_problems();
     } catch (const ConfigError& e) {
         return e.what();
     }
@@ -108,10 +108,28 @@ INSTANTIATE_TEST_SUITE_P(Table, Durations,
                                            DurCase{"", -1}, DurCase{"s", -1}, DurCase{"5x", -1}, DurCase{"-5s", -1},
                                            DurCase{"1.5s", -1}, DurCase{"99999999999s", -1}));
 
-TEST(Durations, Format_RoundTrips) {
-    EXPECT_EQ(format_duration(std::chrono::milliseconds(500)), "500ms");
-    EXPECT_EQ(format_duration(std::chrono::milliseconds(30000)), "30s");
-    EXPECT_EQ(format_duration(std::chrono::milliseconds(7 * 86400000LL)), "7d");
+TEST(Durations, Format_AsAnAdminWritesThem) {
+    using std::chrono::milliseconds;
+    EXPECT_EQ(format_duration(milliseconds(0)), "0s");
+    EXPECT_EQ(format_duration(milliseconds(500)), "500ms");
+    EXPECT_EQ(format_duration(milliseconds(1500)), "1.5s");
+    EXPECT_EQ(format_duration(milliseconds(2000)), "2s");
+    EXPECT_EQ(format_duration(milliseconds(30000)), "30s");
+    EXPECT_EQ(format_duration(milliseconds(52999)), "53s");
+    EXPECT_EQ(format_duration(milliseconds(3595998)), "59m56s");
+    EXPECT_EQ(format_duration(milliseconds(3600000)), "1h");
+    EXPECT_EQ(format_duration(milliseconds(7 * 86400000LL)), "7d");
+    EXPECT_EQ(format_duration(milliseconds(86400000LL + 3 * 3600000LL + 60000)), "1d3h1m");
+    EXPECT_EQ(format_duration(milliseconds(-1500)), "-1.5s");
+}
+
+TEST(Durations, Format_ParsesBack) {
+    using std::chrono::milliseconds;
+    for (long long ms : {0LL, 250LL, 1000LL, 30000LL, 60000LL, 3600000LL, 86400000LL, 7 * 86400000LL}) {
+        auto back = parse_duration(format_duration(milliseconds(ms)));
+        ASSERT_TRUE(back) << ms;
+        EXPECT_EQ(back->count(), ms);
+    }
 }
 
 class ReaderTest : public ::testing::Test {
@@ -122,6 +140,7 @@ protected:
         try {
             use(r);
             r.finish();
+            f.throw_if_problems();
         } catch (const ConfigError& e) {
             return e.what();
         }
@@ -171,10 +190,61 @@ TEST_F(ReaderTest, Required_Missing_NamesSection) {
     ConfigFile f = parse_config_text("[backend b]\ntype = file\n", "r.conf");
     SectionReader r(f, f.sections[0]);
     try {
-        r.required("path");
+        EXPECT_EQ(r.required("path"), "");
+        EXPECT_FALSE(r.ok());
+        f.throw_if_problems();
         FAIL();
     } catch (const ConfigError& e) {
         EXPECT_EQ(std::string(e.what()), "r.conf:1: path: missing: required in [backend b]");
+    }
+}
+
+TEST_F(ReaderTest, SeveralProblems_AllReportedInFileOrder) {
+    ConfigFile f = parse_config_text(
+        "n = 100\n"
+        "log_levle = debug\n"
+        "b = maybe\n"
+        "nonsense\n"
+        "t = 1h\n",
+        "r.conf");
+    SectionReader r(f, f.global);
+    // Read in another order than the file's: the report is still in file order.
+    EXPECT_EQ(r.duration("t", std::chrono::seconds(5), std::chrono::seconds(1), std::chrono::seconds(10)).count(),
+              5000);
+    EXPECT_TRUE(r.boolean("b", true));
+    EXPECT_EQ(r.integer("n", 7, 1, 64), 7);
+    r.finish();
+    try {
+        f.throw_if_problems();
+        FAIL();
+    } catch (const ConfigErrors& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "r.conf:1: n: must be between 1 and 64, got 100\n"
+                  "r.conf:2: log_levle: unknown key in the global section\n"
+                  "r.conf:3: b: expected yes or no, got 'maybe'\n"
+                  "r.conf:4: nonsense: expected 'key = value'\n"
+                  "r.conf:5: t: must be between 1s and 10s, got 1h");
+        ASSERT_EQ(e.all().size(), 5u);
+        EXPECT_EQ(e.line(), 1);
+    }
+}
+
+TEST_F(ReaderTest, DeclaredKeys_DefaultsFromTable_UnknownKeyNamesTheKnownOnes) {
+    static const KeySpec kKeys[] = {{"size", "4", "how many"}, {"wait", "2s", "how long"}, {"on", "yes", "switch"}};
+    ConfigFile f = parse_config_text("[backend b]\ntype = x\nsiez = 5\n", "r.conf");
+    SectionReader r(f, f.sections[0]);
+    r.string("type", "");
+    r.declare(kKeys);
+    EXPECT_EQ(r.integer("size", 1, 10), 4);
+    EXPECT_EQ(r.duration("wait", std::chrono::seconds(0), std::chrono::seconds(9)).count(), 2000);
+    EXPECT_TRUE(r.boolean("on"));
+    EXPECT_THROW(r.string("undeclared"), std::logic_error);
+    r.finish();
+    try {
+        f.throw_if_problems();
+        FAIL();
+    } catch (const ConfigError& e) {
+        EXPECT_EQ(std::string(e.what()), "r.conf:3: siez: unknown key in [backend b] (it takes: type, size, wait, on)");
     }
 }
 

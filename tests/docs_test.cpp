@@ -4,12 +4,12 @@
 // accepts. The sample is loaded with all its commented-out keys switched on and
 // all its backend sections in use, so every reader reads all of its keys.
 #include <gtest/gtest.h>
-
 #include <sys/stat.h>
 
 #include <sstream>
 
-#include "milter/runtime.hpp"
+#include "backends/registry.hpp"
+#include "core/runtime.hpp"
 #include "tests/test_support.hpp"
 
 namespace rcptguard {
@@ -99,6 +99,54 @@ TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
     EXPECT_GT(total, 40u);  // the readers really ran
     for (const char* kind : {"backend:sqlite", "backend:file", "backend:fail", "backend:ldap"})
         EXPECT_TRUE(file.keys_read->count(kind)) << kind << " has no example section in etc/rcptguard.conf";
+}
+
+// The man page text of one backend type's subsection (".SS ... (type = NAME)").
+std::string man_section_of(const std::string& man, std::string_view type) {
+    std::string head = "(type = " + std::string(type) + ")\n";
+    auto at = man.find(head);
+    if (at == std::string::npos) return "";
+    auto end = man.find("\n.S", at);  // the next .SS or .SH
+    return man.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+// A key's paragraph in a man section: from ".B key" to the next item.
+std::string man_item(const std::string& section, std::string_view key) {
+    auto at = section.find("\n.TP\n.B " + std::string(key) + "\n");
+    if (at == std::string::npos) return "";
+    auto end = section.find("\n.TP", at + 4);
+    auto pp = section.find("\n.PP", at + 1);
+    if (pp < end) end = pp;
+    std::string item = section.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    for (std::size_t p; (p = item.find("\\-")) != std::string::npos;) item.replace(p, 2, "-");
+    return item;
+}
+
+// Each backend type declares its keys once (name, default, help): every one
+// is described in that type's section of rcptguard.conf(5), with the same
+// default, and shown in the sample configuration.
+TEST(Docs, EveryDeclaredBackendKey_InItsManSection_WithItsDefault) {
+    std::string man = testing::read_file(testing::source_dir() + "/man/rcptguard.conf.5");
+    std::string sample = testing::read_file(testing::source_dir() + "/etc/rcptguard.conf");
+    ASSERT_GE(backend_types().size(), 4u);
+    for (const BackendType* t : backend_types()) {
+        std::string section = man_section_of(man, t->name);
+        ASSERT_FALSE(section.empty()) << "man/rcptguard.conf.5 has no section \"(type = " << t->name << ")\"";
+        EXPECT_FALSE(t->summary.empty()) << t->name;
+        for (const KeySpec& k : t->keys) {
+            std::string item = man_item(section, k.name);
+            EXPECT_FALSE(item.empty()) << "backend type " << t->name << ": key " << k.name
+                                       << " is not described in its section of man/rcptguard.conf.5";
+            EXPECT_FALSE(k.help.empty()) << t->name << " " << k.name;
+            if (!k.default_value.empty() && !item.empty()) {
+                EXPECT_NE(item.find(std::string(k.default_value)), std::string::npos)
+                    << "backend type " << t->name << ": key " << k.name << ": the man page does not give the default '"
+                    << k.default_value << "':" << item;
+            }
+            EXPECT_TRUE(sample_has_key(sample, std::string(k.name)))
+                << "backend type " << t->name << ": key " << k.name << " is missing from etc/rcptguard.conf";
+        }
+    }
 }
 
 }  // namespace

@@ -1,6 +1,6 @@
 // File-backend behaviour beyond the contract: format, automatic reload, and
 // a broken or vanished file keeping the previous contents.
-#include "backends/file_backend.hpp"
+#include "backends/file/file_backend.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -2,18 +2,18 @@
 // (backends/ldap_backend.hpp, ldap_config.hpp) against a real slapd
 // (tests/fakes/slapd_fixture.hpp): outages and recovery, limits, binding,
 // the Active Directory style filter, probing, and configuration checks.
-#include "backends/ldap_backend.hpp"
+#include "backends/ldap/ldap_backend.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <thread>
 
-#include "backends/ldap_config.hpp"
+#include "backends/ldap/ldap_config.hpp"
 #include "backends/registry.hpp"
-#include "milter/log.hpp"
 #include "tests/fakes/slapd_fixture.hpp"
 #include "tests/test_support.hpp"
+#include "util/log.hpp"
 
 namespace rcptguard {
 namespace {
@@ -291,7 +291,9 @@ protected:
     BuiltBackend build(const std::string& text) {
         ConfigFile f = parse_config_text(text, "t.conf");
         SectionReader r(f, f.sections.at(0));
-        return make_backend(r, BackendContext{});
+        BuiltBackend b = make_backend(r, BackendContext{});
+        f.throw_if_problems();
+        return b;
     }
     // "file:line: key: problem" of the ConfigError, or "" if none.
     std::string error_of(const std::string& text) {

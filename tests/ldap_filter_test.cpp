@@ -1,6 +1,6 @@
 // Unit tests for the LDAP filter template and RFC 4515 escaping
 // (backends/ldap_filter.hpp).
-#include "backends/ldap_filter.hpp"
+#include "backends/ldap/ldap_filter.hpp"
 
 #include <gtest/gtest.h>
 #include <ldap.h>

@@ -1,7 +1,7 @@
 // Unit tests for the lookup cache (milter/cache/lookup_cache.hpp) with an
 // injected clock: TTLs, TempFail never cached, serve-stale (Found only),
 // the size bound and invalidation when a backend's data changes.
-#include "milter/cache/lookup_cache.hpp"
+#include "core/cache/lookup_cache.hpp"
 
 #include <gtest/gtest.h>
 

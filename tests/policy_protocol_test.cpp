@@ -1,10 +1,10 @@
 // Unit tests for Postfix's policy delegation protocol (milter/policy_protocol.hpp)
 // and for mapping its requests onto the session core (milter/policy_session.hpp).
-#include "milter/policy_protocol.hpp"
+#include "policyd/policy_protocol.hpp"
 
 #include <gtest/gtest.h>
 
-#include "milter/policy_session.hpp"
+#include "policyd/policy_session.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
 
@@ -98,14 +98,14 @@ TEST(PolicyReply, Format) {
     RcptDecision d;
     EXPECT_EQ(policy_action(d), "DUNNO");
     d.action = RcptAction::Reject;
-    d.reply = unknown_user_reply("x%y@example.test\r\n", "Recipient address rejected: User unknown");
+    d.reply = unknown_user_reply("x%y@example.test\r\n", "User unknown");
     EXPECT_EQ(policy_action(d), "550 5.1.1 User unknown");
     d.reply = lookup_tempfail_reply("a\r\nb@example.test", "Temporary lookup failure");
     d.action = RcptAction::TempFail;
     EXPECT_EQ(policy_action(d), "451 4.3.0 Temporary lookup failure");
-    d.reply = too_many_recipients_reply();
+    d.reply = too_many_recipients_reply("x@example.test");
     EXPECT_EQ(policy_action(d), "421 4.7.0 Too many invalid recipients, closing connection");
-    d.reply = Reply{"550", "5.1.1", "<a@b>: No such user\r\n"};
+    d.reply = Reply{"550", "5.1.1", "a@b", "No such user\r\n"};
     EXPECT_EQ(policy_action(d), "550 5.1.1 No such user??");
 }
 
@@ -115,14 +115,14 @@ protected:
         backend_ = std::make_shared<FakeBackend>("users");
         backend_->add("user@example.test");
         auto s = std::make_shared<Settings>();
-        s->policy.domains.add_exact("example.test");
+        s->recipients.domains.add_exact("example.test");
         s->tarpit.tarpit_after = 2;
         s->tarpit.max_bad_recipients = 4;
         s->tarpit.ban.ban_threshold = 6;
         s->tarpit.trusted_networks = NetworkList{};
         auto rt = std::make_shared<Runtime>();
         rt->backends = {backend_};
-        rt->policy = std::make_shared<RecipientPolicy>(s->policy, std::make_shared<BackendChain>(rt->backends));
+        rt->rules = std::make_shared<RecipientRules>(s->recipients, std::make_shared<BackendChain>(rt->backends));
         rt->settings = s;
         holder_.publish(rt);
     }

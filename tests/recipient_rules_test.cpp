@@ -1,7 +1,7 @@
 // Unit tests for the recipient policy (milter/policy/recipient_policy.hpp)
 // with fake backends: lookup order, chain rules, postmaster, monitor mode,
 // and the rule that a TempFail never becomes a 5xx.
-#include "milter/policy/recipient_policy.hpp"
+#include "core/recipients/recipient_rules.hpp"
 
 #include <gtest/gtest.h>
 
@@ -20,16 +20,16 @@ protected:
         settings_.domains.add_exact("example.test");
         settings_.domains.add_subdomains_of("sub.test");
     }
-    RecipientPolicy policy() const {
-        return RecipientPolicy(settings_, std::make_shared<BackendChain>(std::vector<BackendPtr>{a_, b_}));
+    RecipientRules policy() const {
+        return RecipientRules(settings_, std::make_shared<BackendChain>(std::vector<BackendPtr>{a_, b_}));
     }
     RcptDecision decide(const std::string& raw) const {
-        RecipientPolicy p = policy();
+        RecipientRules p = policy();
         return p.decide(p.check(raw));
     }
 
     std::shared_ptr<FakeBackend> a_, b_;
-    PolicySettings settings_;
+    RecipientSettings settings_;
 };
 
 TEST_F(PolicyTest, KnownUser_Valid_Continue) {
@@ -92,7 +92,8 @@ TEST_F(PolicyTest, TempFail_StopsChain_NeverBecomes550) {
     EXPECT_TRUE(b_->calls().empty());
     RcptDecision d = policy().decide(c);
     EXPECT_EQ(d.action, RcptAction::TempFail);
-    EXPECT_EQ(d.reply.to_string(), "451 4.3.0 <user@example.test>: Temporary lookup failure");
+    EXPECT_EQ(d.reply.to_string(),
+              "451 4.3.0 <user@example.test>: Recipient address rejected: Temporary lookup failure");
 }
 
 TEST_F(PolicyTest, TempFailOnCatchAllKey_StillTempFail) {
@@ -162,7 +163,8 @@ TEST_F(PolicyTest, BareLocalPart_NoOpinion) { EXPECT_EQ(policy().check("<root>")
 TEST_F(PolicyTest, BadSyntaxInOurDomain_501) {
     RcptDecision d = decide("<a b@example.test>");
     EXPECT_EQ(d.action, RcptAction::Reject);
-    EXPECT_EQ(d.reply.to_string(), "501 5.1.3 <a b@example.test>: Bad recipient address syntax");
+    EXPECT_EQ(d.reply.to_string(),
+              "501 5.1.3 <a b@example.test>: Recipient address rejected: Bad recipient address syntax");
     EXPECT_TRUE(a_->calls().empty());
 }
 
@@ -175,7 +177,7 @@ TEST_F(PolicyTest, NullRecipient_BadSyntax) { EXPECT_EQ(policy().check("<>").ver
 TEST_F(PolicyTest, CustomRejectMessage_UsedAndPercentSafe) {
     settings_.reject_message = "No such user (100% sure)";
     RcptDecision d = decide("<x@example.test>");
-    EXPECT_EQ(d.reply.wire_text(), "<x@example.test>: No such user (100%% sure)");
+    EXPECT_EQ(d.reply.text(), "<x@example.test>: Recipient address rejected: No such user (100% sure)");
     EXPECT_TRUE(reply_is_well_formed(d.reply));
 }
 

@@ -1,44 +1,49 @@
-// Unit tests for reply texts (milter/reply.hpp): exact strings, class
-// matching, '%' doubling - a malformed reply makes Postfix drop the milter.
-#include "milter/reply.hpp"
+// Unit tests for reply texts (core/reply.hpp, and the libmilter door's
+// rendering in milter/milter_reply.hpp): exact strings, class matching, '%'
+// doubling - a malformed reply makes Postfix drop the milter.
+#include "core/reply.hpp"
 
 #include <gtest/gtest.h>
+
+#include "milter/milter_reply.hpp"
 
 namespace rcptguard {
 namespace {
 
 TEST(Reply, UnknownUser_ExactText) {
-    Reply r = unknown_user_reply("nosuch@example.test", "Recipient address rejected: User unknown");
+    Reply r = unknown_user_reply("nosuch@example.test", "User unknown");
     EXPECT_EQ(r.code, "550");
     EXPECT_EQ(r.xcode, "5.1.1");
-    EXPECT_EQ(r.wire_text(), "<nosuch@example.test>: Recipient address rejected: User unknown");
+    EXPECT_EQ(r.number(), 550);
+    EXPECT_EQ(r.phrase, "User unknown");
+    EXPECT_EQ(milter_reply_text(r), "<nosuch@example.test>: Recipient address rejected: User unknown");
     EXPECT_EQ(r.to_string(), "550 5.1.1 <nosuch@example.test>: Recipient address rejected: User unknown");
     EXPECT_TRUE(reply_is_well_formed(r));
 }
 
 TEST(Reply, TempFail_ExactText) {
     Reply r = lookup_tempfail_reply("user@example.test", "Temporary lookup failure");
-    EXPECT_EQ(r.to_string(), "451 4.3.0 <user@example.test>: Temporary lookup failure");
+    EXPECT_EQ(r.to_string(), "451 4.3.0 <user@example.test>: Recipient address rejected: Temporary lookup failure");
     EXPECT_TRUE(reply_is_well_formed(r));
     EXPECT_TRUE(r.is_temporary());
 }
 
 TEST(Reply, BadSyntax_ExactText) {
     Reply r = bad_syntax_reply("a b@example.test");
-    EXPECT_EQ(r.to_string(), "501 5.1.3 <a b@example.test>: Bad recipient address syntax");
+    EXPECT_EQ(r.to_string(), "501 5.1.3 <a b@example.test>: Recipient address rejected: Bad recipient address syntax");
     EXPECT_TRUE(reply_is_well_formed(r));
 }
 
 TEST(Reply, Percent_DoubledOnTheWire) {
     Reply r = unknown_user_reply("user%host@example.test", "100% gone");
-    EXPECT_EQ(r.wire_text(), "<user%%host@example.test>: 100%% gone");
-    EXPECT_EQ(r.to_string(), "550 5.1.1 <user%host@example.test>: 100% gone");
+    EXPECT_EQ(milter_reply_text(r), "<user%%host@example.test>: Recipient address rejected: 100%% gone");
+    EXPECT_EQ(r.to_string(), "550 5.1.1 <user%host@example.test>: Recipient address rejected: 100% gone");
 }
 
 TEST(Reply, HostileBytes_MadePrintableAndBounded) {
     std::string evil = std::string("a\r\nb\0c\x80", 7) + std::string(2000, 'x');
     Reply r = unknown_user_reply(evil, "gone");
-    std::string w = r.wire_text();
+    std::string w = milter_reply_text(r);
     EXPECT_EQ(w.find('\r'), std::string::npos);
     EXPECT_EQ(w.find('\n'), std::string::npos);
     EXPECT_EQ(w.find('\0'), std::string::npos);
@@ -48,7 +53,7 @@ TEST(Reply, HostileBytes_MadePrintableAndBounded) {
 
 TEST(Reply, AllPercents_StillWithinLimit) {
     Reply r = unknown_user_reply(std::string(300, '%'), std::string(400, '%'));
-    EXPECT_LE(r.wire_text().size(), kMaxReplyText);
+    EXPECT_LE(milter_reply_text(r).size(), kMaxReplyText);
     EXPECT_TRUE(reply_is_well_formed(r));
 }
 
@@ -63,14 +68,19 @@ TEST_P(ReplyForm, ClassMismatchOrGarbage_NotWellFormed) {
     EXPECT_EQ(reply_is_well_formed(GetParam().r), GetParam().ok) << GetParam().r.to_string();
 }
 
-INSTANTIATE_TEST_SUITE_P(Table, ReplyForm,
-                         ::testing::Values(FormCase{{"550", "5.1.1", "x"}, true}, FormCase{{"421", "4.7.0", "x"}, true},
-                                           FormCase{{"550", "4.1.1", "x"}, false},
-                                           FormCase{{"451", "5.3.0", "x"}, false},
-                                           FormCase{{"250", "2.0.0", "x"}, false},
-                                           FormCase{{"55", "5.1.1", "x"}, false}, FormCase{{"550", "5.1", "x"}, false},
-                                           FormCase{{"550", "5.01.1", "x"}, false},
-                                           FormCase{{"550", "5.1.1", ""}, false}));
+INSTANTIATE_TEST_SUITE_P(
+    Table, ReplyForm,
+    ::testing::Values(FormCase{{"550", "5.1.1", "", "x"}, true}, FormCase{{"421", "4.7.0", "a@b", "x"}, true},
+                      FormCase{{"550", "4.1.1", "", "x"}, false}, FormCase{{"451", "5.3.0", "", "x"}, false},
+                      FormCase{{"250", "2.0.0", "", "x"}, false}, FormCase{{"55", "5.1.1", "", "x"}, false},
+                      FormCase{{"550", "5.1", "", "x"}, false}, FormCase{{"550", "5.01.1", "", "x"}, false},
+                      FormCase{{"550", "5.1.1", "a@b", ""}, false}));
+
+TEST(Reply, WithoutAddress_PhraseAlone) {
+    Reply r{"421", "4.7.0", "", "Service shutting down"};
+    EXPECT_EQ(r.text(), "Service shutting down");
+    EXPECT_EQ(milter_reply_text(r), "Service shutting down");
+}
 
 TEST(Reply, CheckReplyText_RejectsControlsAndNonAscii) {
     EXPECT_EQ(check_reply_text("User unknown"), "");

@@ -1,15 +1,15 @@
 // Unit tests for the per-connection session core (milter/session.hpp):
 // verdicts, log lines, message/connection state, MTA-rejected recipients.
-#include "milter/session.hpp"
+#include "core/session.hpp"
 
 #include <gtest/gtest.h>
 
 #include <iostream>
 #include <mutex>
 
-#include "milter/log.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
+#include "util/log.hpp"
 
 namespace rcptguard {
 namespace {
@@ -36,11 +36,11 @@ protected:
     std::shared_ptr<const Runtime> runtime(bool monitor = false) {
         auto rt = std::make_shared<Runtime>();
         auto s = std::make_shared<Settings>();
-        s->policy.domains.add_exact("example.test");
-        s->policy.monitor = monitor;
+        s->recipients.domains.add_exact("example.test");
+        s->recipients.monitor = monitor;
         s->tarpit.enabled = false;
         rt->backends = {backend_};
-        rt->policy = std::make_shared<RecipientPolicy>(s->policy, std::make_shared<BackendChain>(rt->backends));
+        rt->rules = std::make_shared<RecipientRules>(s->recipients, std::make_shared<BackendChain>(rt->backends));
         rt->settings = s;
         return rt;
     }
@@ -100,9 +100,10 @@ TEST_F(SessionTest, BackendOutage_DeferLoggedWithCause) {
     RcptDecision d = c.on_rcpt({"<user@example.test>", "", false});
     EXPECT_EQ(d.action, RcptAction::TempFail);
     EXPECT_EQ(d.reply.code, "451");
-    EXPECT_TRUE(
-        logged("<user@example.test>: defer: 451 4.3.0 <user@example.test>: Temporary lookup failure: "
-               "backend users: fake outage"));
+    EXPECT_TRUE(logged(
+        "<user@example.test>: defer: 451 4.3.0 <user@example.test>: Recipient address rejected: Temporary lookup "
+        "failure: "
+        "backend users: fake outage"));
 }
 
 TEST_F(SessionTest, RecipientRejectedByMta_CountedNotLookedUp) {
@@ -204,10 +205,10 @@ TEST_F(BounceSessionTest, MtaOwnBounce_NonSmtpPath_StrippedAndRecipientNeverRefu
 }
 
 TEST_F(BounceSessionTest, MonitorMode_LogsWouldStrip_NoEdits) {
-    auto rt = runtime_with([](Settings& s) { s.policy.monitor = true; });
+    auto rt = runtime_with([](Settings& s) { s.recipients.monitor = true; });
     auto rt2 = std::make_shared<Runtime>(*rt);
-    auto pol = rt->settings->policy;
-    rt2->policy = std::make_shared<RecipientPolicy>(pol, std::make_shared<BackendChain>(rt->backends));
+    auto pol = rt->settings->recipients;
+    rt2->rules = std::make_shared<RecipientRules>(pol, std::make_shared<BackendChain>(rt->backends));
     Connection c(rt2, {"localhost", "127.0.0.1"}, services_);
     c.on_mail("\"\"", "");
     EXPECT_FALSE(feed_dsn(c).replace_body);

@@ -1,10 +1,10 @@
 // Unit tests for the global settings (milter/settings.hpp) and for building a
 // runtime from a whole configuration file (milter/runtime.hpp).
-#include "milter/settings.hpp"
+#include "core/settings.hpp"
 
 #include <gtest/gtest.h>
 
-#include "milter/runtime.hpp"
+#include "core/runtime.hpp"
 #include "tests/test_support.hpp"
 
 namespace rcptguard {
@@ -27,11 +27,11 @@ TEST(Settings, Minimal_Defaults) {
     Settings s = read_settings(parse_config_text(kMinimal, "t"));
     EXPECT_EQ(s.socket, "inet:8894@127.0.0.1");
     EXPECT_EQ(s.socket_mode, 0660u);
-    EXPECT_FALSE(s.policy.monitor);
-    EXPECT_FALSE(s.policy.accept_on_backend_error);
-    EXPECT_EQ(s.policy.address.recipient_delimiters, "+");
-    EXPECT_TRUE(s.policy.address.fold_local_case);
-    EXPECT_TRUE(s.policy.domains.contains("example.test"));
+    EXPECT_FALSE(s.recipients.monitor);
+    EXPECT_FALSE(s.recipients.accept_on_backend_error);
+    EXPECT_EQ(s.recipients.address.recipient_delimiters, "+");
+    EXPECT_TRUE(s.recipients.address.fold_local_case);
+    EXPECT_TRUE(s.recipients.domains.contains("example.test"));
     EXPECT_EQ(s.backend_names, std::vector<std::string>{"u"});
     EXPECT_EQ(s.log.level, LogLevel::Info);
 }
@@ -111,7 +111,10 @@ TEST(Runtime, BackendKeyErrors_NameFileLineKey) {
     EXPECT_NE(runtime_error_of(d.file("b.conf")).find(":4: type: unknown backend type 'mysql'"), std::string::npos);
     testing::write_file(d.file("c.conf"),
                         "domains = a.test\nbackends = u\n[backend u]\ntype = sqlite\npath = /x.db\npool = 3\n");
-    EXPECT_EQ(runtime_error_of(d.file("c.conf")), d.file("c.conf") + ":6: pool: unknown key in [backend u]");
+    EXPECT_EQ(runtime_error_of(d.file("c.conf")),
+              d.file("c.conf") +
+                  ":6: pool: unknown key in [backend u] (it takes: type, path, query, pool_size, "
+                  "busy_timeout, idle_timeout)");
     testing::write_file(d.file("d.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = file\npath = " +
                                               d.file("missing.txt") + "\n");
     EXPECT_NE(runtime_error_of(d.file("d.conf")).find(":5: path: "), std::string::npos);
@@ -128,7 +131,7 @@ TEST(Runtime, MissingSqliteDatabase_NotFatal_Warned_TempFail) {
     auto rt = build_runtime(d.file("r.conf"), 1);
     ASSERT_EQ(rt->warnings.size(), 1u);
     EXPECT_NE(rt->warnings[0].find("backend u: cannot open"), std::string::npos) << rt->warnings[0];
-    EXPECT_EQ(rt->policy->check("<x@a.test>").verdict, Verdict::TempFail);
+    EXPECT_EQ(rt->rules->check("<x@a.test>").verdict, Verdict::TempFail);
 }
 
 TEST(Runtime, SampleConfig_Parses) {

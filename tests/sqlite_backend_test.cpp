@@ -1,7 +1,7 @@
 // SQLite-specific behaviour beyond the contract: live changes by another
 // writer, a database replaced or removed on disk, a missing table, a custom
 // query, a writer holding the lock, and the pool under load.
-#include "backends/sqlite_backend.hpp"
+#include "backends/sqlite/sqlite_backend.hpp"
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>

@@ -2,15 +2,15 @@
 // and a sleeper that does not sleep: delay sequence and caps, budget, 421 after
 // N, uniform deferral, sliding-window bans, IPv6 aggregation, the bounded
 // client table, exemptions, and "no configured wait can trip the MTA's timeout".
-#include "milter/tarpit/tarpit.hpp"
+#include "core/tarpit/tarpit.hpp"
 
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <thread>
 
-#include "milter/session.hpp"
-#include "milter/settings.hpp"
+#include "core/session.hpp"
+#include "core/settings.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
 
@@ -216,7 +216,7 @@ protected:
     }
     std::shared_ptr<const Runtime> runtime(const std::function<void(Settings&)>& tweak = {}) {
         auto s = std::make_shared<Settings>();
-        s->policy.domains.add_exact("example.test");
+        s->recipients.domains.add_exact("example.test");
         s->tarpit = defaults();
         s->tarpit.max_bad_recipients = 6;
         s->tarpit.ban.ban_threshold = 8;
@@ -225,7 +225,7 @@ protected:
         if (tweak) tweak(*s);
         auto rt = std::make_shared<Runtime>();
         rt->backends = {backend_};
-        rt->policy = std::make_shared<RecipientPolicy>(s->policy, std::make_shared<BackendChain>(rt->backends));
+        rt->rules = std::make_shared<RecipientRules>(s->recipients, std::make_shared<BackendChain>(rt->backends));
         rt->settings = s;
         return rt;
     }
@@ -247,7 +247,9 @@ TEST_F(TarpitSessionTest, HarvestingClient_DelayedProgressively_Then421) {
     c.on_mail("<s@x.test>", "");
     for (int i = 0; i < 5; ++i) EXPECT_EQ(rcpt(c, "<n" + std::to_string(i) + "@example.test>").reply.code, "550");
     RcptDecision last = rcpt(c, "<n5@example.test>");
-    EXPECT_EQ(last.reply.to_string(), "421 4.7.0 Too many invalid recipients, closing connection");
+    EXPECT_EQ(
+        last.reply.to_string(),
+        "421 4.7.0 <n5@example.test>: Recipient address rejected: Too many invalid recipients, closing connection");
     EXPECT_EQ(last.action, RcptAction::TempFail);
     // Replies to the 4th and 5th bad recipient waited 1s, then 2s (after 3 bad).
     std::vector<Millis> want = {seconds(1), seconds(2)};
@@ -313,7 +315,9 @@ TEST_F(TarpitSessionTest, BanAcrossConnections_NewConnectionRefused) {
     Connection c3(rt, {"h", "192.0.2.69"}, services_);
     c3.on_mail("<s@x.test>", "");
     RcptDecision d = rcpt(c3, "<user@example.test>");
-    EXPECT_EQ(d.reply.to_string(), "421 4.7.0 Too many invalid recipients from your address, try again later");
+    EXPECT_EQ(d.reply.to_string(),
+              "421 4.7.0 <user@example.test>: Recipient address rejected: Too many invalid recipients from your "
+              "address, try again later");
     // Another client is not affected.
     Connection other(rt, {"h", "192.0.2.70"}, services_);
     other.on_mail("<s@x.test>", "");
@@ -384,7 +388,7 @@ TEST_F(TarpitSessionTest, RecipientsRejectedByMta_CountTowardsLimit) {
 }
 
 TEST_F(TarpitSessionTest, MonitorMode_NoWaitNo421NoBan) {
-    auto rt = runtime([](Settings& s) { s.policy.monitor = true; });
+    auto rt = runtime([](Settings& s) { s.recipients.monitor = true; });
     for (int conn = 0; conn < 3; ++conn) {
         Connection c(rt, {"h", "192.0.2.73"}, services_);
         c.on_mail("<s@x.test>", "");

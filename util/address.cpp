@@ -1,8 +1,8 @@
 // address: see address.hpp. Grammar from RFC 5321 4.1.2 (Mailbox, Local-part,
 // Dot-string, Quoted-string), extended by RFC 6531 (UTF-8 in atext/qtext).
-#include "address.hpp"
+#include "util/address.hpp"
 
-#include "text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -145,6 +145,12 @@ std::string canonical_domain(std::string_view d) {
     if (label == 0) return "";
     if (!is_valid_utf8(d)) return "";
     return to_lower_ascii(d);
+}
+
+std::string_view without_brackets(std::string_view raw) {
+    std::string_view s = trim(raw);
+    if (s.size() >= 2 && s.front() == '<' && s.back() == '>') s = s.substr(1, s.size() - 2);
+    return s;
 }
 
 Address parse_address(std::string_view raw, const AddressOptions& opts) {

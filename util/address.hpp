@@ -46,6 +46,10 @@ struct Address {
 
 Address parse_address(std::string_view raw, const AddressOptions& opts);
 
+// The address as the MTA passed it, without surrounding blanks and one
+// balanced pair of angle brackets ("<a@b>" -> "a@b"); for replies and logs.
+std::string_view without_brackets(std::string_view raw);
+
 // The canonical domain of a domain string (lower-cased, trailing dot dropped),
 // or "" if it is not a syntactically valid domain.
 std::string canonical_domain(std::string_view domain);

@@ -1,5 +1,5 @@
 // clock: see clock.hpp.
-#include "clock.hpp"
+#include "util/clock.hpp"
 
 namespace rcptguard {
 

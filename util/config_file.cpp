@@ -1,12 +1,13 @@
 // config_file: see config_file.hpp.
-#include "config_file.hpp"
+#include "util/config_file.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 
-#include "text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 
@@ -30,10 +31,10 @@ bool valid_section_name(std::string_view n) {
     return true;
 }
 
-void check_no_duplicate(const ConfigFile& f, const ConfigSection& s, const ConfigValue& v) {
-    for (const auto& old : s.values)
-        if (old.key == v.key)
-            throw ConfigError(f.path, v.line, v.key, "set twice (first on line " + std::to_string(old.line) + ")");
+const ConfigValue* find_value(const ConfigSection& s, const std::string& key) {
+    for (const auto& v : s.values)
+        if (v.key == key) return &v;
+    return nullptr;
 }
 
 }  // namespace
@@ -45,62 +46,110 @@ ConfigError::ConfigError(std::string file, int line, std::string key, std::strin
       key_(std::move(key)),
       problem_(std::move(problem)) {}
 
+namespace {
+
+std::string join_lines(const std::vector<ConfigError>& all) {
+    std::string out;
+    for (const auto& e : all) out += (out.empty() ? "" : "\n") + std::string(e.what());
+    return out;
+}
+
+}  // namespace
+
+ConfigErrors::ConfigErrors(std::vector<ConfigError> all)
+    : ConfigError(all.empty() ? ConfigError("", 0, "", "no problem") : all.front()),
+      all_(std::move(all)),
+      text_(join_lines(all_)) {}
+
+void ConfigFile::add_problem(int line, const std::string& key, const std::string& problem) const {
+    problems->list.emplace_back(path, line, key, problem);
+}
+
+void ConfigFile::throw_if_problems() const {
+    if (problems->list.empty()) return;
+    std::vector<ConfigError> all = problems->list;
+    std::stable_sort(all.begin(), all.end(),
+                     [](const ConfigError& a, const ConfigError& b) { return a.line() < b.line(); });
+    if (all.size() == 1) throw all.front();
+    throw ConfigErrors(std::move(all));
+}
+
 ConfigFile parse_config_text(std::string_view text, const std::string& path) {
     ConfigFile f;
     f.path = path;
     ConfigSection* cur = &f.global;
+    ConfigSection discarded;  // the keys under a broken section header
     ConfigValue* last = nullptr;
-    int lineno = 0;
-    std::size_t pos = 0;
-    while (pos <= text.size()) {
-        auto nl = text.find('\n', pos);
-        std::string_view raw = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
-        pos = (nl == std::string_view::npos) ? text.size() + 1 : nl + 1;
-        ++lineno;
-        if (!raw.empty() && raw.back() == '\r') raw.remove_suffix(1);
-        if (raw.find('\0') != std::string_view::npos) throw ConfigError(path, lineno, "", "NUL byte in configuration");
+    for_each_line(text, [&](std::string_view raw, int lineno) {
+        if (raw.find('\0') != std::string_view::npos) {
+            f.add_problem(lineno, "", "NUL byte in configuration");
+            last = nullptr;
+            return true;
+        }
         std::string_view line = trim(raw);
-        if (line.empty() || line.front() == '#') continue;
+        if (line.empty() || line.front() == '#') return true;
         if (raw.front() == ' ' || raw.front() == '\t') {
-            if (!last) throw ConfigError(path, lineno, "", "continuation line without a key before it");
+            if (!last) {
+                f.add_problem(lineno, "", "continuation line without a key before it");
+                return true;
+            }
             last->value += " ";
             last->value += std::string(line);
-            continue;
+            return true;
         }
+        last = nullptr;
         if (line.front() == '[') {
-            if (line.back() != ']') throw ConfigError(path, lineno, "", "section header must end with ']'");
+            cur = &discarded;
+            if (line.back() != ']') {
+                f.add_problem(lineno, "", "section header must end with ']'");
+                return true;
+            }
             auto inner = trim(line.substr(1, line.size() - 2));
             auto sp = inner.find_first_of(" \t");
             std::string type(sp == std::string_view::npos ? inner : inner.substr(0, sp));
             std::string name(sp == std::string_view::npos ? std::string_view{} : trim(inner.substr(sp)));
-            if (type != "backend")
-                throw ConfigError(path, lineno, "",
-                                  "unknown section type '" + printable(type, 40) + "' (expected [backend NAME])");
-            if (!valid_section_name(name))
-                throw ConfigError(path, lineno, "",
-                                  "section needs a name of letters, digits, '_', '-', '.': [" + type + " NAME]");
+            if (type != "backend") {
+                f.add_problem(lineno, "",
+                              "unknown section type '" + printable(type, 40) + "' (expected [backend NAME])");
+                return true;
+            }
+            if (!valid_section_name(name)) {
+                f.add_problem(lineno, "",
+                              "section needs a name of letters, digits, '_', '-', '.': [" + type + " NAME]");
+                return true;
+            }
+            bool twice = false;
             for (const auto& s : f.sections)
-                if (s.type == type && s.name == name)
-                    throw ConfigError(
-                        path, lineno, "",
+                if (s.type == type && s.name == name) {
+                    f.add_problem(
+                        lineno, "",
                         "[" + type + " " + name + "] defined twice (first on line " + std::to_string(s.line) + ")");
+                    twice = true;
+                }
+            if (twice) return true;
             f.sections.push_back(ConfigSection{type, name, lineno, {}});
             cur = &f.sections.back();
-            last = nullptr;
-            continue;
+            return true;
         }
         auto eq = line.find('=');
-        if (eq == std::string_view::npos)
-            throw ConfigError(path, lineno, std::string(printable(trim(line), 40)), "expected 'key = value'");
+        if (eq == std::string_view::npos) {
+            f.add_problem(lineno, std::string(printable(trim(line), 40)), "expected 'key = value'");
+            return true;
+        }
         std::string key(trim(line.substr(0, eq)));
-        if (!valid_key(key))
-            throw ConfigError(path, lineno, printable(key, 40),
-                              "not a valid key name (lower-case letters, digits, '_')");
+        if (!valid_key(key)) {
+            f.add_problem(lineno, printable(key, 40), "not a valid key name (lower-case letters, digits, '_')");
+            return true;
+        }
         ConfigValue v{key, std::string(trim(line.substr(eq + 1))), lineno};
-        check_no_duplicate(f, *cur, v);
+        if (const ConfigValue* old = find_value(*cur, key)) {
+            f.add_problem(lineno, key, "set twice (first on line " + std::to_string(old->line) + ")");
+            return true;
+        }
         cur->values.push_back(std::move(v));
         last = &cur->values.back();
-    }
+        return true;
+    });
     return f;
 }
 
@@ -113,53 +162,22 @@ ConfigFile load_config_file(const std::string& path) {
     return parse_config_text(ss.str(), path);
 }
 
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-    text = trim(text);
-    std::size_t i = 0;
-    std::uint64_t n = 0;
-    while (i < text.size() && text[i] >= '0' && text[i] <= '9') {
-        n = n * 10 + static_cast<unsigned>(text[i] - '0');
-        if (n > 100000000ULL) return std::nullopt;  // > 3 years in seconds: surely a typo
-        ++i;
-    }
-    if (i == 0) return std::nullopt;
-    std::string unit = to_lower_ascii(text.substr(i));
-    std::uint64_t ms_per;
-    if (unit == "ms")
-        ms_per = 1;
-    else if (unit.empty() || unit == "s")
-        ms_per = 1000;
-    else if (unit == "m")
-        ms_per = 60'000;
-    else if (unit == "h")
-        ms_per = 3'600'000;
-    else if (unit == "d")
-        ms_per = 86'400'000;
-    else if (unit == "w")
-        ms_per = 7 * 86'400'000ULL;
-    else
-        return std::nullopt;
-    return std::chrono::milliseconds(static_cast<std::int64_t>(n * ms_per));
+SectionReader::SectionReader(const ConfigFile& file, const ConfigSection& section, KeyTable declared)
+    : file_(file), section_(section), declared_(declared) {}
+
+void SectionReader::declare(KeyTable keys) {
+    declared_ = keys;
+    read_before_declare_.assign(used_.begin(), used_.end());
 }
 
-std::string format_duration(std::chrono::milliseconds d) {
-    auto ms = d.count();
-    if (ms == 0) return "0s";
-    struct U {
-        std::int64_t n;
-        const char* s;
-    };
-    for (U u : {U{86'400'000, "d"}, U{3'600'000, "h"}, U{60'000, "m"}, U{1000, "s"}})
-        if (ms % u.n == 0) return std::to_string(ms / u.n) + u.s;
-    return std::to_string(ms) + "ms";
-}
+const ConfigValue* SectionReader::find(const std::string& key) const { return find_value(section_, key); }
 
-SectionReader::SectionReader(const ConfigFile& file, const ConfigSection& section) : file_(file), section_(section) {}
-
-const ConfigValue* SectionReader::find(const std::string& key) const {
-    for (const auto& v : section_.values)
-        if (v.key == key) return &v;
-    return nullptr;
+const KeySpec& SectionReader::declared(const std::string& key) const {
+    for (const KeySpec& k : declared_)
+        if (k.name == key) return k;
+    // A reader asking for a key its table does not declare is a bug in
+    // rcptguard, not in the configuration.
+    throw std::logic_error("configuration key '" + key + "' is read but not declared for " + where());
 }
 
 bool SectionReader::has(const std::string& key) const { return find(key) != nullptr; }
@@ -169,11 +187,17 @@ int SectionReader::line_of(const std::string& key) const {
     return v ? v->line : section_.line;
 }
 
-void SectionReader::fail(const std::string& key, const std::string& problem) const {
-    throw ConfigError(file_.path, line_of(key), key, problem);
+std::string SectionReader::where() const {
+    return section_.type.empty() ? std::string("the global section") : "[" + section_.type + " " + section_.name + "]";
+}
+
+void SectionReader::error(const std::string& key, const std::string& problem) {
+    ++problems_;
+    file_.add_problem(line_of(key), key, problem);
 }
 
 std::optional<std::string> SectionReader::get(const std::string& key) {
+    if (!declared_.empty()) declared(key);
     used_.insert(key);
     if (file_.keys_read) {
         std::string kind = "global";
@@ -197,9 +221,8 @@ std::string SectionReader::string(const std::string& key, const std::string& fal
 std::string SectionReader::required(const std::string& key) {
     auto v = get(key);
     if (!v || v->empty()) {
-        std::string where =
-            section_.type.empty() ? std::string("the global section") : "[" + section_.type + " " + section_.name + "]";
-        fail(key, "missing: required in " + where);
+        error(key, "missing: required in " + where());
+        return "";
     }
     return *v;
 }
@@ -210,30 +233,41 @@ bool SectionReader::boolean(const std::string& key, bool fallback) {
     std::string s = to_lower_ascii(*v);
     if (s == "yes" || s == "true" || s == "on" || s == "1") return true;
     if (s == "no" || s == "false" || s == "off" || s == "0") return false;
-    fail(key, "expected yes or no, got '" + printable(*v, 40) + "'");
+    error(key, "expected yes or no, got '" + printable(*v, 40) + "'");
+    return fallback;
 }
+
+namespace {
+
+// A whole number of at most 18 digits, optionally negative.
+bool parse_integer(const std::string& s, std::int64_t* out) {
+    if (s.empty() || s.size() > 18) return false;
+    std::int64_t n = 0;
+    std::size_t i = s[0] == '-' ? 1 : 0;
+    if (i == s.size()) return false;
+    for (; i < s.size(); ++i) {
+        if (s[i] < '0' || s[i] > '9') return false;
+        n = n * 10 + (s[i] - '0');
+    }
+    *out = s[0] == '-' ? -n : n;
+    return true;
+}
+
+}  // namespace
 
 std::int64_t SectionReader::integer(const std::string& key, std::int64_t fallback, std::int64_t min, std::int64_t max) {
     auto v = get(key);
     if (!v) return fallback;
-    const std::string& s = *v;
-    if (s.empty() || s.size() > 18) fail(key, "expected a whole number, got '" + printable(s, 40) + "'");
     std::int64_t n = 0;
-    std::size_t i = 0;
-    bool neg = false;
-    if (s[0] == '-') {
-        neg = true;
-        i = 1;
+    if (!parse_integer(*v, &n)) {
+        error(key, "expected a whole number, got '" + printable(*v, 40) + "'");
+        return fallback;
     }
-    if (i == s.size()) fail(key, "expected a whole number, got '" + printable(s, 40) + "'");
-    for (; i < s.size(); ++i) {
-        if (s[i] < '0' || s[i] > '9') fail(key, "expected a whole number, got '" + printable(s, 40) + "'");
-        n = n * 10 + (s[i] - '0');
+    if (n < min || n > max) {
+        error(key,
+              "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + std::to_string(n));
+        return fallback;
     }
-    if (neg) n = -n;
-    if (n < min || n > max)
-        fail(key,
-             "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", got " + std::to_string(n));
     return n;
 }
 
@@ -242,10 +276,15 @@ std::chrono::milliseconds SectionReader::duration(const std::string& key, std::c
     auto v = get(key);
     if (!v) return fallback;
     auto d = parse_duration(*v);
-    if (!d) fail(key, "expected a duration such as 500ms, 5s, 10m, 1h or 7d, got '" + printable(*v, 40) + "'");
-    if (*d < min || *d > max)
-        fail(key, "must be between " + format_duration(min) + " and " + format_duration(max) + ", got " +
-                      format_duration(*d));
+    if (!d) {
+        error(key, "expected a duration such as 500ms, 5s, 10m, 1h or 7d, got '" + printable(*v, 40) + "'");
+        return fallback;
+    }
+    if (*d < min || *d > max) {
+        error(key, "must be between " + format_duration(min) + " and " + format_duration(max) + ", got " +
+                       format_duration(*d));
+        return fallback;
+    }
     return *d;
 }
 
@@ -267,30 +306,69 @@ std::string SectionReader::choice(const std::string& key, const std::string& fal
         if (i) msg += (i + 1 == allowed.size()) ? " or " : ", ";
         msg += allowed[i];
     }
-    fail(key, msg + ", got '" + printable(*v, 40) + "'");
+    error(key, msg + ", got '" + printable(*v, 40) + "'");
+    return fallback;
 }
 
 unsigned SectionReader::mode(const std::string& key, unsigned fallback) {
     auto v = get(key);
     if (!v) return fallback;
     const std::string& s = *v;
-    if (s.empty() || s.size() > 4) fail(key, "expected octal permission bits such as 0660");
     unsigned m = 0;
+    bool octal = !s.empty() && s.size() <= 4;
     for (char c : s) {
-        if (c < '0' || c > '7') fail(key, "expected octal permission bits such as 0660");
-        m = m * 8 + static_cast<unsigned>(c - '0');
+        if (c < '0' || c > '7')
+            octal = false;
+        else
+            m = m * 8 + static_cast<unsigned>(c - '0');
     }
-    if (m > 0777) fail(key, "only permission bits (at most 0777) are allowed");
+    if (!octal) {
+        error(key, "expected octal permission bits such as 0660");
+        return fallback;
+    }
+    if (m > 0777) {
+        error(key, "only permission bits (at most 0777) are allowed");
+        return fallback;
+    }
     return m;
 }
 
-void SectionReader::finish() const {
-    for (const auto& v : section_.values)
-        if (!used_.count(v.key)) {
-            std::string where = section_.type.empty() ? std::string("in the global section")
-                                                      : "in [" + section_.type + " " + section_.name + "]";
-            throw ConfigError(file_.path, v.line, v.key, "unknown key " + where);
-        }
+std::string SectionReader::string(const std::string& key) {
+    return string(key, std::string(declared(key).default_value));
+}
+
+bool SectionReader::boolean(const std::string& key) { return boolean(key, declared(key).default_value == "yes"); }
+
+std::int64_t SectionReader::integer(const std::string& key, std::int64_t min, std::int64_t max) {
+    std::int64_t fallback = 0;
+    parse_integer(std::string(declared(key).default_value), &fallback);
+    return integer(key, fallback, min, max);
+}
+
+std::chrono::milliseconds SectionReader::duration(const std::string& key, std::chrono::milliseconds min,
+                                                  std::chrono::milliseconds max) {
+    auto fallback = parse_duration(declared(key).default_value);
+    return duration(key, fallback ? *fallback : std::chrono::milliseconds(0), min, max);
+}
+
+std::vector<std::string> SectionReader::list(const std::string& key) {
+    return list(key, split_list(declared(key).default_value));
+}
+
+std::string SectionReader::choice(const std::string& key, const std::vector<std::string>& allowed) {
+    return choice(key, std::string(declared(key).default_value), allowed);
+}
+
+void SectionReader::finish() {
+    for (const auto& v : section_.values) {
+        if (used_.count(v.key)) continue;
+        std::string known;
+        for (const std::string& k : read_before_declare_) known += (known.empty() ? "" : ", ") + k;
+        for (const KeySpec& k : declared_) known += (known.empty() ? "" : ", ") + std::string(k.name);
+        ++problems_;
+        file_.add_problem(v.line, v.key,
+                          "unknown key in " + where() + (declared_.empty() ? "" : " (it takes: " + known + ")"));
+    }
 }
 
 }  // namespace rcptguard

@@ -1,8 +1,9 @@
-// ldap_server_health: which directory servers (URIs) failed recently.
+// host_health: which servers of a backend (LDAP URIs, database or SMTP hosts)
+// failed recently.
 //
-// After a server fails - no connection, a failed StartTLS or bind, or a
-// search on a fresh connection that timed out or was cut off - new
-// connections skip it for retry_after. A hung or unreachable directory then
+// After a server fails - no connection, a failed TLS handshake or login, or a
+// query on a fresh connection that timed out or was cut off - new
+// connections skip it for retry_after. A hung or unreachable server then
 // costs one round of timeouts per retry_after instead of one per recipient:
 // the other lookups answer TempFail at once (451, or a stale cached answer)
 // and the MTA's sessions are not held for seconds each. When retry_after is
@@ -22,17 +23,17 @@
 
 namespace rcptguard {
 
-class LdapServerHealth {
+class HostHealth {
 public:
     using Clock = std::chrono::steady_clock;
 
-    explicit LdapServerHealth(std::chrono::milliseconds retry_after) : retry_after_(retry_after) {}
+    explicit HostHealth(std::chrono::milliseconds retry_after) : retry_after_(retry_after) {}
 
-    // True: try uri now (if it had failed, this caller makes the one retry).
+    // True: try host now (if it had failed, this caller makes the one retry).
     // False: *why_not says when and how it failed and when it is tried next.
-    bool may_try(const std::string& uri, Clock::time_point now, std::string* why_not);
-    void failed(const std::string& uri, const std::string& error, Clock::time_point now);
-    void succeeded(const std::string& uri);
+    bool may_try(const std::string& host, Clock::time_point now, std::string* why_not);
+    void failed(const std::string& host, const std::string& error, Clock::time_point now);
+    void succeeded(const std::string& host);
 
     std::chrono::milliseconds retry_after() const { return retry_after_; }
 

@@ -1,5 +1,5 @@
 // log: see log.hpp.
-#include "log.hpp"
+#include "util/log.hpp"
 
 #include <syslog.h>
 #include <unistd.h>
@@ -7,7 +7,7 @@
 #include <atomic>
 #include <mutex>
 
-#include "text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 

@@ -1,7 +1,7 @@
 // log: one logging path for the daemon and tools: syslog (facility mail by
 // default, as Postfix and Sendmail do) and, in the foreground, stderr too.
 //
-// Line format (STYLE.md): "queue-id: component: object: what happened: cause".
+// Line format (doc/STYLE.md): "queue-id: component: object: what happened: cause".
 // The queue id is "NOQUEUE" until the MTA has assigned one (Postfix does so
 // only after the first accepted recipient).
 // Thread-safety: log calls may come from any thread; configure_logging() and

@@ -1,5 +1,5 @@
 // metrics: see metrics.hpp. Format: Prometheus text exposition format 0.0.4.
-#include "metrics.hpp"
+#include "util/metrics.hpp"
 
 #include <sstream>
 
@@ -7,14 +7,8 @@ namespace rcptguard {
 
 namespace {
 
-std::uint64_t v(const Counter& c) { return c.load(std::memory_order_relaxed); }
-
-void family(std::ostringstream& o, const char* name, const char* type, const char* help) {
-    o << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
-}
-
 // Label values are backend names from the config ([A-Za-z0-9_.-]), but escape anyway.
-std::string label(const std::string& s) {
+std::string escape_label(const std::string& s) {
     std::string out;
     for (char c : s) {
         if (c == '\\' || c == '"') out.push_back('\\');
@@ -27,6 +21,55 @@ std::string label(const std::string& s) {
     return out;
 }
 
+template <typename T>
+std::string value_text(const std::atomic<T>& v, long divisor) {
+    T n = v.load(std::memory_order_relaxed);
+    if (divisor == 1) return std::to_string(n);
+    std::ostringstream o;
+    o << static_cast<double>(n) / static_cast<double>(divisor);
+    return o.str();
+}
+
+struct Row {
+    const char* family;
+    const char* type;
+    const char* labels;
+    long divisor;
+    const char* help;
+    std::string (*value)(const Metrics&);
+};
+
+const std::vector<Row>& rows() {
+#define RCPTGUARD_COUNTER_ROW(member, family, labels, divisor, help) \
+    Row{family, "counter", labels, divisor, help, [](const Metrics& m) { return value_text(m.member, divisor); }},
+#define RCPTGUARD_GAUGE_ROW(member, family, labels, divisor, help) \
+    Row{family, "gauge", labels, divisor, help, [](const Metrics& m) { return value_text(m.member, divisor); }},
+    static const std::vector<Row> table = {RCPTGUARD_METRICS(RCPTGUARD_COUNTER_ROW, RCPTGUARD_GAUGE_ROW)};
+#undef RCPTGUARD_COUNTER_ROW
+#undef RCPTGUARD_GAUGE_ROW
+    return table;
+}
+
+struct BackendRow {
+    const char* family;
+    const char* labels;
+    long divisor;
+    const char* help;
+    std::string (*value)(const BackendCounters&);
+};
+
+const std::vector<BackendRow>& backend_rows() {
+#define RCPTGUARD_BACKEND_ROW(member, family, labels, divisor, help) \
+    BackendRow{family, labels, divisor, help, [](const BackendCounters& c) { return value_text(c.member, divisor); }},
+    static const std::vector<BackendRow> table = {RCPTGUARD_BACKEND_METRICS(RCPTGUARD_BACKEND_ROW)};
+#undef RCPTGUARD_BACKEND_ROW
+    return table;
+}
+
+std::string series_name(const char* family, const std::string& labels) {
+    return labels.empty() ? std::string(family) : std::string(family) + "{" + labels + "}";
+}
+
 }  // namespace
 
 BackendCounters& Metrics::backend(const std::string& name) {
@@ -36,96 +79,45 @@ BackendCounters& Metrics::backend(const std::string& name) {
     return *slot;
 }
 
-void Metrics::set_gauge_source(std::function<std::string()> source) {
+void Metrics::set_refresh(std::function<void(Metrics&)> refresh) {
     std::lock_guard<std::mutex> lock(mutex_);
-    gauges_ = std::move(source);
+    refresh_ = std::move(refresh);
 }
 
-std::string Metrics::prometheus_text() const {
+std::string Metrics::prometheus_text() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    build_info.store(1, std::memory_order_relaxed);
+    if (refresh_) refresh_(*this);
     std::ostringstream o;
-    family(o, "rcptguard_backend_lookups_total", "counter", "Backend lookups by backend and result.");
-    std::function<std::string()> gauges;
-    {
-        std::lock_guard<std::mutex> lock(mutex_);
-        for (const auto& kv : backends_) {
-            std::string b = label(kv.first);
-            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"found\"} " << v(kv.second->found)
-              << "\n";
-            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"not_found\"} "
-              << v(kv.second->not_found) << "\n";
-            o << "rcptguard_backend_lookups_total{backend=\"" << b << "\",result=\"tempfail\"} "
-              << v(kv.second->tempfail) << "\n";
+    std::string family;
+    for (const Row& r : rows()) {
+        if (family != r.family) {
+            family = r.family;
+            o << "# HELP " << r.family << " " << r.help << "\n# TYPE " << r.family << " " << r.type << "\n";
         }
-        family(o, "rcptguard_backend_lookup_seconds_total", "counter", "Time spent in backend lookups.");
-        for (const auto& kv : backends_)
-            o << "rcptguard_backend_lookup_seconds_total{backend=\"" << label(kv.first) << "\"} "
-              << static_cast<double>(v(kv.second->lookup_micros)) / 1e6 << "\n";
-        gauges = gauges_;
+        o << series_name(r.family, r.labels) << " " << r.value(*this) << "\n";
     }
-    family(o, "rcptguard_recipients_total", "counter", "Recipients by verdict.");
-    struct {
-        const char* verdict;
-        const Counter& c;
-    } verdicts[] = {{"valid", rcpt_valid},           {"unknown", rcpt_unknown},
-                    {"tempfail", rcpt_tempfail},     {"not_ours", rcpt_not_ours},
-                    {"bad_syntax", rcpt_bad_syntax}, {"rejected_by_mta", rcpt_rejected_by_mta}};
-    for (const auto& x : verdicts)
-        o << "rcptguard_recipients_total{verdict=\"" << x.verdict << "\"} " << v(x.c) << "\n";
-    family(o, "rcptguard_monitor_would_refuse_total", "counter", "Refusals not made because mode = monitor.");
-    o << "rcptguard_monitor_would_refuse_total " << v(rcpt_monitored) << "\n";
-    family(o, "rcptguard_accepted_on_backend_error_total", "counter",
-           "Recipients accepted unchecked because on_backend_error = accept.");
-    o << "rcptguard_accepted_on_backend_error_total " << v(rcpt_accepted_on_error) << "\n";
-    family(o, "rcptguard_replies_total", "counter", "Refusing replies sent, by SMTP code.");
-    struct {
-        const char* code;
-        const Counter& c;
-    } replies[] = {{"550", reply_550}, {"501", reply_501}, {"451", reply_451}, {"450", reply_450}, {"421", reply_421}};
-    for (const auto& x : replies) o << "rcptguard_replies_total{code=\"" << x.code << "\"} " << v(x.c) << "\n";
-    family(o, "rcptguard_cache_requests_total", "counter", "Lookup cache requests by outcome.");
-    o << "rcptguard_cache_requests_total{outcome=\"hit\"} " << v(cache_hits) << "\n";
-    o << "rcptguard_cache_requests_total{outcome=\"miss\"} " << v(cache_misses) << "\n";
-    o << "rcptguard_cache_requests_total{outcome=\"stale\"} " << v(cache_stale) << "\n";
-    family(o, "rcptguard_tarpit_delays_total", "counter", "Replies delayed by the tarpit.");
-    o << "rcptguard_tarpit_delays_total " << v(tarpit_delays) << "\n";
-    family(o, "rcptguard_tarpit_delay_seconds_total", "counter", "Time spent delaying replies.");
-    o << "rcptguard_tarpit_delay_seconds_total " << static_cast<double>(v(tarpit_delay_millis)) / 1e3 << "\n";
-    family(o, "rcptguard_tarpit_skipped_total", "counter", "Delays skipped because tarpit_max_sleepers were waiting.");
-    o << "rcptguard_tarpit_skipped_total " << v(tarpit_skipped) << "\n";
-    family(o, "rcptguard_tarpit_disconnects_total", "counter", "Connections cut off after max_bad_recipients.");
-    o << "rcptguard_tarpit_disconnects_total " << v(tarpit_disconnects) << "\n";
-    family(o, "rcptguard_tarpit_bans_total", "counter", "Clients banned after ban_threshold.");
-    o << "rcptguard_tarpit_bans_total " << v(tarpit_bans) << "\n";
-    family(o, "rcptguard_tarpit_refused_banned_total", "counter", "Recipients refused because the client is banned.");
-    o << "rcptguard_tarpit_refused_banned_total " << v(tarpit_refused_banned) << "\n";
-    family(o, "rcptguard_tarpit_uniform_deferrals_total", "counter", "Recipients answered by uniform deferral.");
-    o << "rcptguard_tarpit_uniform_deferrals_total " << v(tarpit_uniform_deferrals) << "\n";
-    family(o, "rcptguard_bounces_total", "counter", "Null-sender messages examined by the bounce stripper.");
-    o << "rcptguard_bounces_total{outcome=\"stripped\"} " << v(bounces_stripped) << "\n";
-    o << "rcptguard_bounces_total{outcome=\"unchanged\"} " << v(bounces_unchanged) << "\n";
-    family(o, "rcptguard_bounce_bytes_removed_total", "counter", "Bytes of returned originals removed from bounces.");
-    o << "rcptguard_bounce_bytes_removed_total " << v(bounce_bytes_removed) << "\n";
-    family(o, "rcptguard_connections", "gauge", "MTA connections open now.");
-    o << "rcptguard_connections " << connections_current.load(std::memory_order_relaxed) << "\n";
-    family(o, "rcptguard_connections_total", "counter", "MTA connections since start.");
-    o << "rcptguard_connections_total " << v(connections_total) << "\n";
-    family(o, "rcptguard_batv_total", "counter", "BATV: senders signed, recipient tags checked, untagged bounces.");
-    o << "rcptguard_batv_total{event=\"signed\"} " << v(batv_signed) << "\n";
-    o << "rcptguard_batv_total{event=\"valid_tag\"} " << v(batv_valid) << "\n";
-    o << "rcptguard_batv_total{event=\"invalid_tag\"} " << v(batv_invalid) << "\n";
-    o << "rcptguard_batv_total{event=\"untagged_bounce\"} " << v(batv_untagged_bounces) << "\n";
-    o << "rcptguard_batv_total{event=\"monitored\"} " << v(batv_monitored) << "\n";
-    family(o, "rcptguard_policy_requests_total", "counter", "Policy delegation requests answered.");
-    o << "rcptguard_policy_requests_total " << v(policy_requests) << "\n";
-    family(o, "rcptguard_policy_connections", "gauge", "Policy delegation connections open now.");
-    o << "rcptguard_policy_connections " << policy_connections.load(std::memory_order_relaxed) << "\n";
-    family(o, "rcptguard_policy_protocol_errors_total", "counter", "Policy connections closed for a protocol error.");
-    o << "rcptguard_policy_protocol_errors_total " << v(policy_protocol_errors) << "\n";
-    family(o, "rcptguard_reloads_total", "counter", "Configuration reloads by result.");
-    o << "rcptguard_reloads_total{result=\"ok\"} " << v(reloads) << "\n";
-    o << "rcptguard_reloads_total{result=\"failed\"} " << v(reload_failures) << "\n";
-    if (gauges) o << gauges();
+    family.clear();
+    for (const BackendRow& r : backend_rows()) {
+        if (family != r.family) {
+            family = r.family;
+            o << "# HELP " << r.family << " " << r.help << "\n# TYPE " << r.family << " counter\n";
+        }
+        for (const auto& [name, counters] : backends_) {
+            std::string labels = "backend=\"" + escape_label(name) + "\"";
+            if (*r.labels) labels += std::string(",") + r.labels;
+            o << series_name(r.family, labels) << " " << r.value(*counters) << "\n";
+        }
+    }
     return o.str();
+}
+
+std::vector<std::string> declared_series() {
+    std::vector<std::string> out;
+    for (const Row& r : rows()) out.push_back(series_name(r.family, r.labels));
+    for (const BackendRow& r : backend_rows())
+        out.push_back(series_name(r.family, std::string("backend=\"*\"") + (*r.labels ? "," : "") + r.labels));
+    return out;
 }
 
 }  // namespace rcptguard

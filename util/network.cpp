@@ -1,11 +1,11 @@
 // network: see network.hpp.
-#include "network.hpp"
+#include "util/network.hpp"
 
 #include <arpa/inet.h>
 
 #include <cstring>
 
-#include "../text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 

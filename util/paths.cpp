@@ -1,9 +1,7 @@
-// paths: where rcptguard looks for its configuration by default. The
-// directory comes from the build's SYSCONFDIR (Makefile: $(BUILD)/gen/paths.inc,
-// rewritten only when it changes), so "make install SYSCONFDIR=/usr/local/etc"
-// installs binaries that look where it put the configuration.
+// paths: see paths.hpp.
+#include "util/paths.hpp"
+
 #include "paths.inc"
-#include "settings.hpp"
 
 namespace rcptguard {
 

@@ -1,5 +1,5 @@
 // text: see text.hpp.
-#include "text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 

@@ -15,6 +15,24 @@ std::string to_lower_ascii(std::string_view s);
 bool iequals_ascii(std::string_view a, std::string_view b);
 bool starts_with_icase(std::string_view s, std::string_view prefix);
 
+// The one line splitter: calls f(line, number) for each line of text
+// (numbered from 1), without its line end ("\n" or "\r\n"), and stops early
+// when f returns false. A last line without a line end counts; a text that
+// ends with a line end has no empty line after it.
+template <typename F>
+void for_each_line(std::string_view text, F&& f) {
+    std::size_t pos = 0;
+    int number = 0;
+    while (pos < text.size()) {
+        std::size_t nl = text.find('\n', pos);
+        std::size_t end = nl == std::string_view::npos ? text.size() : nl;
+        std::string_view line = text.substr(pos, end - pos);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        pos = nl == std::string_view::npos ? text.size() : nl + 1;
+        if (!f(line, ++number)) return;
+    }
+}
+
 // Splits on commas and/or whitespace, dropping empty items (Postfix list style).
 std::vector<std::string> split_list(std::string_view s);
 

@@ -5,7 +5,7 @@
 // Thread-safety: stateless.
 #pragma once
 
-#include "backend.hpp"
+#include "backends/backend.hpp"
 
 namespace rcptguard {
 

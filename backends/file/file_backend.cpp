@@ -1,5 +1,5 @@
 // file_backend: see file_backend.hpp.
-#include "file_backend.hpp"
+#include "backends/file/file_backend.hpp"
 
 #include <sys/stat.h>
 #include <time.h>
@@ -9,19 +9,9 @@
 #include <fstream>
 #include <sstream>
 
-#include "../milter/log.hpp"
+#include "util/log.hpp"
 
 namespace rcptguard {
-
-bool stat_identity(const std::string& path, FileIdentity* out) {
-    struct stat st;
-    if (::stat(path.c_str(), &st) != 0) return false;
-    out->dev = st.st_dev;
-    out->ino = st.st_ino;
-    out->size = st.st_size;
-    out->mtime_ns = static_cast<long long>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-    return true;
-}
 
 namespace {
 
@@ -35,56 +25,7 @@ long long now_ns() {
     return static_cast<long long>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
 
-// The first token of a line: up to whitespace, but a quoted local part may
-// contain spaces ("john doe"@example.com).
-std::string_view first_token_of(std::string_view line) {
-    std::size_t i = 0;
-    if (!line.empty() && line.front() == '"') {
-        for (i = 1; i < line.size(); ++i) {
-            if (line[i] == '\\') {
-                ++i;
-                continue;
-            }
-            if (line[i] == '"') {
-                ++i;
-                break;
-            }
-        }
-    }
-    while (i < line.size() && line[i] != ' ' && line[i] != '\t') ++i;
-    return line.substr(0, i);
-}
-
 }  // namespace
-
-ListLine parse_list_line(std::string_view line, const AddressOptions& opts) {
-    ListLine out;
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::size_t b = line.find_first_not_of(" \t");
-    if (b == std::string_view::npos || line[b] == '#') return out;
-    out.entry = normalize_entry(first_token_of(line.substr(b)), opts, &out.problem);
-    out.kind = out.entry.empty() ? ListLine::Kind::Bad : ListLine::Kind::Entry;
-    return out;
-}
-
-bool parse_recipient_list(const std::string& text, const std::string& path, const AddressOptions& opts,
-                          RecipientList* out, std::string* error) {
-    std::size_t pos = 0;
-    int lineno = 0;
-    while (pos < text.size()) {
-        auto nl = text.find('\n', pos);
-        std::string_view line(text.data() + pos, (nl == std::string::npos ? text.size() : nl) - pos);
-        pos = nl == std::string::npos ? text.size() : nl + 1;
-        ++lineno;
-        ListLine l = parse_list_line(line, opts);
-        if (l.kind == ListLine::Kind::Bad) {
-            *error = path + ":" + std::to_string(lineno) + ": " + l.problem;
-            return false;
-        }
-        if (l.kind == ListLine::Kind::Entry) out->entries.insert(std::move(l.entry));
-    }
-    return true;
-}
 
 FileBackend::FileBackend(std::string name, std::string path, AddressOptions opts)
     : Backend(std::move(name), "file"), path_(std::move(path)), opts_(std::move(opts)) {}

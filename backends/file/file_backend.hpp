@@ -17,50 +17,18 @@
 
 #include <atomic>
 #include <string>
-#include <unordered_set>
 
-#include "../milter/address.hpp"
-#include "../milter/published.hpp"
-#include "backend.hpp"
+#include "backends/backend.hpp"
+#include "backends/file/recipient_list.hpp"
+#include "util/file_identity.hpp"
+#include "util/published.hpp"
 
 namespace rcptguard {
 
-struct FileIdentity {
-    dev_t dev = 0;
-    ino_t ino = 0;
-    off_t size = -1;
-    long long mtime_ns = -1;
-    bool operator==(const FileIdentity& o) const {
-        return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns;
-    }
-    bool operator!=(const FileIdentity& o) const { return !(*this == o); }
-};
-
-// Reads a file's identity; false (and errno) if it cannot be stat()ed.
-bool stat_identity(const std::string& path, FileIdentity* out);
-
-struct RecipientList {
-    std::unordered_set<std::string> entries;
-};
-
-// One line of a recipient list: blank or comment, an entry, or a bad line.
-// The address is the first token (a quoted local part may hold blanks);
-// anything after it is ignored. Shared with rcptguard-ctl import.
-struct ListLine {
-    enum class Kind { Skip, Entry, Bad } kind = Kind::Skip;
-    std::string entry;    // normalised (Entry)
-    std::string problem;  // why (Bad)
-};
-ListLine parse_list_line(std::string_view line, const AddressOptions& opts);
-
-// Parses file contents; on error returns false with *error = "path:line: problem".
-bool parse_recipient_list(const std::string& text, const std::string& path, const AddressOptions& opts,
-                          RecipientList* out, std::string* error);
-
 class FileBackend final : public Backend {
 public:
-    // Throws ConfigError-compatible std::runtime_error (via the registry) if the
-    // initial load fails.
+    // Call load() before the first lookup (the registry does: a file that
+    // does not load at start is a configuration error).
     FileBackend(std::string name, std::string path, AddressOptions opts);
 
     LookupResult lookup(std::string_view key) const noexcept override;

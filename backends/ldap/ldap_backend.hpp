@@ -30,18 +30,16 @@
 // Thread-safety: lookup() from any thread.
 #pragma once
 
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
-#include "backend.hpp"
-#include "ldap_connection.hpp"
-#include "ldap_filter.hpp"
-#include "ldap_server_health.hpp"
+#include "backends/backend.hpp"
+#include "backends/ldap/ldap_connection.hpp"
+#include "backends/ldap/ldap_filter.hpp"
+#include "util/connection_pool.hpp"
+#include "util/host_health.hpp"
 
 namespace rcptguard {
 
@@ -51,8 +49,9 @@ struct LdapOptions {
     LdapScope scope = LdapScope::Sub;
     LdapFilterTemplate filter;  // parsed already
     int pool_size = 4;
-    int size_limit = 1;                           // one entry answers the question
-    std::chrono::milliseconds retry_after{2000};  // skip a failed server this long; 0: never skip
+    int size_limit = 1;                               // one entry answers the question
+    std::chrono::milliseconds retry_after{2000};      // skip a failed server this long; 0: never skip
+    std::chrono::milliseconds idle_timeout{300'000};  // idle connections closed after this
 };
 
 class LdapBackend final : public Backend {
@@ -68,31 +67,15 @@ public:
     // stays in the pool.
     std::string probe() const;
 
-private:
-    using ConnPtr = std::unique_ptr<LdapConnection>;
-    struct Checkout {
-        ConnPtr conn;
-        unsigned long epoch = 0;
-        bool reused = false;  // came from the idle list (may have gone stale)
-    };
+    void maintain() noexcept override;
 
-    Checkout checkout(std::string* error) const;
-    void checkin(Checkout c) const;
-    void discard(Checkout c) const;
+private:
+    using Pool = ConnectionPool<LdapConnection>;
+    Pool::Lease checkout(std::string* error) const;
 
     LdapOptions opts_;
-    mutable LdapServerHealth health_;
-    mutable std::mutex mutex_;
-    mutable std::condition_variable available_;
-    struct Idle {
-        ConnPtr conn;
-        unsigned long epoch;
-    };
-    mutable std::vector<Idle> idle_;
-    mutable int open_count_ = 0;
-    // Moves when a connection was found dead: idle handles opened before
-    // then are dropped instead of being handed out (they share its fate).
-    mutable std::atomic<unsigned long> epoch_{0};
+    mutable HostHealth health_;
+    mutable Pool pool_;
 };
 
 }  // namespace rcptguard

@@ -1,6 +1,6 @@
 // ldap_connection: see ldap_connection.hpp. libldap 2.5 rules from
-// ../shared/notes/platform.md 8 and ldap_get_option(3).
-#include "ldap_connection.hpp"
+// doc/platform.md §8 and ldap_get_option(3).
+#include "backends/ldap/ldap_connection.hpp"
 
 #include <ldap.h>
 #include <stdlib.h>
@@ -153,12 +153,12 @@ void ldap_global_init() {
 }
 
 std::unique_ptr<LdapConnection> LdapConnection::open(const LdapConnectionSettings& s, std::string* error,
-                                                     LdapServerHealth* health) {
+                                                     HostHealth* health) {
     std::string reasons;   // every URI, for the failure
     std::string failures;  // the URIs tried and failed, for the warning on success
     for (const std::string& uri : s.uris) {
         std::string why;
-        if (health && !health->may_try(uri, LdapServerHealth::Clock::now(), &why)) {
+        if (health && !health->may_try(uri, HostHealth::Clock::now(), &why)) {
             reasons += (reasons.empty() ? "" : "; ") + uri + ": " + why;
             continue;
         }
@@ -166,7 +166,7 @@ std::unique_ptr<LdapConnection> LdapConnection::open(const LdapConnectionSetting
             *error = failures;
             return std::unique_ptr<LdapConnection>(new LdapConnection(ld, uri));
         }
-        if (health) health->failed(uri, why, LdapServerHealth::Clock::now());
+        if (health) health->failed(uri, why, HostHealth::Clock::now());
         reasons += (reasons.empty() ? "" : "; ") + uri + ": " + why;
         failures += (failures.empty() ? "" : "; ") + uri + ": " + why;
     }

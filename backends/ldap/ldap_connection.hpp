@@ -3,7 +3,7 @@
 //
 // open() tries the URIs in order and returns the first handle that connected,
 // negotiated TLS and bound; nullptr plus a reason (one part per URI) if none
-// did. With a LdapServerHealth it skips the URIs that failed recently and
+// did. With a HostHealth it skips the URIs that failed recently and
 // records the ones that fail now; on success *error then holds the failures
 // of the URIs tried before the one that answered (empty if none), for a
 // warning. Every step is bounded by libldap's own timeouts
@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "ldap_server_health.hpp"
+#include "util/host_health.hpp"
 
 struct ldap;  // libldap's LDAP
 
@@ -60,7 +60,7 @@ struct LdapSearch {
 class LdapConnection {
 public:
     static std::unique_ptr<LdapConnection> open(const LdapConnectionSettings& s, std::string* error,
-                                                LdapServerHealth* health = nullptr);
+                                                HostHealth* health = nullptr);
     ~LdapConnection();
     LdapConnection(const LdapConnection&) = delete;
     LdapConnection& operator=(const LdapConnection&) = delete;

@@ -1,5 +1,5 @@
 // ldap_filter: see ldap_filter.hpp. Grammar from RFC 4515 3.
-#include "ldap_filter.hpp"
+#include "backends/ldap/ldap_filter.hpp"
 
 #include <cctype>
 

@@ -1,6 +1,6 @@
 // sqlite_backend: see sqlite_backend.hpp. Threading and locking rules from
-// sqlite.org/threadsafe.html and /wal.html (see ../shared/notes/platform.md 8).
-#include "sqlite_backend.hpp"
+// sqlite.org/threadsafe.html and /wal.html (see doc/platform.md §8).
+#include "backends/sqlite/sqlite_backend.hpp"
 
 #include <sqlite3.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include <cstdio>
 #include <cstring>
 
-#include "../milter/log.hpp"
+#include "util/log.hpp"
 
 namespace rcptguard {
 
@@ -41,14 +41,20 @@ void sqlite_global_init() {
 }
 
 SqliteBackend::SqliteBackend(std::string name, SqliteOptions opts)
-    : Backend(std::move(name), "sqlite"), opts_(std::move(opts)), default_query_(opts_.query == kDefaultSqliteQuery) {
+    : Backend(std::move(name), "sqlite"),
+      opts_(std::move(opts)),
+      default_query_(opts_.query == kDefaultSqliteQuery),
+      pool_(opts_.pool_size, opts_.idle_timeout) {
     stat_identity(opts_.path, &db_identity_);
 }
 
-SqliteBackend::~SqliteBackend() {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (Conn* c : idle_) close_conn(c);
-    idle_.clear();
+SqliteBackend::~SqliteBackend() = default;
+
+SqliteBackend::Conn::~Conn() {
+    if (stmt) sqlite3_finalize(stmt);
+    if (any2_stmt) sqlite3_finalize(any2_stmt);
+    if (any3_stmt) sqlite3_finalize(any3_stmt);
+    if (db) sqlite3_close_v2(db);
 }
 
 std::string SqliteBackend::check_query(const std::string& query) {
@@ -74,9 +80,8 @@ std::string SqliteBackend::check_query(const std::string& query) {
     return problem;
 }
 
-SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
-    auto* c = new Conn;
-    c->epoch = epoch_.load();
+std::unique_ptr<SqliteBackend::Conn> SqliteBackend::open_conn(std::string* error) const {
+    auto c = std::make_unique<Conn>();
     // READWRITE (never CREATE): a missing file is an error, not a new empty
     // database; SQLite falls back to read-only if we may not write the file.
     // query_only then forbids any change through this connection.
@@ -84,7 +89,6 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
     if (rc != SQLITE_OK) {
         *error = std::string("cannot open ") + opts_.path + ": " + (c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         if (access(opts_.path.c_str(), F_OK) != 0) *error += " (" + std::string(std::strerror(errno)) + ")";
-        close_conn(c);
         return nullptr;
     }
     sqlite3_busy_timeout(c->db, static_cast<int>(opts_.busy_timeout.count()));
@@ -96,12 +100,10 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
     if (rc != SQLITE_OK || !c->stmt) {
         *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
         if ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY) *error += explain_cantopen(opts_.path);
-        close_conn(c);
         return nullptr;
     }
     if (sqlite3_bind_parameter_count(c->stmt) != 1) {
         *error = opts_.path + ": the query must have exactly one parameter (the address)";
-        close_conn(c);
         return nullptr;
     }
     if (default_query_) {
@@ -119,109 +121,52 @@ SqliteBackend::Conn* SqliteBackend::open_conn(std::string* error) const {
         if (sqlite3_prepare_v3(c->db, kAny2, -1, SQLITE_PREPARE_PERSISTENT, &c->any2_stmt, nullptr) != SQLITE_OK ||
             sqlite3_prepare_v3(c->db, kAny3, -1, SQLITE_PREPARE_PERSISTENT, &c->any3_stmt, nullptr) != SQLITE_OK) {
             *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
-            close_conn(c);
             return nullptr;
         }
     }
     return c;
 }
 
-void SqliteBackend::close_conn(Conn* c) {
-    if (!c) return;
-    if (c->stmt) sqlite3_finalize(c->stmt);
-    if (c->any2_stmt) sqlite3_finalize(c->any2_stmt);
-    if (c->any3_stmt) sqlite3_finalize(c->any3_stmt);
-    if (c->db) sqlite3_close_v2(c->db);
-    delete c;
-}
-
-SqliteBackend::Conn* SqliteBackend::checkout(std::string* error) const {
-    std::unique_lock<std::mutex> lock(mutex_);
+SqliteBackend::Pool::Lease SqliteBackend::checkout(std::string* error) const {
     auto deadline = std::chrono::steady_clock::now() + opts_.busy_timeout;
-    for (;;) {
-        while (!idle_.empty()) {
-            Conn* c = idle_.back();
-            idle_.pop_back();
-            if (c->epoch == epoch_.load()) return c;
-            --open_count_;  // opened before the file was replaced
-            close_conn(c);
-        }
-        if (open_count_ < opts_.pool_size) {
-            ++open_count_;
-            lock.unlock();
-            Conn* c = open_conn(error);
-            if (!c) {
-                lock.lock();
-                --open_count_;
-                available_.notify_one();
-            }
-            return c;
-        }
-        if (available_.wait_until(lock, deadline) == std::cv_status::timeout && idle_.empty() &&
-            open_count_ >= opts_.pool_size) {
-            *error = "all " + std::to_string(opts_.pool_size) + " connections busy for " +
-                     std::to_string(opts_.busy_timeout.count()) + "ms";
-            return nullptr;
-        }
-    }
+    return pool_.checkout(
+        deadline, [this](std::string* e) { return open_conn(e); }, error);
 }
 
-void SqliteBackend::checkin(Conn* c, bool discard) const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    if (discard || c->epoch != epoch_.load()) {
-        --open_count_;
-        close_conn(c);
-    } else {
-        idle_.push_back(c);
-    }
-    available_.notify_one();
+std::string SqliteBackend::failure_text(Conn* c, int rc) const {
+    return opts_.path + ": " + sqlite3_errmsg(c->db) +
+           ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY ? explain_cantopen(opts_.path) : "");
 }
 
-void SqliteBackend::drop_idle() const {
-    std::lock_guard<std::mutex> lock(mutex_);
-    for (Conn* c : idle_) {
-        --open_count_;
-        close_conn(c);
-    }
-    idle_.clear();
-}
-
-// Steps a bound statement to its end; a row means Found. Always resets it: an
-// un-reset statement keeps a read transaction open.
+// Steps a bound statement to its end; a row means Found. The caller resets
+// it: an un-reset statement keeps a read transaction open.
 LookupResult SqliteBackend::run(Conn* c, sqlite3_stmt* st, bool* discard) const {
     int rc = sqlite3_step(st);
-    LookupResult result;
-    if (rc == SQLITE_ROW) {
-        result = LookupResult::found();
-    } else if (rc == SQLITE_DONE) {
-        result = LookupResult::not_found();
-    } else {
-        result = LookupResult::tempfail(
-            opts_.path + ": " + sqlite3_errmsg(c->db) +
-            ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY ? explain_cantopen(opts_.path) : ""));
-        // Busy/locked is transient; anything else (corrupt, I/O error,
-        // schema gone) gets a fresh connection next time.
-        int primary = rc & 0xFF;
-        *discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
-    }
-    return result;
+    if (rc == SQLITE_ROW) return LookupResult::found();
+    if (rc == SQLITE_DONE) return LookupResult::not_found();
+    // Busy/locked is transient; anything else (corrupt, I/O error, schema
+    // gone) gets a fresh connection next time.
+    int primary = rc & 0xFF;
+    *discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
+    return LookupResult::tempfail(failure_text(c, rc));
 }
 
 LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
     try {
         if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
         std::string error;
-        Conn* c = checkout(&error);
+        Pool::Lease c = checkout(&error);
         if (!c) return LookupResult::tempfail(error);
         bool discard = false;
         LookupResult result;
-        if (sqlite3_bind_text(c->stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC) == SQLITE_OK)
-            result = run(c, c->stmt, &discard);
+        int rc = sqlite3_bind_text(c->stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
+        if (rc == SQLITE_OK)
+            result = run(c.get(), c->stmt, &discard);
         else
-            result = LookupResult::tempfail(opts_.path + ": " + sqlite3_errmsg(c->db));
+            result = LookupResult::tempfail(failure_text(c.get(), rc));
         sqlite3_reset(c->stmt);
         sqlite3_clear_bindings(c->stmt);
-        checkin(c, discard);
+        if (discard) c.discard();
         return result;
     } catch (...) {
         return LookupResult::tempfail("out of memory");
@@ -233,7 +178,7 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
     try {
         if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
         std::string error;
-        Conn* c = checkout(&error);
+        Pool::Lease c = checkout(&error);
         if (!c) return LookupResult::tempfail(error);
         sqlite3_stmt* st = keys.size() == 2 ? c->any2_stmt : c->any3_stmt;
         int rc = SQLITE_OK;
@@ -255,9 +200,7 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
             result = LookupResult::found();
         }
         if (rc != SQLITE_DONE && rc != SQLITE_OK) {
-            result = LookupResult::tempfail(
-                opts_.path + ": " + sqlite3_errmsg(c->db) +
-                ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY ? explain_cantopen(opts_.path) : ""));
+            result = LookupResult::tempfail(failure_text(c.get(), rc));
             int primary = rc & 0xFF;
             discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
         } else if (result.status == LookupStatus::Found && matched) {
@@ -265,7 +208,7 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
-        checkin(c, discard);
+        if (discard) c.discard();
         return result;
     } catch (...) {
         return LookupResult::tempfail("out of memory");
@@ -274,18 +217,18 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
 
 std::string SqliteBackend::probe() const {
     std::string error;
-    Conn* c = open_conn(&error);
+    std::unique_ptr<Conn> c = open_conn(&error);
     if (!c) return error;
     int rc = sqlite3_bind_text(c->stmt, 1, "probe@invalid", -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_step(c->stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = opts_.path + ": " + sqlite3_errmsg(c->db);
     sqlite3_reset(c->stmt);
-    close_conn(c);
     return error;
 }
 
 void SqliteBackend::maintain() noexcept {
     try {
+        pool_.close_idle(Pool::Clock::now());
         FileIdentity id;
         std::string state;
         if (!stat_identity(opts_.path, &id)) {
@@ -294,7 +237,7 @@ void SqliteBackend::maintain() noexcept {
             state = std::string("unreadable (") + std::strerror(errno) + ")";
         }
         if (!state.empty()) {
-            if (!unavailable_.exchange(true)) drop_idle();
+            if (!unavailable_.exchange(true)) pool_.invalidate();
             if (state != last_state_)
                 log_error("backend " + name() + ": database " + opts_.path + " is " + state +
                           ": lookups answer temporary failure until it is back");
@@ -302,15 +245,14 @@ void SqliteBackend::maintain() noexcept {
             last_state_ = state;
             return;
         }
-        if (id.dev != db_identity_.dev || id.ino != db_identity_.ino) {
+        if (!id.same_file(db_identity_)) {
             // Replaced on disk (e.g. renamed over): connections still read the old inode.
-            epoch_.fetch_add(1);
-            drop_idle();
+            pool_.invalidate();
             log_notice("backend " + name() + ": database " + opts_.path + " was replaced: reopening");
         }
         db_identity_ = id;
         if (unavailable_.exchange(false)) {
-            drop_idle();
+            pool_.invalidate();
             log_notice("backend " + name() + ": database " + opts_.path + " is available again");
         }
         last_state_.clear();

@@ -21,13 +21,13 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "backend.hpp"
-#include "file_backend.hpp"
+#include "backends/backend.hpp"
+#include "util/connection_pool.hpp"
+#include "util/file_identity.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -41,6 +41,7 @@ struct SqliteOptions {
     std::string query = kDefaultSqliteQuery;
     int pool_size = 4;
     std::chrono::milliseconds busy_timeout{2000};
+    std::chrono::milliseconds idle_timeout{300'000};  // idle connections closed after this
 };
 
 // Process-wide SQLite settings, once in main before any thread: no memory
@@ -67,29 +68,27 @@ public:
     static std::string check_query(const std::string& query);
 
 private:
+    // One open database with its statements; closes them when destroyed.
     struct Conn {
         sqlite3* db = nullptr;
         sqlite3_stmt* stmt = nullptr;
         sqlite3_stmt* any2_stmt = nullptr;  // default schema only: two keys at once
         sqlite3_stmt* any3_stmt = nullptr;  // ... three keys
-        unsigned long epoch = 0;
+        Conn() = default;
+        Conn(const Conn&) = delete;
+        Conn& operator=(const Conn&) = delete;
+        ~Conn();
     };
+    using Pool = ConnectionPool<Conn>;
 
-    Conn* open_conn(std::string* error) const;
-    static void close_conn(Conn* c);
-    Conn* checkout(std::string* error) const;
-    void checkin(Conn* c, bool discard) const;
-    void drop_idle() const;
-
+    std::unique_ptr<Conn> open_conn(std::string* error) const;
+    Pool::Lease checkout(std::string* error) const;
     LookupResult run(Conn* c, sqlite3_stmt* st, bool* discard) const;
+    std::string failure_text(Conn* c, int rc) const;
 
     SqliteOptions opts_;
     bool default_query_;
-    mutable std::mutex mutex_;
-    mutable std::condition_variable available_;
-    mutable std::vector<Conn*> idle_;
-    mutable int open_count_ = 0;
-    std::atomic<unsigned long> epoch_{0};
+    mutable Pool pool_;
     std::atomic<bool> unavailable_{false};
     std::atomic<unsigned long> generation_{1};
     // Touched only by the maintaining thread.

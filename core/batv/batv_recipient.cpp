@@ -1,5 +1,5 @@
 // batv_recipient: see batv_recipient.hpp.
-#include "batv_recipient.hpp"
+#include "core/batv/batv_recipient.hpp"
 
 namespace rcptguard {
 
@@ -33,11 +33,11 @@ BatvStep batv_step(const BatvRecipient& r, bool null_sender, bool verify_all_sen
     return BatvStep::Rewrite;
 }
 
-Reply batv_refusal(const BatvRecipient& r, const std::string& who) {
+Reply batv_refusal(const BatvRecipient& r, std::string_view original) {
     std::string why = r.kind == BatvRecipient::Kind::Tagged
                           ? std::string("Invalid bounce address tag (BATV): ") + to_string(r.check)
                           : std::string("Bounce to an address we never used as a sender (BATV)");
-    return Reply{"550", "5.7.1", who + ": " + why};
+    return Reply{"550", "5.7.1", std::string(original), why};
 }
 
 }  // namespace rcptguard

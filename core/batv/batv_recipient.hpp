@@ -7,9 +7,9 @@
 #include <cstdint>
 #include <string>
 
-#include "../address.hpp"
-#include "../reply.hpp"
-#include "batv_settings.hpp"
+#include "core/batv/batv_settings.hpp"
+#include "core/reply.hpp"
+#include "util/address.hpp"
 
 namespace rcptguard {
 
@@ -37,6 +37,6 @@ BatvStep batv_step(const BatvRecipient& r, bool null_sender, bool verify_all_sen
 
 // The 550 5.7.1 a bounce to this recipient gets (kind Untagged, or Tagged
 // with an invalid tag); who: the address as the client wrote it, for the text.
-Reply batv_refusal(const BatvRecipient& r, const std::string& who);
+Reply batv_refusal(const BatvRecipient& r, std::string_view original);
 
 }  // namespace rcptguard

@@ -11,9 +11,9 @@
 
 #include <string>
 
-#include "../config_file.hpp"
-#include "../policy/domain_set.hpp"
-#include "prvs.hpp"
+#include "core/batv/prvs.hpp"
+#include "core/recipients/domain_set.hpp"
+#include "util/config_file.hpp"
 
 namespace rcptguard {
 

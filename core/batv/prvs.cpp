@@ -1,11 +1,11 @@
 // prvs: see prvs.hpp.
-#include "prvs.hpp"
+#include "core/batv/prvs.hpp"
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
-#include "../text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 

@@ -1,7 +1,7 @@
 // bounce_classifier: see bounce_classifier.hpp.
-#include "milter/bounce/bounce_classifier.hpp"
+#include "core/bounce/bounce_classifier.hpp"
 
-#include "milter/text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard::bounce {
 namespace {

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "milter/bounce/header_fields.hpp"
+#include "core/bounce/header_fields.hpp"
 
 namespace rcptguard::bounce {
 

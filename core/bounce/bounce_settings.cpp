@@ -1,5 +1,5 @@
 // bounce_settings: see bounce_settings.hpp.
-#include "bounce_settings.hpp"
+#include "core/bounce/bounce_settings.hpp"
 
 namespace rcptguard {
 
@@ -16,7 +16,7 @@ BounceSettings read_bounce_settings(SectionReader& r) {
         else if (src == "inbound")
             s.from_inbound = true;
         else
-            r.fail("strip_bounce_sources", "unknown source '" + src + "' (expected local, trusted, inbound)");
+            r.error("strip_bounce_sources", "unknown source '" + src + "' (expected local, trusted, inbound)");
     }
     s.max_kept_bytes = static_cast<std::size_t>(
         r.integer("bounce_max_kept_bytes", static_cast<std::int64_t>(s.max_kept_bytes), 64 * 1024, 64 << 20));

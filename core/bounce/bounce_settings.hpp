@@ -6,7 +6,7 @@
 
 #include <cstddef>
 
-#include "../config_file.hpp"
+#include "util/config_file.hpp"
 
 namespace rcptguard {
 

@@ -1,17 +1,17 @@
 // bounce_stripper: see bounce_stripper.hpp. This file is the exception
 // firewall and the buffer; the decisions live in bounce_classifier (headers),
 // multipart_scanner and inline_scanner (body), and rewrite (output).
-#include "milter/bounce/bounce_stripper.hpp"
+#include "core/bounce/bounce_stripper.hpp"
 
 #include <exception>
 #include <optional>
 
-#include "milter/bounce/bounce_classifier.hpp"
-#include "milter/bounce/header_fields.hpp"
-#include "milter/bounce/inline_scanner.hpp"
-#include "milter/bounce/multipart_scanner.hpp"
-#include "milter/bounce/rewrite.hpp"
-#include "milter/text.hpp"
+#include "core/bounce/bounce_classifier.hpp"
+#include "core/bounce/header_fields.hpp"
+#include "core/bounce/inline_scanner.hpp"
+#include "core/bounce/multipart_scanner.hpp"
+#include "core/bounce/rewrite.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 

@@ -1,7 +1,7 @@
 // header_block: see header_block.hpp.
-#include "milter/bounce/header_block.hpp"
+#include "core/bounce/header_block.hpp"
 
-#include "milter/bounce/header_fields.hpp"
+#include "core/bounce/header_fields.hpp"
 
 namespace rcptguard::bounce {
 

@@ -1,8 +1,8 @@
 // header_fields: see header_fields.hpp.
-#include "milter/bounce/header_fields.hpp"
+#include "core/bounce/header_fields.hpp"
 
-#include "milter/bounce/transfer_decoding.hpp"
-#include "milter/text.hpp"
+#include "core/bounce/transfer_decoding.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard::bounce {
 namespace {

@@ -1,5 +1,5 @@
 // inline_markers: see inline_markers.hpp.
-#include "milter/bounce/inline_markers.hpp"
+#include "core/bounce/inline_markers.hpp"
 
 #include <array>
 #include <cstring>

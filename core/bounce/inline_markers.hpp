@@ -1,5 +1,5 @@
 // inline_markers: the lines after which single-part text bounces paste a copy
-// of the returned message, as written by the MTAs in ../shared/corpus/ (qmail,
+// of the returned message, as written by the MTAs in tests/corpus/ (qmail,
 // Exim, Gmail, old Sendmail, Lotus Domino, OpenSMTPD, IMail, m-FILTER, ...),
 // and the markers that announce a copy of the headers only.
 // Thread-safety: immutable tables; pure functions.

@@ -1,8 +1,8 @@
 // inline_scanner: see inline_scanner.hpp.
-#include "milter/bounce/inline_scanner.hpp"
+#include "core/bounce/inline_scanner.hpp"
 
-#include "milter/bounce/inline_markers.hpp"
-#include "milter/bounce/transfer_decoding.hpp"
+#include "core/bounce/inline_markers.hpp"
+#include "core/bounce/transfer_decoding.hpp"
 
 namespace rcptguard::bounce {
 

@@ -14,9 +14,9 @@
 #include <string>
 #include <string_view>
 
-#include "milter/bounce/header_block.hpp"
-#include "milter/bounce/header_fields.hpp"
-#include "milter/bounce/scan_outcome.hpp"
+#include "core/bounce/header_block.hpp"
+#include "core/bounce/header_fields.hpp"
+#include "core/bounce/scan_outcome.hpp"
 
 namespace rcptguard::bounce {
 

@@ -1,7 +1,7 @@
 // multipart_scanner: see multipart_scanner.hpp.
-#include "milter/bounce/multipart_scanner.hpp"
+#include "core/bounce/multipart_scanner.hpp"
 
-#include "milter/text.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard::bounce {
 namespace {

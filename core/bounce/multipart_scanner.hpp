@@ -17,11 +17,11 @@
 #include <string>
 #include <string_view>
 
-#include "milter/bounce/bounce_classifier.hpp"
-#include "milter/bounce/header_block.hpp"
-#include "milter/bounce/header_fields.hpp"
-#include "milter/bounce/scan_outcome.hpp"
-#include "milter/bounce/transfer_decoding.hpp"
+#include "core/bounce/bounce_classifier.hpp"
+#include "core/bounce/header_block.hpp"
+#include "core/bounce/header_fields.hpp"
+#include "core/bounce/scan_outcome.hpp"
+#include "core/bounce/transfer_decoding.hpp"
 
 namespace rcptguard::bounce {
 

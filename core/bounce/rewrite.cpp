@@ -1,8 +1,8 @@
 // rewrite: see rewrite.hpp.
-#include "milter/bounce/rewrite.hpp"
+#include "core/bounce/rewrite.hpp"
 
-#include "milter/bounce/header_fields.hpp"
-#include "milter/bounce/transfer_decoding.hpp"
+#include "core/bounce/header_fields.hpp"
+#include "core/bounce/transfer_decoding.hpp"
 
 namespace rcptguard::bounce {
 namespace {

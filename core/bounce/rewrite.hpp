@@ -16,7 +16,7 @@
 #include <string>
 #include <string_view>
 
-#include "milter/bounce/multipart_scanner.hpp"
+#include "core/bounce/multipart_scanner.hpp"
 
 namespace rcptguard::bounce {
 

@@ -1,5 +1,5 @@
 // transfer_decoding: see transfer_decoding.hpp.
-#include "milter/bounce/transfer_decoding.hpp"
+#include "core/bounce/transfer_decoding.hpp"
 
 namespace rcptguard::bounce {
 namespace {

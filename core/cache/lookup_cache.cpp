@@ -1,5 +1,5 @@
 // lookup_cache: see lookup_cache.hpp.
-#include "lookup_cache.hpp"
+#include "core/cache/lookup_cache.hpp"
 
 #include <functional>
 

@@ -28,10 +28,10 @@
 #include <unordered_map>
 #include <vector>
 
-#include "../config_file.hpp"
-#include "../metrics.hpp"
-#include "../policy/key_lookup.hpp"
-#include "../tarpit/clock.hpp"
+#include "core/recipients/backend_chain.hpp"
+#include "util/clock.hpp"
+#include "util/config_file.hpp"
+#include "util/metrics.hpp"
 
 namespace rcptguard {
 

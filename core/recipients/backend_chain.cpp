@@ -1,5 +1,5 @@
 // key_lookup: see key_lookup.hpp.
-#include "key_lookup.hpp"
+#include "core/recipients/backend_chain.hpp"
 
 #include <chrono>
 

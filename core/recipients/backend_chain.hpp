@@ -15,8 +15,8 @@
 #include <string_view>
 #include <vector>
 
-#include "../../backends/backend.hpp"
-#include "../metrics.hpp"
+#include "backends/backend.hpp"
+#include "util/metrics.hpp"
 
 namespace rcptguard {
 

@@ -1,10 +1,10 @@
 // domain_set: see domain_set.hpp.
-#include "domain_set.hpp"
+#include "core/recipients/domain_set.hpp"
 
 #include <algorithm>
 
-#include "../address.hpp"
-#include "../text.hpp"
+#include "util/address.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 

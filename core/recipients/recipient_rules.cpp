@@ -1,5 +1,5 @@
 // recipient_policy: see recipient_policy.hpp.
-#include "recipient_policy.hpp"
+#include "core/recipients/recipient_rules.hpp"
 
 namespace rcptguard {
 
@@ -14,10 +14,10 @@ const char* to_string(Verdict v) {
     return "temporary failure";
 }
 
-RecipientPolicy::RecipientPolicy(PolicySettings settings, std::shared_ptr<const KeyLookup> lookup)
+RecipientRules::RecipientRules(RecipientSettings settings, std::shared_ptr<const KeyLookup> lookup)
     : settings_(std::move(settings)), lookup_(std::move(lookup)) {}
 
-RecipientCheck RecipientPolicy::check(std::string_view raw) const {
+RecipientCheck RecipientRules::check(std::string_view raw) const {
     RecipientCheck c;
     c.address = parse_address(raw, settings_.address);
     const Address& a = c.address;
@@ -67,7 +67,7 @@ RecipientCheck RecipientPolicy::check(std::string_view raw) const {
     return c;
 }
 
-Reply RecipientPolicy::enforce_reply(const RecipientCheck& c) const {
+Reply RecipientRules::enforce_reply(const RecipientCheck& c) const {
     switch (c.verdict) {
         case Verdict::Unknown: return unknown_user_reply(c.address.original, settings_.reject_message);
         case Verdict::TempFail: return lookup_tempfail_reply(c.address.original, settings_.tempfail_message);
@@ -78,7 +78,7 @@ Reply RecipientPolicy::enforce_reply(const RecipientCheck& c) const {
     return {};
 }
 
-RcptDecision RecipientPolicy::decide(const RecipientCheck& c) const {
+RcptDecision RecipientRules::decide(const RecipientCheck& c) const {
     RcptDecision d;
     Reply r = enforce_reply(c);
     if (r.empty()) return d;

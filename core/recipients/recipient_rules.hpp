@@ -19,11 +19,11 @@
 #include <string>
 #include <string_view>
 
-#include "../address.hpp"
-#include "../reply.hpp"
-#include "../tarpit/clock.hpp"
-#include "domain_set.hpp"
-#include "key_lookup.hpp"
+#include "core/recipients/backend_chain.hpp"
+#include "core/recipients/domain_set.hpp"
+#include "core/reply.hpp"
+#include "util/address.hpp"
+#include "util/clock.hpp"
 
 namespace rcptguard {
 
@@ -50,29 +50,31 @@ struct RcptDecision {
     Millis delay{0};                 // tarpit: wait this long before replying (see session.hpp)
 };
 
-struct PolicySettings {
+struct RecipientSettings {
     DomainSet domains;
     AddressOptions address;
     bool monitor = false;                  // mode = monitor
     bool accept_on_backend_error = false;  // on_backend_error = accept
-    std::string reject_message = "Recipient address rejected: User unknown";
+    // rcptguard's own phrases; the client reads "<address>: Recipient address
+    // rejected: " before them, whichever door answered (core/reply.hpp).
+    std::string reject_message = "User unknown";
     std::string tempfail_message = "Temporary lookup failure";
 };
 
-class RecipientPolicy {
+class RecipientRules {
 public:
-    RecipientPolicy(PolicySettings settings, std::shared_ptr<const KeyLookup> lookup);
+    RecipientRules(RecipientSettings settings, std::shared_ptr<const KeyLookup> lookup);
 
     RecipientCheck check(std::string_view raw_address) const;
     RcptDecision decide(const RecipientCheck& check) const;
     // What enforce mode would answer, ignoring monitor and on_backend_error.
     Reply enforce_reply(const RecipientCheck& check) const;
 
-    const PolicySettings& settings() const { return settings_; }
+    const RecipientSettings& settings() const { return settings_; }
     const KeyLookup& lookup() const { return *lookup_; }
 
 private:
-    PolicySettings settings_;
+    RecipientSettings settings_;
     std::shared_ptr<const KeyLookup> lookup_;
 };
 

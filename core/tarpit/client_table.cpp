@@ -1,7 +1,7 @@
 // client_table: see client_table.hpp. The window is kept as eight buckets of
 // window/8 each: memory per client stays fixed however many bad recipients
 // it sends, at the price of a window edge that moves in eighths.
-#include "client_table.hpp"
+#include "core/tarpit/client_table.hpp"
 
 #include <functional>
 

@@ -19,7 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "clock.hpp"
+#include "util/clock.hpp"
 
 namespace rcptguard {
 

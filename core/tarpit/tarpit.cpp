@@ -1,5 +1,5 @@
 // tarpit: see tarpit.hpp.
-#include "tarpit.hpp"
+#include "core/tarpit/tarpit.hpp"
 
 #include <algorithm>
 
@@ -16,11 +16,11 @@ TarpitSettings read_tarpit_settings(SectionReader& r) {
     // A wait near the MTA's milter timeout makes the MTA give up on the milter
     // (Postfix then applies milter_default_action to the whole session).
     if (s.tarpit_max_delay > s.max_single_wait())
-        r.fail("tarpit_max_delay", format_duration(s.tarpit_max_delay) + " is too close to mta_timeout " +
-                                       format_duration(s.mta_timeout) + ": at most half of it (" +
-                                       format_duration(s.max_single_wait()) + ") leaves room for the lookup itself");
+        r.error("tarpit_max_delay", format_duration(s.tarpit_max_delay) + " is too close to mta_timeout " +
+                                        format_duration(s.mta_timeout) + ": at most half of it (" +
+                                        format_duration(s.max_single_wait()) + ") leaves room for the lookup itself");
     if (s.tarpit_delay > s.tarpit_max_delay)
-        r.fail("tarpit_delay", "is larger than tarpit_max_delay (" + format_duration(s.tarpit_max_delay) + ")");
+        r.error("tarpit_delay", "is larger than tarpit_max_delay (" + format_duration(s.tarpit_max_delay) + ")");
     s.tarpit_budget = r.duration("tarpit_budget", s.tarpit_budget, milliseconds(0), milliseconds(3600 * 1000));
     s.max_bad_recipients = static_cast<unsigned>(r.integer("max_bad_recipients", s.max_bad_recipients, 0, 100000));
     s.uniform_deferral = r.boolean("uniform_deferral", s.uniform_deferral);
@@ -36,7 +36,7 @@ TarpitSettings read_tarpit_settings(SectionReader& r) {
         static_cast<std::size_t>(r.integer("ban_table_size", static_cast<std::int64_t>(s.max_clients), 16, 100000000));
     std::vector<std::string> nets = r.list("trusted_networks", {"127.0.0.0/8", "[::1]/128"});
     std::string bad = s.trusted_networks.add_all(nets);
-    if (!bad.empty()) r.fail("trusted_networks", "'" + bad + "' is not an address or network (e.g. 192.0.2.0/24)");
+    if (!bad.empty()) r.error("trusted_networks", "'" + bad + "' is not an address or network (e.g. 192.0.2.0/24)");
     s.exempt_authenticated = r.boolean("exempt_authenticated", s.exempt_authenticated);
     return s;
 }
@@ -50,11 +50,21 @@ Millis tarpit_delay_for(const TarpitSettings& s, unsigned bad_before, Millis sle
     return std::max(d, Millis(0));
 }
 
+namespace {
+
+// max_bad_recipients counts bad recipients and uniform deferrals alike.
+bool reached_max_bad(const TarpitSession& t, const TarpitSettings& s) {
+    return s.enabled && s.max_bad_recipients > 0 && t.bad + t.deferred >= s.max_bad_recipients;
+}
+
+}  // namespace
+
 TarpitGate Tarpit::before_lookup(const TarpitSession& t, const TarpitSettings& s, ClientStatus* status) {
     if (t.exempt) return TarpitGate::Proceed;
     ClientStatus st = clients_.status(t.client_key, s.ban);
     if (status) *status = st;
     if (st.banned) return TarpitGate::Banned;
+    if (reached_max_bad(t, s)) return TarpitGate::CutOff;
     if (s.enabled && s.uniform_deferral && t.bad + t.deferred >= s.uniform_deferral_after)
         return TarpitGate::UniformDefer;
     return TarpitGate::Proceed;
@@ -68,7 +78,7 @@ TarpitOutcome Tarpit::after_verdict(TarpitSession& t, const TarpitSettings& s, b
         ++t.bad;
         out.client = clients_.add_bad(t.client_key, 1, s.ban);
     }
-    if (s.enabled && s.max_bad_recipients > 0 && t.bad + t.deferred >= s.max_bad_recipients) {
+    if (reached_max_bad(t, s)) {
         out.disconnect = true;
         return out;
     }
@@ -89,16 +99,18 @@ Millis Tarpit::wait(Millis d, const TarpitSettings& s) {
     return waited < Millis(0) ? Millis(0) : waited;
 }
 
-Reply too_many_recipients_reply() { return Reply{"421", "4.7.0", "Too many invalid recipients, closing connection"}; }
+Reply too_many_recipients_reply(std::string_view original) {
+    return Reply{"421", "4.7.0", std::string(original), "Too many invalid recipients, closing connection"};
+}
 
-Reply banned_client_reply() {
-    return Reply{"421", "4.7.0", "Too many invalid recipients from your address, try again later"};
+Reply banned_client_reply(std::string_view original) {
+    return Reply{"421", "4.7.0", std::string(original),
+                 "Too many invalid recipients from your address, try again later"};
 }
 
 Reply uniform_deferral_reply(std::string_view original) {
-    return Reply{
-        "450", "4.7.1",
-        display_address(original) + ": Recipient address rejected: too many invalid recipients, try again later"};
+    // The same text whatever the recipient: valid and invalid ones must look alike.
+    return Reply{"450", "4.7.1", std::string(original), "too many invalid recipients, try again later"};
 }
 
 }  // namespace rcptguard

@@ -3,7 +3,7 @@
 // with the same 4xx (so valid and invalid addresses look alike), and bans a
 // client across connections when it goes over a threshold in a sliding window.
 //
-// Timing rules (see ../shared/notes/platform.md 4): a wait happens inside the
+// Timing rules (see doc/platform.md §4): a wait happens inside the
 // MTA's RCPT command timeout (Postfix milter_command_timeout 30s, Sendmail
 // T=R: 10s by default), so no single wait may exceed half of mta_timeout, less
 // what the lookup itself took; the configuration refuses a tarpit_max_delay
@@ -19,11 +19,11 @@
 #include <atomic>
 #include <string>
 
-#include "../config_file.hpp"
-#include "../reply.hpp"
-#include "client_table.hpp"
-#include "clock.hpp"
-#include "network.hpp"
+#include "core/reply.hpp"
+#include "core/tarpit/client_table.hpp"
+#include "util/clock.hpp"
+#include "util/config_file.hpp"
+#include "util/network.hpp"
 
 namespace rcptguard {
 
@@ -63,7 +63,11 @@ struct TarpitSession {
     Millis slept{0};
 };
 
-enum class TarpitGate { Proceed, Banned, UniformDefer };
+// Before a recipient is looked up: go on, refuse a banned client, cut off a
+// connection that already reached max_bad_recipients (through recipients the
+// MTA rejected itself, whose replies it ignores), or answer with the uniform
+// deferral.
+enum class TarpitGate { Proceed, Banned, CutOff, UniformDefer };
 
 struct TarpitOutcome {
     Millis delay{0};          // to wait before replying (0 = none)
@@ -76,7 +80,8 @@ public:
     Tarpit(ClientTable& clients, Sleeper& sleeper, const Clock& clock)
         : clients_(clients), sleeper_(sleeper), clock_(clock) {}
 
-    // Before the lookup: is the client banned, or past the uniform deferral point?
+    // Before the lookup: is the client banned, past max_bad_recipients, or
+    // past the uniform deferral point?
     TarpitGate before_lookup(const TarpitSession& t, const TarpitSettings& s, ClientStatus* status);
     // After the verdict (bad = unknown, bad syntax, rejected by the MTA).
     TarpitOutcome after_verdict(TarpitSession& t, const TarpitSettings& s, bool bad, Millis lookup_elapsed);
@@ -95,8 +100,9 @@ private:
     std::atomic<unsigned> sleepers_{0};
 };
 
-Reply too_many_recipients_reply();
-Reply banned_client_reply();
+// The tarpit's replies, about the recipient being refused.
+Reply too_many_recipients_reply(std::string_view original);
+Reply banned_client_reply(std::string_view original);
 Reply uniform_deferral_reply(std::string_view original);
 
 }  // namespace rcptguard

@@ -13,7 +13,7 @@
 #include <utility>
 #include <vector>
 
-#include "milter/bounce/bounce_stripper.hpp"
+#include "core/bounce/bounce_stripper.hpp"
 
 namespace rcptguard::testing {
 

@@ -7,7 +7,7 @@
 #include <mutex>
 #include <vector>
 
-#include "milter/tarpit/clock.hpp"
+#include "util/clock.hpp"
 
 namespace rcptguard::testing {
 

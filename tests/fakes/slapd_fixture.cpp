@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "backends/ldap_connection.hpp"
+#include "backends/ldap/ldap_connection.hpp"
 
 namespace rcptguard::testing {
 

@@ -5,8 +5,9 @@
 #include <cstdlib>
 #include <string>
 
-#include "milter/address.hpp"
-#include "milter/reply.hpp"
+#include "core/reply.hpp"
+#include "milter/milter_reply.hpp"
+#include "util/address.hpp"
 
 using namespace rcptguard;
 
@@ -26,11 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             if (again.status != AddressStatus::Mailbox || again.canonical() != a.canonical()) std::abort();
         }
         for (const Reply& r :
-             {unknown_user_reply(a.original, "Recipient address rejected: User unknown"),
+             {unknown_user_reply(a.original, "User unknown"),
               lookup_tempfail_reply(a.original, "Temporary lookup failure"), bad_syntax_reply(a.original)}) {
             if (!reply_is_well_formed(r)) std::abort();
-            std::string w = r.wire_text();
+            std::string w = milter_reply_text(r);
             if (w.find('\r') != std::string::npos || w.find('\n') != std::string::npos) std::abort();
+            if (w.size() > kMaxReplyText) std::abort();
         }
         std::string err;
         std::string entry = normalize_entry(raw, o, &err);

@@ -14,7 +14,7 @@
 #include <string>
 #include <string_view>
 
-#include "milter/bounce/bounce_stripper.hpp"
+#include "core/bounce/bounce_stripper.hpp"
 #include "tests/fakes/bounce_message.hpp"
 
 using namespace rcptguard;

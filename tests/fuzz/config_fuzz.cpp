@@ -5,8 +5,8 @@
 #include <cstdlib>
 #include <string>
 
-#include "milter/config_file.hpp"
-#include "milter/settings.hpp"
+#include "core/settings.hpp"
+#include "util/config_file.hpp"
 
 using namespace rcptguard;
 

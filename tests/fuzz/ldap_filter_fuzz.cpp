@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "backends/ldap_filter.hpp"
+#include "backends/ldap/ldap_filter.hpp"
 
 using namespace rcptguard;
 

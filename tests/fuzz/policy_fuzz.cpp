@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "milter/policy_protocol.hpp"
+#include "policyd/policy_protocol.hpp"
 
 using namespace rcptguard;
 

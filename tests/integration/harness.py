@@ -110,9 +110,11 @@ class Rcptguard:
         with open(self.conf, "w") as f:
             f.write(text)
 
-    def start(self, wait_port=None, wait_socket=None):
+    def start(self, wait_port=None, wait_socket=None, prefix=()):
+        """prefix: a command that execs rcptguard, e.g. ["prlimit", "--nofile=48", "--"]."""
         self._log = open(self.logfile, "ab")
-        self.proc = subprocess.Popen([self.binary, "-f", "-c", self.conf], stdout=self._log, stderr=self._log)
+        self.proc = subprocess.Popen(list(prefix) + [self.binary, "-f", "-c", self.conf], stdout=self._log,
+                                     stderr=self._log)
         on_cleanup(self.kill)
         if wait_port:
             wait_until(lambda: port_open(wait_port) or self.proc.poll() is not None, 15, "rcptguard to listen")

@@ -125,7 +125,8 @@ path = {db}
         with h.Smtp(self.pf.port, source="127.0.0.61") as c:
             self.assertEqual(c.mail("<>")[0], 250)
             code, msg = c.rcpt("<bob@example.test>")
-            self.assertEqual((code, msg), (550, "5.7.1 <bob@example.test>: Bounce to an address we never used as a "
+            self.assertEqual((code, msg), (550, "5.7.1 <bob@example.test>: Recipient address rejected: Bounce to an "
+                                                "address we never used as a "
                                                 "sender (BATV)"))
             code, msg = c.rcpt("<prvs=4123abcdef=bob@example.test>")
             self.assertEqual(code, 550)

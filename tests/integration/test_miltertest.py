@@ -36,7 +36,7 @@ path = {db}
             log = rg.log()
             self.assertIn("rcpt: <nosuch@example.test>: reject: 550 5.1.1 <nosuch@example.test>: "
                           "Recipient address rejected: User unknown; client=client.test[192.0.2.10]", log)
-            self.assertIn("reject: 501 5.1.3 <a b@example.test>: Bad recipient address syntax", log)
+            self.assertIn("reject: 501 5.1.3 <a b@example.test>: Recipient address rejected: Bad recipient address syntax", log)
             self.assertIn("<nosuch2@example.test>: reject: 550 5.1.1", log)
         finally:
             rg.kill()
@@ -71,7 +71,7 @@ reason = outage drill
 
     def test_backend_that_cannot_answer_451_never_550(self):
         log = self.run_modes_script("outage", "backends = users drill")
-        self.assertIn("<nosuch@example.test>: defer: 451 4.3.0 <nosuch@example.test>: Temporary lookup failure: "
+        self.assertIn("<nosuch@example.test>: defer: 451 4.3.0 <nosuch@example.test>: Recipient address rejected: Temporary lookup failure: "
                       "backend drill: outage drill", log)
         self.assertNotIn(" 550 ", log)
 

@@ -6,6 +6,7 @@ across connections, and a raw client that misbehaves."""
 import os
 import smtplib
 import socket
+import time
 import unittest
 
 import harness as h
@@ -169,6 +170,75 @@ class PolicyService(unittest.TestCase):
         s.close()
         # And Postfix is still served.
         self.assertEqual(h.rcpt_verdict(self.pf.port, "<alice@example.test>", source="127.0.4.2")[0], 250)
+
+
+class PolicyServiceUnderPressure(unittest.TestCase):
+    """Failures of the listener itself: the port is taken, or the process has
+    no file descriptors left for another connection."""
+
+    def setUp(self):
+        self.root = h.make_root()
+        dbdir = os.path.join(self.root, "db")
+        os.makedirs(dbdir)
+        os.chmod(dbdir, 0o777)
+        self.db = os.path.join(dbdir, "r.db")
+        h.make_sqlite_db(self.db, ["alice@example.test"])
+
+    def test_port_in_use_start_fails_with_the_reason(self):
+        busy = socket.socket()
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        try:
+            rg = h.Rcptguard(self.root, config(self.root, h.free_port(), port, self.db))
+            r = h.run_rcptguard("-f", "-c", rg.conf, timeout=30)
+            self.assertNotEqual(r.returncode, 0)
+            self.assertIn("policy_socket inet:127.0.0.1:%d: cannot listen: bind: Address already in use" % port,
+                          r.stderr)
+        finally:
+            busy.close()
+
+    def test_out_of_descriptors_refuses_then_serves_again(self):
+        pp = h.free_port()
+        rg = h.Rcptguard(self.root, config(self.root, h.free_port(), pp, self.db))
+        # A limit low enough that a few dozen idle connections exhaust it.
+        rg.start(wait_port=pp, prefix=["prlimit", "--nofile=48:48", "--"])
+        request = (b"request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.0.5.1\n"
+                   b"client_port=1\nclient_name=x\nsender=s@x.test\ninstance=i1\n"
+                   b"recipient=nosuch@example.test\n\n")
+        socks = []
+        refused = 0
+        try:
+            for _ in range(80):
+                socks.append(socket.create_connection(("127.0.0.1", pp), timeout=10))
+            # Each connection asks once: those the daemon could take answer,
+            # the others were closed at once (Postfix would reconnect later).
+            for s in socks:
+                try:
+                    s.sendall(request)
+                    answer = s.recv(200)
+                except (ConnectionResetError, BrokenPipeError):
+                    answer = b""
+                if answer == b"":
+                    refused += 1
+                else:
+                    # Without descriptors even the database may not open: then
+                    # a 451, never a wrong verdict.
+                    self.assertIn(answer, (b"action=550 5.1.1 User unknown\n\n",
+                                           b"action=451 4.3.0 Temporary lookup failure\n\n"))
+            self.assertGreater(refused, 0, "the limit was never reached")
+            self.assertLess(refused, len(socks), "no connection was served at all")
+            rg.wait_log(r"policy service: cannot accept a connection: Too many open files: out of file descriptors")
+        finally:
+            for s in socks:
+                s.close()
+        # Descriptors free again: served as before, the daemon never stopped.
+        time.sleep(0.5)
+        with socket.create_connection(("127.0.0.1", pp), timeout=10) as s:
+            s.sendall(request)
+            self.assertEqual(s.recv(200), b"action=550 5.1.1 User unknown\n\n")
+        self.assertIsNone(rg.proc.poll())
+        rg.stop()
 
 
 if __name__ == "__main__":

@@ -96,7 +96,8 @@ class PostfixCore(unittest.TestCase):
         self.rg.reload(config(self.root, self.milter_port, self.db, "reject_message = No such user (100% sure)"))
         try:
             code, msg = self.rcpt("<nosuch@example.test>")
-            self.assertEqual((code, msg), (550, "5.1.1 <nosuch@example.test>: No such user (100% sure)"))
+            self.assertEqual((code, msg),
+                             (550, "5.1.1 <nosuch@example.test>: Recipient address rejected: No such user (100% sure)"))
             self.assertAccepted("<alice@example.test>")
         finally:
             self.rg.reload(self.base_config)
@@ -133,7 +134,7 @@ class PostfixCore(unittest.TestCase):
             for addr in ("<alice@example.test>", "<nosuch@example.test>"):
                 code, msg = self.rcpt(addr)
                 self.assertEqual(code, 451, "%s: %s %s" % (addr, code, msg))
-                self.assertTrue(msg.startswith("4.3.0 %s: Temporary lookup failure" % addr), msg)
+                self.assertTrue(msg.startswith("4.3.0 %s: Recipient address rejected: Temporary lookup failure" % addr), msg)
         finally:
             os.chmod(self.db, 0o644)
         h.wait_until(lambda: self.rcpt("<alice@example.test>")[0] == 250, 10, "database back")

@@ -6,12 +6,16 @@ beside it.
   what is in the repository.
 - The bounce corpus in tests/corpus/ is complete: every file its index names is
   there with the recorded checksum, and its README and licence texts are there.
+- The layers stay in order: no folder includes a folder above it, and each
+  layer's archive needs nothing from a higher one (nm on the build's archives).
 
 The source tree is RCPTGUARD_SOURCE_DIR or, by default, two levels up from
-this file. Standard library only; starts nothing.
+this file. Standard library only (plus nm and c++filt from binutils); starts
+nothing.
 """
 
 import csv
+import subprocess
 import hashlib
 import os
 import unittest
@@ -96,3 +100,74 @@ class CorpusCopy(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+# The layers, lowest first (doc/architecture.md). A folder may use its own
+# layer and the layers below it, never one above.
+LAYERS = {"util": 0, "backends": 1, "core": 2, "milter": 3, "policyd": 3, "ctl": 3}
+# Doors are separate: only the milter door's process code (main.cpp) starts
+# the policy door beside it.
+DOOR_TO_DOOR = {("milter", "policyd")}
+
+
+def includes_of(path):
+    with open(path, errors="replace") as f:
+        for number, line in enumerate(f, 1):
+            line = line.strip()
+            if line.startswith("#include \""):
+                yield number, line[len("#include \""):].split("\"", 1)[0]
+
+
+class Layers(unittest.TestCase):
+    """Dependencies point one way: doors -> core -> backends -> util."""
+
+    def test_no_folder_includes_a_folder_above_it(self):
+        bad = []
+        for top in LAYERS:
+            for root, _dirs, files in os.walk(os.path.join(SOURCE_DIR, top)):
+                for name in files:
+                    if not name.endswith((".cpp", ".hpp")):
+                        continue
+                    path = os.path.join(root, name)
+                    rel = os.path.relpath(path, SOURCE_DIR)
+                    for number, inc in includes_of(path):
+                        target = inc.split("/", 1)[0]
+                        if target not in LAYERS:
+                            continue  # generated files, e.g. "paths.inc"
+                        if target == top:
+                            parts, inc_parts = rel.split("/"), inc.split("/")
+                            # One backend folder never reaches into another; only the
+                            # registry knows them all.
+                            if (top == "backends" and len(parts) > 2 and len(inc_parts) > 2
+                                    and parts[1] != inc_parts[1]):
+                                bad.append("%s:%d: %s (another backend's folder)" % (rel, number, inc))
+                            continue
+                        if LAYERS[target] > LAYERS[top] or (
+                                LAYERS[target] == LAYERS[top] and (top, target) not in DOOR_TO_DOOR):
+                            bad.append("%s:%d: %s" % (rel, number, inc))
+        self.assertEqual(bad, [], "includes that go up a layer (or across doors):\n" + "\n".join(bad))
+
+    def test_each_layer_archive_links_only_against_lower_layers(self):
+        """Every rcptguard symbol an archive needs is defined in that archive or a
+        lower one: a call up a layer would not link."""
+        build = os.environ.get("RCPTGUARD_BUILD")
+        if not build:
+            self.fail("RCPTGUARD_BUILD is not set (tools/run-tests sets it)")
+
+        def symbols(lib, which):
+            r = subprocess.run(["nm", which, "-P", os.path.join(build, lib)], capture_output=True, text=True,
+                               check=True)
+            out = set()
+            for line in r.stdout.splitlines():
+                fields = line.split()
+                if fields and not fields[0].endswith(":") and "9rcptguard" in fields[0]:
+                    out.add(fields[0])
+            return out
+
+        defined = set()
+        for lib in ["libutil.a", "libbackends.a", "libcore.a"]:
+            defined |= symbols(lib, "--defined-only")
+            missing = sorted(symbols(lib, "--undefined-only") - defined)
+            demangled = subprocess.run(["c++filt"], input="\n".join(missing[:20]), capture_output=True,
+                                       text=True).stdout if missing else ""
+            self.assertEqual(missing, [], "%s uses symbols of a higher layer:\n%s" % (lib, demangled))

@@ -76,7 +76,8 @@ class Tarpit(unittest.TestCase):
         replies = self.harvest(src, 8)
         codes = [r[0] for r in replies]
         self.assertEqual(codes[:5], [550, 550, 550, 550, 421], replies)
-        self.assertEqual(replies[4][1], "4.7.0 Too many invalid recipients, closing connection")
+        self.assertEqual(replies[4][1], "4.7.0 <guess4@example.test>: Recipient address rejected: Too many invalid recipients, closing "
+                                       "connection")
         # Postfix hangs up after a 421.
         self.assertEqual(codes[5:], [None])
         log = self.rg.log()[mark:]
@@ -85,7 +86,8 @@ class Tarpit(unittest.TestCase):
         # A second connection adds 3 more bad recipients: 8 within the window -> banned.
         replies = self.harvest(src, 5, start=100)
         self.assertEqual([r[0] for r in replies][:4], [550, 550, 550, 421], replies)
-        self.assertEqual(replies[3][1], "4.7.0 Too many invalid recipients from your address, try again later")
+        self.assertEqual(replies[3][1], "4.7.0 <guess103@example.test>: Recipient address rejected: Too many invalid recipients "
+                                       "from your address, try again later")
         self.rg.wait_log(r"client 127\.0\.0\.21: banned for 1h: 8 bad recipients within 10m", after=mark)
         # A new connection inside ban_time is refused at its first recipient, even a valid one.
         code, msg = h.rcpt_verdict(self.pf.port, "<alice@example.test>", source=src)
@@ -125,8 +127,9 @@ class Tarpit(unittest.TestCase):
                 self.assertEqual(code, 554, msg)  # Postfix: Relay access denied
             code, msg = c.rcpt("<alice@example.test>")
             self.assertEqual(code, 421, msg)
-        self.assertRegex(self.rg.log(), r"client unknown\[127\.0\.0\.25\]: refuse: 421 4\.7\.0 Too many invalid "
-                                        r"recipients, closing connection: 5 bad recipients")
+        self.assertRegex(self.rg.log(), r"client unknown\[127\.0\.0\.25\]: refuse: 421 4\.7\.0 <[^>]+>: Recipient "
+                                        r"address rejected: Too many invalid recipients, closing connection: 5 bad "
+                                        r"recipients")
 
     def test_monitor_mode_only_logs(self):
         out = self.rg.reload(config(self.root, self.port, self.db, "mode = monitor"))
