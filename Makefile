@@ -9,6 +9,8 @@
 #   make tsan       build with ThreadSanitizer in build/tsan, run the tests
 #   make fuzz       build libFuzzer targets (clang) in build/fuzz, run each briefly
 #   make bench      benchmarks (prints figures, asserts nothing)
+#   make deb        install missing packages, build the Debian package into build/deb/, lintian it
+#   make check-deb  install, exercise, upgrade and purge build/deb's package on this machine (root)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR, MANDIR as in the GNU conventions
 #
 # CXX, CXXFLAGS, CPPFLAGS, LDFLAGS and BUILD from the environment or the command
@@ -90,11 +92,12 @@ DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR     ?=
-# The sample configuration, the schema and the MTA snippets.
+# The sample configuration, the schema and the MTA snippets (the Debian
+# package puts them under /usr/share/doc/rcptguard/examples).
 PKGDATADIR  ?= $(DATADIR)/rcptguard
 SHARE_FILES := etc/schema.sql etc/users.txt etc/postfix-main.cf.snippet etc/sendmail.mc.snippet
 # make install strips the programs with $(STRIP); STRIP= (empty) installs them
-# as built (a packaging system that keeps the debug symbols strips them itself).
+# as built (the Debian build does, so that dh_strip keeps the debug symbols).
 STRIP       ?= strip
 # make install records the directories it had to create here, and make
 # uninstall removes them again (those that are empty). Empty = no record.
@@ -106,7 +109,7 @@ INSTALL_SED := sed -e 's|/etc/rcptguard|$(SYSCONFDIR)/rcptguard|g' -e 's|/usr/lo
                    -e 's|/usr/local/lib/systemd/system/|$(SYSTEMDUNITDIR)/|g' -e 's|/usr/local/|$(PREFIX)/|g'
 
 .PHONY: all programs tests bench-programs fuzz-targets deps check bench soak install uninstall test-unit \
-        test-integration demo asan tsan fuzz clean FORCE
+        test-integration demo asan tsan fuzz deb check-deb clean FORCE
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -236,6 +239,31 @@ bench: deps
 fuzz: deps
 	$(MAKE) -j$(JOBS) CONFIG=fuzz fuzz-targets
 	tools/run-fuzz build/fuzz $(FUZZ_SECONDS)
+
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of this
+# tree under build/deb/ (dpkg-buildpackage writes into the parent directory,
+# and the copy keeps debian/'s build products out of the tree); the .deb,
+# -dbgsym .deb, .buildinfo and .changes land in build/deb/. Any lintian error
+# or warning fails it. The version is util/version.hpp's; debian/rules refuses
+# a debian/changelog that names another.
+VERSION     := $(shell sed -n 's/^[#]define RCPTGUARD_VERSION "\(.*\)"$$/\1/p' util/version.hpp)
+DEB_DIR     := build/deb
+deb: deps
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src/rcptguard-$(VERSION)
+	tar -c --exclude=./build --exclude=./.git --exclude=__pycache__ . | tar -x -C $(DEB_DIR)/src/rcptguard-$(VERSION)
+	cd $(DEB_DIR)/src/rcptguard-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL CXX="$(CXX)" \
+	  dpkg-buildpackage -b -us -uc -j$(JOBS)
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/src/*.changes $(DEB_DIR)/
+	rm -rf $(DEB_DIR)/src
+	lintian --fail-on error,warning $(DEB_DIR)/rcptguard_$(VERSION)_*.changes
+	@echo "built:"; ls -1 $(DEB_DIR)/*.deb; echo "install with: apt install ./$(DEB_DIR)/rcptguard_$(VERSION)_$$(dpkg --print-architecture).deb"
+
+# Installs that package on this machine, runs it, upgrades and purges it, and
+# leaves the machine as it was (tests/package/test_deb.py; root, no systemd
+# needed). Builds the package first if build/deb/ has none.
+check-deb: $(if $(wildcard $(DEB_DIR)/rcptguard_$(VERSION)_*.deb),,deb)
+	python3 tests/package/test_deb.py $(DEB_DIR)
 
 # GNU conventions: PREFIX, DESTDIR, SBINDIR, SYSCONFDIR, DATADIR, MANDIR,
 # PKGDATADIR, SYSTEMDUNITDIR; STRIP and DIRS_RECORD above. Builds and installs
