@@ -1,7 +1,6 @@
 // log: see log.hpp.
 #include "util/log.hpp"
 
-#include <sys/uio.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -42,29 +41,10 @@ const char* level_name(LogLevel l) {
     return "info";
 }
 
-// Writes all iovecs, continuing after a partial write (a pipe may take less).
-void write_all(int fd, iovec* iov, int count) {
-    while (count > 0) {
-        ssize_t w = writev(fd, iov, count);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) return;
-        std::size_t skip = static_cast<std::size_t>(w);
-        while (count > 0 && skip >= iov->iov_len) {
-            skip -= iov->iov_len;
-            ++iov;
-            --count;
-        }
-        if (count > 0) {
-            iov->iov_base = static_cast<char*>(iov->iov_base) + skip;
-            iov->iov_len -= skip;
-        }
-    }
-}
-
-// The daemon's sink: the syslog socket, and stderr in the foreground.
+// The daemon's sink: the syslog socket.
 class DaemonSink final : public LogSink {
 public:
-    explicit DaemonSink(const LogSettings& s) : settings_(s) {
+    explicit DaemonSink(const LogSettings& s) {
         if (s.to_syslog) syslog_ = std::make_unique<SyslogSocket>(kDevLog, s.ident, s.facility, clock_);
     }
 
@@ -74,43 +54,35 @@ public:
 
     void write(const LogRecord* records, std::size_t count) noexcept override {
         if (syslog_) syslog_->send(records, count);
-        if (settings_.to_stderr) write_stderr(records, count);
     }
 
 private:
-    void write_stderr(const LogRecord* records, std::size_t count) noexcept {
-        // "ident[pid]: level: line\n", many lines per writev(2).
-        constexpr std::size_t kPerWrite = 200;
-        char prefix[256];
-        int n = std::snprintf(prefix, sizeof prefix, "%s[%ld]: ", settings_.ident.c_str(), static_cast<long>(getpid()));
-        std::size_t plen = n < 0 ? 0 : std::min(static_cast<std::size_t>(n), sizeof prefix - 1);
-        static const char kColon[] = ": ";
-        static const char kNewline[] = "\n";
-        iovec iov[kPerWrite * 5];
-        for (std::size_t done = 0; done < count;) {
-            std::size_t k = std::min(kPerWrite, count - done);
-            int v = 0;
-            for (std::size_t i = 0; i < k; ++i) {
-                const LogRecord& r = records[done + i];
-                const char* level = level_name(r.level);
-                iov[v++] = {prefix, plen};
-                iov[v++] = {const_cast<char*>(level), std::strlen(level)};
-                iov[v++] = {const_cast<char*>(kColon), 2};
-                iov[v++] = {const_cast<char*>(r.text.data()), r.text.size()};
-                iov[v++] = {const_cast<char*>(kNewline), 1};
-            }
-            write_all(STDERR_FILENO, iov, v);
-            done += k;
-        }
-    }
-
-    LogSettings settings_;
     SteadyClock clock_;
     std::unique_ptr<SyslogSocket> syslog_;
 };
 
+// In the foreground (rcptguard -f, the tools) the stderr copy is written at
+// once by the caller, as before: whoever watches the terminal (or a test
+// reading the file) sees a line before the reply it explains goes out.
+void write_stderr(const LogSettings& s, LogLevel level, const std::string& line) {
+    // One write(2) per line so lines from different threads never interleave.
+    std::string out;
+    out.reserve(s.ident.size() + line.size() + 32);
+    out += s.ident;
+    out += '[';
+    out += std::to_string(getpid());
+    out += "]: ";
+    out += level_name(level);
+    out += ": ";
+    out += line;
+    out += '\n';
+    ssize_t ignored = write(STDERR_FILENO, out.data(), out.size());
+    (void)ignored;
+}
+
 struct LogState {
-    explicit LogState(const LogSettings& s) : sink(s), queue(sink, kQueueLines, kGatherWait) {}
+    explicit LogState(const LogSettings& s) : settings(s), sink(s), queue(sink, kQueueLines, kGatherWait) {}
+    LogSettings settings;
     DaemonSink sink;
     LogQueue queue;
 };
@@ -129,7 +101,9 @@ LogState& state() {
 }
 
 void write_line(LogLevel level, const std::string& line) {
-    state().queue.push(level, static_cast<std::int64_t>(std::time(nullptr)), line);
+    LogState& st = state();
+    if (st.settings.to_stderr) write_stderr(st.settings, level, line);
+    if (st.settings.to_syslog) st.queue.push(level, static_cast<std::int64_t>(std::time(nullptr)), line);
     if (!g_has_capture.load(std::memory_order_relaxed)) return;
     std::lock_guard<std::mutex> lock(g_capture_mutex);
     if (g_capture) g_capture(level, line);

@@ -9,8 +9,9 @@
 // When the queue is full the caller writes the queued lines and its own: no
 // line is ever dropped for lack of room. Lines keep the order they were
 // logged in. The syslog socket is rcptguard's own (syslog_socket.hpp), with
-// the bytes glibc's syslog() would send; stderr lines read
-// "ident[pid]: level: line".
+// the bytes glibc's syslog() would send. The stderr copy (foreground, tools)
+// is written by the caller at once, one write(2) per line
+// "ident[pid]: level: line", as before.
 //
 // Line format (doc/STYLE.md): "queue-id: component: object: what happened: cause".
 // The queue id is "NOQUEUE" until the MTA has assigned one (Postfix does so
