@@ -19,7 +19,7 @@ namespace {
 constexpr Millis kFirstBackoff{100};
 constexpr Millis kMaxBackoff{10'000};
 constexpr std::size_t kBatch = 64;         // messages per sendmmsg(2)
-constexpr std::size_t kHeaderBytes = 320;  // "<191>Mmm dd hh:mm:ss " + ident (bounded) + "[pid]: "
+constexpr std::size_t kHeaderBytes = 300;  // "<191>" + the stamp below
 
 int severity(LogLevel l) {
     switch (l) {
@@ -75,19 +75,37 @@ bool SyslogSocket::connect_now() noexcept {
 }
 
 std::size_t SyslogSocket::header(const LogRecord& r, char* buf, std::size_t size) noexcept {
-    if (r.unix_seconds != stamp_seconds_) {
+    // "Mmm dd hh:mm:ss ident[pid]: " changes once a second: format it then,
+    // and only the priority per line (snprintf per line cost more than the
+    // rest of the line's handling together, measured with callgrind).
+    if (r.unix_seconds != stamp_seconds_ || pid_ != stamp_pid_) {
         std::time_t t = static_cast<std::time_t>(r.unix_seconds);
         std::tm tm{};
         localtime_r(&t, &tm);
         // glibc formats "%h %e %T " in the C locale.
         static const char* const kMonths[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                               "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-        std::snprintf(stamp_, sizeof stamp_, "%s %2d %02d:%02d:%02d", kMonths[tm.tm_mon % 12], tm.tm_mday, tm.tm_hour,
-                      tm.tm_min, tm.tm_sec);
+        int n = std::snprintf(stamp_, sizeof stamp_, "%s %2d %02d:%02d:%02d %s[%ld]: ", kMonths[tm.tm_mon % 12],
+                              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ident_.c_str(), pid_);
+        stamp_len_ = n < 0 ? 0 : std::min(static_cast<std::size_t>(n), sizeof stamp_ - 1);
         stamp_seconds_ = r.unix_seconds;
+        stamp_pid_ = pid_;
     }
-    int n = std::snprintf(buf, size, "<%d>%s %s[%ld]: ", facility_ | severity(r.level), stamp_, ident_.c_str(), pid_);
-    return n < 0 ? 0 : std::min(static_cast<std::size_t>(n), size - 1);
+    int pri = (facility_ | severity(r.level)) & 0x3FF;
+    char digits[4];
+    std::size_t nd = 0;
+    do {
+        digits[nd++] = static_cast<char>('0' + pri % 10);
+        pri /= 10;
+    } while (pri > 0 && nd < sizeof digits);
+    std::size_t len = 2 + nd + stamp_len_;
+    if (len > size) return 0;
+    std::size_t at = 0;
+    buf[at++] = '<';
+    while (nd > 0) buf[at++] = digits[--nd];
+    buf[at++] = '>';
+    std::memcpy(buf + at, stamp_, stamp_len_);
+    return at + stamp_len_;
 }
 
 std::size_t SyslogSocket::send_datagrams(const LogRecord* records, std::size_t count) noexcept {

@@ -67,9 +67,12 @@ private:
     Millis backoff_{0};
     std::uint64_t dropped_ = 0;
     std::uint64_t connect_attempts_ = 0;
-    // The formatted timestamp of the last second seen (localtime_r is not free).
+    // "Mmm dd hh:mm:ss ident[pid]: " for the last second seen (localtime_r and
+    // snprintf are not free).
     std::int64_t stamp_seconds_ = -1;
-    char stamp_[32] = {0};
+    long stamp_pid_ = -1;
+    char stamp_[256] = {0};
+    std::size_t stamp_len_ = 0;
     long pid_ = 0;
 };
 
