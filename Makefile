@@ -79,7 +79,8 @@ CORE_LIB      := $(BUILD)/libcore.a
 LAYER_LIBS    := $(CORE_LIB) $(BACKENDS_LIB) $(UTIL_LIB)
 
 PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
-BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench
+BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench $(BUILD)/null_policy \
+               $(BUILD)/syslog_sink
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
 # Test tools (e.g. bounce_strip for the corpus test), built next to the programs.
@@ -169,6 +170,10 @@ $(BUILD)/bounce_bench: $(BUILD)/obj/bench/bounce_bench.o $(LAYER_LIBS)
 $(BUILD)/null_milter: $(BUILD)/obj/bench/null_milter.o
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_MILTER)
+
+$(BUILD)/null_policy $(BUILD)/syslog_sink: $(BUILD)/%: $(BUILD)/obj/bench/%.o
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
 
 # The unit tests also drive the policy door and the libmilter callbacks (over
 # a fake libmilter in tests/fakes/, so no MTA is needed).

@@ -29,11 +29,30 @@ std::string Reply::text() const {
     // still stays within it.
     constexpr std::size_t kBudget = kMaxReplyText / 2 - 3;
     if (address.empty()) return printable(phrase, kBudget);
-    std::string who = display_address(address);
-    return printable(who + ": Recipient address rejected: " + phrase, kBudget);
+    static constexpr std::string_view kRejected = ": Recipient address rejected: ";
+    // The address is cut at 256 bytes inside its brackets, as display_address() does.
+    if (address.size() > 256) return printable(display_address(address) + std::string(kRejected) + phrase, kBudget);
+    std::string whole;
+    whole.reserve(address.size() + kRejected.size() + phrase.size() + 2);
+    whole += '<';
+    whole += address;
+    whole += '>';
+    whole += kRejected;
+    whole += phrase;
+    return printable(whole, kBudget);
 }
 
-std::string Reply::to_string() const { return code + " " + xcode + " " + text(); }
+std::string Reply::to_string() const {
+    std::string t = text();
+    std::string out;
+    out.reserve(code.size() + xcode.size() + t.size() + 2);
+    out += code;
+    out += ' ';
+    out += xcode;
+    out += ' ';
+    out += t;
+    return out;
+}
 
 bool reply_is_well_formed(const Reply& r) {
     if (r.number() < 400 || r.number() > 599) return false;

@@ -200,6 +200,45 @@ TEST_P(BackendContract, LookupAny_ReportsMostSpecificMatch) {
     EXPECT_EQ(matched, 0u);
 }
 
+TEST_P(BackendContract, LookupAny_UserAndCatchAllBothListed_UserKeyNamed) {
+    // LDAP answers all keys with one search that returns both entries; the
+    // most specific key must still be the one named.
+    auto b = make({"@example.test", "user@example.test", "user+tag@example.test"});
+    std::size_t matched = 99;
+    std::vector<std::string> keys = {"user+tag@example.test", "user@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 0u);
+    keys = {"user+other@example.test", "user@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    keys = {"nobody+x@example.test", "nobody@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 2u);
+}
+
+TEST_P(BackendContract, LookupAny_HostileKeyInEveryPosition_IsData) {
+    using namespace std::string_literals;
+    auto b = make({"user@example.test", "@example.test"});
+    const std::vector<std::string> hostile = {"*",   "*)(mail=*", "*)(|(mail=*", "\\", "user@example.test\0x"s,
+                                              "(|)", "%s",        "' OR 1=1 --"};
+    for (std::size_t pos = 0; pos < 3; ++pos) {
+        for (const auto& h : hostile) {
+            std::vector<std::string> keys = {"nobody@else.test", "nobody@else.test", "@else.test"};
+            keys[pos] = h;
+            std::size_t matched = 99;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound) << "key " << pos << ": " << h;
+            // With the real catch-all behind it, the catch-all is what matched.
+            keys = {"nobody@example.test", "nobody@example.test", "@example.test"};
+            keys[pos] = h;
+            LookupStatus want = pos == 2 ? LookupStatus::NotFound : LookupStatus::Found;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "key " << pos << ": " << h;
+            if (want == LookupStatus::Found) {
+                EXPECT_EQ(matched, 2u) << h;
+            }
+        }
+    }
+}
+
 TEST_P(BackendContract, MissingStore_TempFail_NeverNotFound) {
     auto b = GetParam().make_missing(dir_);
     LookupResult r = b->lookup("user@example.test");
