@@ -58,6 +58,14 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
     return -1;
 }
 
+// A canonical domain as an administrator recognises it: "bücher.test
+// (xn--bcher-kva.test)" for an internationalised one.
+std::string describe_domain(const std::string& canonical) {
+    std::string unicode = unicode_domain(canonical);
+    if (unicode == canonical) return printable(canonical);
+    return printable(unicode) + " (" + printable(canonical) + ")";
+}
+
 int print_verdict(const RecipientRules& policy, std::string_view address, std::ostream& out) {
     RecipientCheck c = policy.check(address);
     Reply would = policy.enforce_reply(c);
@@ -71,7 +79,8 @@ int print_verdict(const RecipientRules& policy, std::string_view address, std::o
             return kQueryValid;
         case Verdict::NotOurs:
             out << who << ": not ours: "
-                << (c.reason.empty() ? "domain " + printable(c.address.domain) + " is not in 'domains'" : c.reason)
+                << (c.reason.empty() ? "domain " + describe_domain(c.address.domain) + " is not in 'domains'"
+                                     : c.reason)
                 << ": no opinion\n";
             return kQueryNotOurs;
         case Verdict::Unknown:

@@ -1,0 +1,159 @@
+"""International addresses (RFC 6530-6533) through a real Postfix with
+smtputf8_enable = yes and SMTPUTF8 client sessions: an internationalised
+domain listed once in rcptguard gets one verdict in both of its forms (U-label
+"bücher.test", A-label "xn--bcher-kva.test"), whichever form the SQLite
+database holds; UTF-8 local parts are case-folded with local_part_case =
+insensitive; the log, rcptguard -q and rcptguard-ctl check show addresses in
+UTF-8.
+
+Postfix itself does not convert between the two forms of a domain, so its
+relay_domains and transport_maps list both.
+"""
+
+import os
+import re
+import subprocess
+import unittest
+
+import harness as h
+
+# As an administrator may have stored them with the sqlite3 shell: one mailbox
+# under the U-label form, one under the A-label form of the same domain, and a
+# UTF-8 local part.
+USERS = ["jörg@bücher.test", "user@xn--bcher-kva.test", "üser@example.test", "alice@example.test"]
+
+
+def config(root, port, db, extra=""):
+    return """\
+socket = inet:{port}@127.0.0.1
+user = {user}
+pid_file = {root}/rcptguard.pid
+log_level = debug
+cache = no
+trusted_networks = 127.0.0.1/32
+# The internationalised domain listed once, in its UTF-8 form (and its
+# subdomains, likewise).
+domains = bücher.test .bücher.test example.test
+backends = users
+{extra}
+[backend users]
+type = sqlite
+path = {db}
+""".format(port=port, user=h.UNPRIVILEGED_USER, root=root, db=db, extra=extra)
+
+
+class International(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.root = h.make_root()
+        cls.dbdir = os.path.join(cls.root, "db")
+        os.makedirs(cls.dbdir)
+        os.chmod(cls.dbdir, 0o777)  # WAL: the reader creates the -shm file
+        cls.db = os.path.join(cls.dbdir, "recipients.db")
+        h.make_sqlite_db(cls.db, USERS)
+        cls.milter_port = h.free_port()
+        cls.base_config = config(cls.root, cls.milter_port, cls.db)
+        cls.rg = h.Rcptguard(cls.root, cls.base_config).start(wait_port=cls.milter_port)
+        cls.sink = h.SmtpSink(reject_rcpt=r"@bounce\.test$")
+        domains = ("bücher.test", "xn--bcher-kva.test", "example.test", "client.test", "bounce.test")
+        routes = ", ".join("%s=smtp:[127.0.0.1]:%d" % (d, cls.sink.port) for d in domains)
+        milter = "inet:127.0.0.1:%d" % cls.milter_port
+        cls.pf = h.Postfix(cls.root, main={
+            "smtputf8_enable": "yes",
+            "relay_domains": " ".join(domains + (".bücher.test",)),
+            "transport_maps": "inline:{ %s }" % routes,
+            "smtpd_milters": milter,
+            "non_smtpd_milters": milter,
+            "internal_mail_filter_classes": "bounce",
+        }).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pf.stop()
+        cls.rg.kill()
+
+    def rcpts(self, addrs, sender="<sender@client.test>", smtputf8=True):
+        with h.Smtp(self.pf.port) as c:
+            code, msg = c.mail(sender, smtputf8=smtputf8)
+            self.assertEqual(code, 250, msg)
+            return {a: c.rcpt(a) for a in addrs}
+
+    def assertAccepted(self, addr, **kw):
+        code, msg = self.rcpts([addr], **kw)[addr]
+        self.assertEqual(code, 250, "%s: %s %s" % (addr, code, msg))
+
+    def test_both_forms_of_idn_recipient_accepted_whichever_form_is_stored(self):
+        got = self.rcpts(["<jörg@bücher.test>", "<jörg@xn--bcher-kva.test>", "<user@bücher.test>",
+                          "<user@xn--bcher-kva.test>", "<JÖRG@BÜCHER.TEST>", "<jörg+news@XN--BCHER-KVA.test>"])
+        self.assertEqual({a: c for a, (c, _) in got.items()}, {a: 250 for a in got}, got)
+
+    def test_ascii_form_of_idn_recipient_accepted_without_smtputf8(self):
+        self.assertAccepted("<user@xn--bcher-kva.test>", smtputf8=False)
+
+    def test_unknown_recipient_in_either_form_rejected_550_511(self):
+        # With "domains = bücher.test", the ASCII form is ours too: refused at
+        # RCPT instead of accepted and bounced later.
+        got = self.rcpts(["<nobody@xn--bcher-kva.test>", "<nobody@bücher.test>"])
+        for addr, (code, msg) in got.items():
+            self.assertEqual(code, 550, "%s: %s" % (addr, msg))
+            self.assertTrue(msg.startswith("5.1.1 "), msg)
+
+    def test_unknown_utf8_local_part_rejected_550_511_and_logged_in_utf8(self):
+        mark = self.rg.log_size()
+        code, msg = self.rcpts(["<überall@example.test>"])["<überall@example.test>"]
+        self.assertEqual(code, 550, msg)
+        # The reply stays ASCII; RFC 6533's \x{HEX} keeps the address legible.
+        self.assertEqual(msg, r"5.1.1 <\x{FC}berall@example.test>: Recipient address rejected: User unknown")
+        self.rg.wait_log(r"rcpt: <überall@example\.test>: reject: 550 5\.1\.1 .*from=<sender@client\.test>",
+                         after=mark)
+
+    def test_upper_case_utf8_local_part_accepted_when_folding_is_on(self):
+        self.assertAccepted("<ÜSER@example.test>")
+        self.assertAccepted("<Üser@Example.TEST>")
+
+    def test_upper_case_utf8_local_part_rejected_when_case_sensitive(self):
+        self.rg.reload(config(self.root, self.milter_port, self.db, "local_part_case = sensitive"))
+        try:
+            code, _ = self.rcpts(["<ÜSER@example.test>"])["<ÜSER@example.test>"]
+            self.assertEqual(code, 550)
+            self.assertAccepted("<üser@example.test>")
+        finally:
+            self.rg.reload(self.base_config)
+
+    def test_accept_log_line_shows_address_and_stored_key_in_utf8(self):
+        mark = self.rg.log_size()
+        self.assertAccepted("<jörg@xn--bcher-kva.test>", sender="<jörg@client.test>")
+        self.rg.wait_log(r"rcpt: <jörg@xn--bcher-kva\.test>: accept: found jörg@bücher\.test in backend users"
+                         r"; client=\S+ from=<jörg@client\.test>", after=mark)
+        self.assertNotIn("j??rg", self.rg.log())
+
+    def test_invalid_idn_under_our_domain_501_not_550(self):
+        # A disallowed character (U+2603) and an A-label that does not decode:
+        # syntax errors in one of our domains - not unknown users, and not
+        # "not ours". (Postfix 3.7 passes both on to the milter.)
+        cases = [("<user@☃.bücher.test>", r"<user@\x{2603}.b\x{FC}cher.test>", "☃"),
+                 ("<user@xn--zzzz.xn--bcher-kva.test>", "<user@xn--zzzz.xn--bcher-kva.test>", "xn--zzzz")]
+        for addr, shown, label in cases:
+            mark = self.rg.log_size()
+            code, msg = self.rcpts([addr])[addr]
+            self.assertEqual((code, msg), (501, "5.1.3 %s: Recipient address rejected: Bad recipient address syntax"
+                                           % shown))
+            self.rg.wait_log(re.escape("rcpt: %s: reject: 501 5.1.3 " % addr) +
+                             r".*invalid domain: invalid international domain name label '%s'" % label, after=mark)
+
+    def test_rcptguard_q_and_ctl_check_print_utf8(self):
+        for cmd in ([h.binary("rcptguard"), "-c", self.rg.conf, "-q"], [h.binary("rcptguard-ctl"), "-c",
+                                                                          self.rg.conf, "check"]):
+            r = subprocess.run(cmd + ["JÖRG@xn--bcher-kva.test"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("<JÖRG@xn--bcher-kva.test>: valid: found jörg@bücher.test in backend users", r.stdout)
+            r = subprocess.run(cmd + ["nobody@bücher.test"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn("<nobody@bücher.test>: unknown: would reply 550 5.1.1", r.stdout)
+            r = subprocess.run(cmd + ["x@straße.test"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
+            self.assertIn("domain straße.test (xn--strae-oqa.test) is not in 'domains'", r.stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
