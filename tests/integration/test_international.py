@@ -3,8 +3,7 @@ smtputf8_enable = yes and SMTPUTF8 client sessions: an internationalised
 domain listed once in rcptguard gets one verdict in both of its forms (U-label
 "bücher.test", A-label "xn--bcher-kva.test"), whichever form the SQLite
 database holds; UTF-8 local parts are case-folded with local_part_case =
-insensitive; the log, rcptguard -q and rcptguard-ctl check show addresses in
-UTF-8.
+insensitive; the log, rcptguard -q and rcptguard-ctl show addresses in UTF-8.
 
 Postfix itself does not convert between the two forms of a domain, so its
 relay_domains and transport_maps list both.
@@ -40,6 +39,10 @@ backends = users
 type = sqlite
 path = {db}
 """.format(port=port, user=h.UNPRIVILEGED_USER, root=root, db=db, extra=extra)
+
+
+def ctl(*args):
+    return subprocess.run([h.binary("rcptguard-ctl")] + list(args), capture_output=True, text=True, timeout=60)
 
 
 class International(unittest.TestCase):
@@ -153,6 +156,55 @@ class International(unittest.TestCase):
             r = subprocess.run(cmd + ["x@straße.test"], capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
             self.assertIn("domain straße.test (xn--strae-oqa.test) is not in 'domains'", r.stdout)
+
+
+class InternationalCtl(unittest.TestCase):
+    """rcptguard-ctl stores the canonical form (A-label domain, folded local
+    part) and treats a row in the other form of the domain as the same entry."""
+
+    def setUp(self):
+        self.root = h.make_root()
+        self.db = os.path.join(self.root, "r.db")
+        h.make_sqlite_db(self.db, ["jörg@bücher.test"])
+        self.conf = os.path.join(self.root, "rcptguard.conf")
+        with open(self.conf, "w") as f:
+            f.write("domains = bücher.test\nbackends = users\n[backend users]\ntype = sqlite\npath = %s\n" % self.db)
+
+    def c(self, *args):
+        return ctl("-c", self.conf, *args)
+
+    def rows(self):
+        r = subprocess.run(["sqlite3", self.db, "SELECT address FROM recipients ORDER BY address"],
+                           capture_output=True, text=True, check=True)
+        return r.stdout.split()
+
+    def test_add_stores_canonical_form_other_form_counts_as_present(self):
+        r = self.c("add", "Neu@BÜCHER.test", "ÜSER@bücher.test", "@bücher.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("added 3", r.stdout)
+        self.assertEqual(self.rows(), ["@xn--bcher-kva.test", "jörg@bücher.test", "neu@xn--bcher-kva.test",
+                                       "üser@xn--bcher-kva.test"])
+        r = self.c("add", "JÖRG@xn--bcher-kva.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("jörg@xn--bcher-kva.test (as jörg@bücher.test): already present", r.stderr)
+        self.assertIn("added 0", r.stdout)
+        r = self.c("add", "x@☃.test")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("x@☃.test: invalid domain", r.stderr)
+
+    def test_del_removes_either_form_list_and_domains_see_both(self):
+        self.c("add", "neu@bücher.test")
+        self.assertEqual(self.c("list", "*@bücher.test").stdout.split(), ["jörg@bücher.test", "neu@xn--bcher-kva.test"])
+        r = self.c("domains")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stdout, "bücher.test (xn--bcher-kva.test)\t2 addresses\n")
+        r = self.c("del", "jörg@xn--bcher-kva.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("removed 1", r.stdout)
+        self.assertEqual(self.rows(), ["neu@xn--bcher-kva.test"])
+        r = self.c("check", "neu@bücher.test")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("<neu@bücher.test>: valid: found neu@xn--bcher-kva.test in backend users", r.stdout)
 
 
 if __name__ == "__main__":
