@@ -48,13 +48,13 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
         if (enforcing) return kQueryUnknown;
         if (!tagged) return -1;
     } else if (br.check == TagCheck::Valid) {
-        out << who << ": BATV tag valid: recipient rewritten to <" << br.plain << ">\n";
+        out << who << ": BATV tag valid: recipient rewritten to " << display_address(br.rewrite) << "\n";
     } else {
         out << who << ": BATV tag invalid (" << to_string(br.check) << "), not checked for mail from "
-            << display_address(*from) << " (batv_verify_all_senders = no): recipient rewritten to <" << br.plain
-            << ">\n";
+            << display_address(*from) << " (batv_verify_all_senders = no): recipient rewritten to "
+            << display_address(br.rewrite) << "\n";
     }
-    *check_address = br.plain;
+    *check_address = br.rewrite;
     return -1;
 }
 

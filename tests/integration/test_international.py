@@ -3,15 +3,19 @@ smtputf8_enable = yes and SMTPUTF8 client sessions: an internationalised
 domain listed once in rcptguard gets one verdict in both of its forms (U-label
 "bücher.test", A-label "xn--bcher-kva.test"), whichever form the SQLite
 database holds; UTF-8 local parts are case-folded with local_part_case =
-insensitive; the log, rcptguard -q and rcptguard-ctl show addresses in UTF-8.
+insensitive; the log, rcptguard -q and rcptguard-ctl show addresses in UTF-8;
+and BATV signs a UTF-8 sender and lets the bounce to it through.
 
 Postfix itself does not convert between the two forms of a domain, so its
 relay_domains and transport_maps list both.
 """
 
+import hashlib
+import hmac
 import os
 import re
 import subprocess
+import time
 import unittest
 
 import harness as h
@@ -43,6 +47,11 @@ path = {db}
 
 def ctl(*args):
     return subprocess.run([h.binary("rcptguard-ctl")] + list(args), capture_output=True, text=True, timeout=60)
+
+
+def sink_text(s):
+    """The sink decodes commands as Latin-1; the bytes were UTF-8."""
+    return s.encode("latin-1").decode("utf-8")
 
 
 class International(unittest.TestCase):
@@ -156,6 +165,91 @@ class International(unittest.TestCase):
             r = subprocess.run(cmd + ["x@straße.test"], capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
             self.assertIn("domain straße.test (xn--strae-oqa.test) is not in 'domains'", r.stdout)
+
+
+BATV_SECRET = "international-batv-secret-0021"
+
+
+class InternationalBatv(unittest.TestCase):
+    """BATV for a UTF-8 sender: the tag goes in front of the UTF-8 local part,
+    the HMAC is over the canonical address (checked here independently), and a
+    bounce to the tagged address is accepted and delivered to the plain one."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.root = h.make_root()
+        db = os.path.join(cls.root, "r.db")
+        h.make_sqlite_db(db, ["jörg@bücher.test"])
+        keys = os.path.join(cls.root, "batv.keys")
+        with open(keys, "w") as f:
+            f.write("5 %s\n" % BATV_SECRET)
+        os.chmod(keys, 0o600)
+        cls.port = h.free_port()
+        cls.rg = h.Rcptguard(cls.root, """\
+socket = inet:{port}@127.0.0.1
+pid_file = {root}/rcptguard.pid
+trusted_networks = 127.0.0.1/32
+domains = bücher.test
+backends = users
+batv_domains = xn--bcher-kva.test
+batv_key_file = {keys}
+batv_mode = enforce
+[backend users]
+type = sqlite
+path = {db}
+""".format(port=cls.port, root=cls.root, keys=keys, db=db)).start(wait_port=cls.port)
+        cls.sink = h.SmtpSink()
+        regexp = os.path.join(cls.root, "batv.regexp")
+        with open(regexp, "w") as f:
+            f.write("/^prvs=[0-9]{4}[0-9a-fA-F]{6}=(.+)$/    ${1}\n")
+        domains = ("bücher.test", "xn--bcher-kva.test", "remote.test")
+        routes = ", ".join("%s=smtp:[127.0.0.1]:%d" % (d, cls.sink.port) for d in domains)
+        cls.pf = h.Postfix(cls.root, main={
+            "smtputf8_enable": "yes",
+            "relay_domains": " ".join(domains),
+            "transport_maps": "inline:{ %s }" % routes,
+            "smtpd_milters": "inet:127.0.0.1:%d" % cls.port,
+            "recipient_canonical_maps": "regexp:" + regexp,
+        }).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.pf.stop()
+        cls.rg.kill()
+
+    def test_utf8_sender_signed_and_bounce_to_tag_delivered_to_plain_address(self):
+        with h.Smtp(self.pf.port, source="127.0.0.1") as c:
+            self.assertEqual(c.mail("<Jörg@bücher.test>", smtputf8=True)[0], 250)
+            self.assertEqual(c.rcpt("<friend@remote.test>")[0], 250)
+            self.assertEqual(c.data(b"Subject: hi\r\nMessage-ID: <batv-utf8-1@client.test>\r\n\r\nhello\r\n")[0], 250)
+        m = self.sink.wait_for(lambda m: b"batv-utf8-1@client.test" in m["data"], 30, "signed mail")[-1]
+        sender = sink_text(m["from"])
+        match = re.fullmatch(r"prvs=(5\d{3})([0-9a-f]{6})=Jörg@bücher\.test", sender)
+        self.assertIsNotNone(match, sender)
+        # Independently: HMAC-SHA1 over "KDDD" + the canonical address.
+        kddd, sig = match.groups()
+        want = hmac.new(BATV_SECRET.encode(), (kddd + "jörg@xn--bcher-kva.test").encode("utf-8"),
+                        hashlib.sha1).hexdigest()[:6]
+        self.assertEqual(sig, want)
+        self.assertLessEqual((int(kddd[1:]) - int(time.time()) // 86400) % 1000, 7)
+        # The bounce comes back to the tagged address, here with the ASCII
+        # form of the domain and the local part in upper case.
+        tagged = "prvs=%s%s=JÖRG@xn--bcher-kva.test" % (kddd, sig)
+        with h.Smtp(self.pf.port, source="127.0.0.61") as c:
+            self.assertEqual(c.mail("<>", smtputf8=True)[0], 250)
+            code, msg = c.rcpt("<%s>" % tagged)
+            self.assertEqual(code, 250, msg)
+            self.assertEqual(c.data(b"Subject: Undelivered Mail Returned to Sender\r\n"
+                                    b"Message-ID: <bounce-of-batv-utf8-1@remote.test>\r\n\r\nsorry\r\n")[0], 250)
+        m = self.sink.wait_for(lambda m: b"bounce-of-batv-utf8-1@remote.test" in m["data"], 30, "the bounce")[-1]
+        self.assertEqual([sink_text(r) for r in m["rcpts"]], ["jörg@xn--bcher-kva.test"])
+        self.assertEqual(m["from"], "")
+        # A forged tag on the UTF-8 address is refused.
+        with h.Smtp(self.pf.port, source="127.0.0.62") as c:
+            self.assertEqual(c.mail("<>", smtputf8=True)[0], 250)
+            code, msg = c.rcpt("<prvs=5123abcdef=jörg@bücher.test>")
+            self.assertEqual(code, 550, msg)
+            self.assertTrue(msg.startswith("5.7.1 "), msg)
 
 
 class InternationalCtl(unittest.TestCase):
