@@ -4,12 +4,16 @@ domain listed once in rcptguard gets one verdict in both of its forms (U-label
 "bücher.test", A-label "xn--bcher-kva.test"), whichever form the SQLite
 database holds; UTF-8 local parts are case-folded with local_part_case =
 insensitive; the log, rcptguard -q and rcptguard-ctl show addresses in UTF-8;
-and BATV signs a UTF-8 sender and lets the bounce to it through.
+BATV signs a UTF-8 sender and lets the bounce to it through; and a bounce of
+an SMTPUTF8 message (Postfix's own, returned as message/global) is stripped
+and stays valid MIME.
 
 Postfix itself does not convert between the two forms of a domain, so its
 relay_domains and transport_maps list both.
 """
 
+import email
+import email.policy
 import hashlib
 import hmac
 import os
@@ -24,6 +28,7 @@ import harness as h
 # under the U-label form, one under the A-label form of the same domain, and a
 # UTF-8 local part.
 USERS = ["jörg@bücher.test", "user@xn--bcher-kva.test", "üser@example.test", "alice@example.test"]
+MARKER = "RETURNED-BODY-LINE-51f0"
 
 
 def config(root, port, db, extra=""):
@@ -165,6 +170,40 @@ class International(unittest.TestCase):
             r = subprocess.run(cmd + ["x@straße.test"], capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 3, r.stdout + r.stderr)
             self.assertIn("domain straße.test (xn--strae-oqa.test) is not in 'domains'", r.stdout)
+
+    def test_smtputf8_bounce_with_message_global_stripped_and_valid_mime(self):
+        body = "\r\n".join("%s %d: Grüße aus Köln" % (MARKER, i) for i in range(40))
+        message = ("From: Jörg <jörg@client.test>\r\nTo: opfer@bounce.test\r\nSubject: Grüße\r\n"
+                   "Message-ID: <utf8-bounce-1@client.test>\r\nMIME-Version: 1.0\r\n"
+                   "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n%s\r\n" % body)
+        with h.Smtp(self.pf.port) as c:
+            self.assertEqual(c.mail("<jörg@client.test>", smtputf8=True)[0], 250)
+            self.assertEqual(c.rcpt("<opfer@bounce.test>")[0], 250)
+            code, msg = c.data(message.encode("utf-8"))
+            self.assertEqual(code, 250, msg)
+        got = self.sink.wait_for(lambda m: m["from"] == "" and b"utf8-bounce-1@client.test" in m["data"], 60,
+                                 "Postfix's bounce of the SMTPUTF8 message")[-1]
+        self.assertEqual([sink_text(r) for r in got["rcpts"]], ["jörg@client.test"])
+        raw = got["data"]
+        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        types = [p.get_content_type() for p in msg.walk()]
+        self.assertEqual(msg.get_content_type(), "multipart/report")
+        # RFC 6533: the SMTPUTF8 original came back as message/global and
+        # leaves as message/global-headers, the report kept as it was.
+        self.assertIn("message/global-delivery-status", types)
+        self.assertIn("message/global-headers", types)
+        self.assertNotIn("message/global", types)
+        self.assertIn("Subject: Grüße".encode("utf-8"), raw)
+        self.assertNotIn(MARKER.encode(), raw)
+        self.assertRegex(msg["X-Rcptguard-Bounce-Stripped"],
+                         r"^returned message body removed \((at least )?[1-9][0-9]* bytes\); "
+                         r"headers kept as message/global-headers")
+        self.assertEqual([d for p in msg.walk() for d in p.defects], [])
+        # The original's UTF-8 header fields are kept byte for byte. (Postfix
+        # itself writes the UTF-8 sender in Return-Path and X-Postfix-Sender
+        # with a backslash before each non-ASCII byte; that is left as it is.)
+        self.assertIn("From: Jörg <jörg@client.test>\r\n".encode("utf-8"), raw)
+        self.assertIn("To: jörg@client.test\r\n".encode("utf-8"), raw)
 
 
 BATV_SECRET = "international-batv-secret-0021"
