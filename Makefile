@@ -173,6 +173,8 @@ $(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(LAYER_LIBS)
 $(BUILD)/bounce_strip $(BUILD)/fuzz/bounce_fuzz: $(BUILD)/obj/tests/fakes/bounce_message.o
 # address_fuzz checks the replies as the libmilter door renders them.
 $(BUILD)/fuzz/address_fuzz: $(BUILD)/obj/milter/milter_reply.o
+# policy_fuzz drives the policy door's request parser and reply rendering.
+$(BUILD)/fuzz/policy_fuzz: $(BUILD)/obj/policyd/policy_protocol.o
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
