@@ -85,6 +85,9 @@ struct LogState {
     LogSettings settings;
     DaemonSink sink;
     LogQueue queue;
+    // The state this one replaced. Kept, and kept reachable, because a
+    // thread may still be writing through it.
+    LogState* previous = nullptr;
 };
 
 // Replaced only by configure_logging(), before threads start; never freed,
@@ -113,7 +116,9 @@ void write_line(LogLevel level, const std::string& line) {
 
 void configure_logging(const LogSettings& s) {
     if (g_state) g_state->queue.stop();
-    g_state = new LogState(s);  // the previous one stays: a line may still be on its way
+    auto* next = new LogState(s);
+    next->previous = g_state;  // the previous one stays: a line may still be on its way
+    g_state = next;
     g_level.store(static_cast<int>(s.level));
     if (s.to_syslog) {
         g_state->sink.connect();
