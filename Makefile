@@ -171,8 +171,9 @@ $(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(LAYER_LIBS)
 
 # bounce_strip and bounce_fuzz prepare messages exactly like the bounce unit tests do.
 $(BUILD)/bounce_strip $(BUILD)/fuzz/bounce_fuzz: $(BUILD)/obj/tests/fakes/bounce_message.o
-# address_fuzz checks the replies as the libmilter door renders them.
+# Fuzz targets of the doors link the door's object they exercise.
 $(BUILD)/fuzz/address_fuzz: $(BUILD)/obj/milter/milter_reply.o
+$(BUILD)/fuzz/policy_fuzz: $(BUILD)/obj/policyd/policy_protocol.o
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
