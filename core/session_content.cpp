@@ -34,22 +34,27 @@ void Connection::strip_bounce(bool skipped, EomEdits& edits) {
     stripper_.reset();
     Metrics& m = services_.metrics;
     std::string who = log_prefix("bounce") + "from=<> client=" + client_text() + ": ";
+    // The evidence is a fixed vocabulary (bounce_evidence.hpp), never message text.
+    const std::string evidence = "evidence=" + r.evidence;
     if (r.action != StripResult::Action::Replace) {
         bump(m.bounces_unchanged);
+        std::string line = who + "left unchanged (" + r.kind + "): " + printable(r.reason, 300) + "; " + evidence;
         if (r.could_not_parse)
-            log_warning(who + "left unchanged (" + r.kind + "): " + printable(r.reason, 300));
+            log_warning(line);
         else
-            log_info(who + "left unchanged (" + r.kind + "): " + printable(r.reason, 300));
+            log_info(line);
         return;
     }
     std::string removed = std::to_string(r.bytes_removed) + (r.bytes_removed_exact ? "" : "+") + " bytes";
     if (runtime_->rules->settings().monitor) {
-        log_info(who + "would strip (monitor mode) the returned original's body (" + r.kind + ", " + removed + ")");
+        log_info(who + "would strip (monitor mode) the returned original's body (" + r.kind + ", " + removed + "; " +
+                 evidence + ")");
         return;
     }
     bump(m.bounces_stripped);
     bump(m.bounce_bytes_removed, r.bytes_removed);
-    log_info(who + "stripped the returned original's body (" + r.kind + ", " + removed + "); its headers kept");
+    log_info(who + "stripped the returned original's body (" + r.kind + ", " + removed + "; " + evidence +
+             "); its headers kept");
     edits.add_headers.emplace_back(r.trace_header_name, r.trace_header_value);
     edits.replace_body = true;
     edits.new_body = std::move(r.new_body);

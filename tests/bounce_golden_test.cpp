@@ -1,9 +1,12 @@
 // Golden-file tests for the bounce stripper: each tests/golden/bounce/NAME.eml
 // is prepared as an MTA hands it to a milter, stripped, and the delivered
 // message must equal NAME.out and the verdict NAME.verdict ("action kind" or
-// "action kind: reason"). The golden files are stored with LF line endings
-// and compared as CRLF. RCPTGUARD_UPDATE_GOLDEN=1 rewrites them; review the
-// diff before committing.
+// "action kind: reason", then "; evidence=" and the clues). There is one case
+// or more for every shape the stripper knows, both stripped and left
+// unchanged; the corpus test (tests/integration/test_bounce_corpus.py) also
+// checks these inputs with an independent MIME parser. The golden files are
+// stored with LF line endings and compared as CRLF. RCPTGUARD_UPDATE_GOLDEN=1
+// rewrites them; review the diff before committing.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,10 +42,10 @@ std::string verdict_line(const StripResult& r) {
     std::string v = r.action == StripResult::Action::Replace ? "replace " : "unchanged ";
     v += r.kind;
     if (!r.reason.empty()) v += ": " + r.reason;
-    return v + "\n";
+    return v + "; evidence=" + r.evidence + "\n";
 }
 
-TEST(BounceGolden, Directory_HasCases) { EXPECT_GE(golden_names().size(), 6u); }
+TEST(BounceGolden, Directory_HasCases) { EXPECT_GE(golden_names().size(), 20u); }
 
 class BounceGolden : public ::testing::TestWithParam<std::string> {};
 

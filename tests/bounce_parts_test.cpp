@@ -1,16 +1,21 @@
 // Unit tests for the pieces of the bounce stripper: MIME header-field parsing
 // (milter/bounce/header_fields.hpp), transfer decoding (transfer_decoding.hpp),
 // the original's header block (header_block.hpp), inline markers
-// (inline_markers.hpp) and the top-level classification (bounce_classifier.hpp).
+// (inline_markers.hpp), text folding and failure phrases (text_fold.hpp,
+// failure_text.hpp), the evidence names (bounce_evidence.hpp) and the
+// top-level classification (bounce_classifier.hpp).
 #include <gtest/gtest.h>
 
 #include <string>
 #include <vector>
 
 #include "core/bounce/bounce_classifier.hpp"
+#include "core/bounce/bounce_evidence.hpp"
+#include "core/bounce/failure_text.hpp"
 #include "core/bounce/header_block.hpp"
 #include "core/bounce/header_fields.hpp"
 #include "core/bounce/inline_markers.hpp"
+#include "core/bounce/text_fold.hpp"
 #include "core/bounce/transfer_decoding.hpp"
 
 namespace rcptguard::bounce {
@@ -217,6 +222,7 @@ struct MarkerCase {
     const char* line;
     const char* kind;  // nullptr: no marker
     bool headers_only;
+    bool needs_evidence = true;
 };
 
 class BounceInlineMarker : public ::testing::TestWithParam<MarkerCase> {};
@@ -231,16 +237,19 @@ TEST_P(BounceInlineMarker, Line_Matched_AsExpected) {
     ASSERT_NE(m, nullptr) << c.line;
     EXPECT_STREQ(m->kind, c.kind);
     EXPECT_EQ(m->headers_only, c.headers_only);
+    EXPECT_EQ(m->needs_bounce_evidence, c.needs_evidence) << c.line;
 }
 
 INSTANTIATE_TEST_SUITE_P(
     BounceCorpus, BounceInlineMarker,
     ::testing::Values(
-        MarkerCase{"--- Below this line is a copy of the message.", "inline-qmail", false},
-        MarkerCase{"--- Below this line is a copy of the message. ", "inline-qmail", false},
-        MarkerCase{"------ This is a copy of the message, including all the headers. ------", "inline-exim", false},
-        MarkerCase{"------ This is a copy of your message, including all the headers. ------", "inline-exim", false},
-        MarkerCase{"------ This is a copy of the message's headers. ------", "inline-exim", true},
+        MarkerCase{"--- Below this line is a copy of the message.", "inline-qmail", false, false},
+        MarkerCase{"--- Below this line is a copy of the message. ", "inline-qmail", false, false},
+        MarkerCase{"------ This is a copy of the message, including all the headers. ------", "inline-exim", false,
+                   false},
+        MarkerCase{"------ This is a copy of your message, including all the headers. ------", "inline-exim", false,
+                   false},
+        MarkerCase{"------ This is a copy of the message's headers. ------", "inline-exim", true, false},
         MarkerCase{"----- Original message -----", "inline-generic", false},
         MarkerCase{"-------original message", "inline-generic", false},
         MarkerCase{"   ----- Unsent message follows -----", "inline-sendmail", false},
@@ -254,6 +263,56 @@ INSTANTIATE_TEST_SUITE_P(
         MarkerCase{"Original message headers:", "inline-generic", true},
         MarkerCase{"This is a copy of the message", nullptr, false},
         MarkerCase{"The original message was received at Mon, 1 Jan 2024", nullptr, false},
+        MarkerCase{"The original message follows as a separate attachment.", nullptr, false},
+        MarkerCase{"Begin forwarded message:", nullptr, false},
+        // qmail with other spacing and wording
+        MarkerCase{"---  Below  this line is a copy of the message.", "inline-qmail", false},
+        MarkerCase{"--- Below this line is the original message.", "inline-qmail", false},
+        MarkerCase{"---- below the next line is a copy of the message:", "inline-qmail", false},
+        MarkerCase{"--- Below this line is a copy of the mail header.", "inline-qmail", true},
+        MarkerCase{"Below this line is the message we got.", nullptr, false},  // no rule: running text
+        // Exim cut short, or in other languages (UTF-8 and ISO-8859-1)
+        MarkerCase{"------ This is a copy of the message, including all the", "inline-exim", false},
+        MarkerCase{"------ This is a copy of the message", "inline-exim", false},
+        MarkerCase{"------ This is a copy of the messages you sent ------", nullptr, false},
+        MarkerCase{"------ Dies ist eine Kopie der Nachricht, einschlie\xC3\x9Flich aller Kopfzeilen. ------",
+                   "inline-exim", false},
+        MarkerCase{"------ Dies ist eine Kopie der Nachricht, einschlie\xDFlich aller Kopfzeilen. ------",
+                   "inline-exim", false},
+        MarkerCase{"------ Ceci est une copie du message, incluant tous les en-t\xC3\xAAtes. ------", "inline-exim",
+                   false},
+        MarkerCase{"------ Esta es una copia del mensaje, incluyendo todas las cabeceras. ------", "inline-exim",
+                   false},
+        MarkerCase{"------ Questa \xC3\xA8 una copia del messaggio, incluse tutte le intestazioni. ------",
+                   "inline-exim", false},
+        MarkerCase{"------ Dit is een kopie van het bericht, inclusief alle headers. ------", "inline-exim", false},
+        MarkerCase{"------ Dies ist eine Kopie der Kopfzeilen der Nachricht ------", nullptr, false},
+        MarkerCase{"------ Ceci est une copie du message, en-t\xC3\xAAtes seulement ------", "inline-exim", true},
+        MarkerCase{"------ Detta \xC3\xA4r en kopia av meddelandet, inklusive alla huvuden. ------", "inline-exim",
+                   false},
+        MarkerCase{"------ To jest kopia wiadomo\xC5\x9B"
+                   "ci, wraz ze wszystkimi nag\xC5\x82\xC3\xB3wkami. ------",
+                   "inline-exim", false},
+        MarkerCase{"------ \xD0\xAD\xD1\x82\xD0\xBE \xD0\xBA\xD0\xBE\xD0\xBF\xD0\xB8\xD1\x8F "
+                   "\xD1\x81\xD0\xBE\xD0\xBE\xD0\xB1\xD1\x89\xD0\xB5\xD0\xBD\xD0\xB8\xD1\x8F. ------",
+                   "inline-exim", false},
+        MarkerCase{"------ To jest kopia wiadomo\xC5\x9B"
+                   "ciami ------",
+                   nullptr, false},
+        // generic "original message" forms
+        MarkerCase{"--- The original message follows ---", "inline-generic", false},
+        MarkerCase{"Below is a copy of your original message:", "inline-generic", false},
+        MarkerCase{"A copy of the original message is included below.", "inline-generic", false},
+        MarkerCase{"*** Original mail follows ***", "inline-generic", false},
+        MarkerCase{"==== Undelivered message below ====", "inline-generic", false},
+        MarkerCase{"Original message headers follow:", "inline-generic", true},
+        MarkerCase{"The original message follows, thank you for your patience", nullptr, false},
+        MarkerCase{"----- The following is a copy of the message that could not be delivered -----", "inline-generic",
+                   false},
+        MarkerCase{"A copy of your message follows:", "inline-generic", false},
+        MarkerCase{"Below this line is the original message:", "inline-generic", false},
+        MarkerCase{"The original message was:", "inline-generic", false},
+        MarkerCase{"Your message follows", nullptr, false}, MarkerCase{"The message follows", nullptr, false},
         MarkerCase{"", nullptr, false}));
 
 // --- classification from the top-level headers ---
@@ -271,13 +330,18 @@ TEST(BounceClassifier, Dsn_MultipartWithBoundary) {
     EXPECT_EQ(t.container, Container::Report);
     EXPECT_EQ(t.kind, "dsn");
     EXPECT_EQ(t.boundary, "b");
-    EXPECT_TRUE(t.bounce_evidence);
+    EXPECT_TRUE(t.report_type_known);
+    EXPECT_EQ(t.evidence.text(), "report-type,from-mailer-daemon");
     EXPECT_FALSE(t.eight_bit);
 }
 
 TEST(BounceClassifier, LeaveAloneShapes_ReasonGiven) {
     EXPECT_EQ(classify({{"Content-Type", "multipart/report; report-type=feedback-report; boundary=b"}}).kind, "arf");
     EXPECT_EQ(classify({{"Content-Type", "multipart/report; report-type=tlsrpt; boundary=b"}}).kind, "report");
+    EXPECT_EQ(classify({{"Content-Type", "multipart/report; report-type=tlsrpt; boundary=b"}}).shape,
+              Shape::LeaveAlone);
+    EXPECT_EQ(classify({{"Content-Type", "multipart/report; report-type=x-challenge; boundary=b"}}).shape,
+              Shape::LeaveAlone);
     EXPECT_EQ(classify({{"Content-Type", "text/html"}}).kind, "not-a-bounce");
     TopLevel no_boundary = classify({{"Content-Type", "multipart/report; report-type=delivery-status"}});
     EXPECT_EQ(no_boundary.shape, Shape::LeaveAlone);
@@ -312,6 +376,123 @@ TEST(BounceClassifier, BounceAndAutoReplyKeywords) {
     // A bounce marked auto-replied (as Postfix does) is still a bounce.
     EXPECT_EQ(classify({{"Subject", "Undelivered Mail Returned to Sender"}, {"Auto-Submitted", "auto-replied"}}).shape,
               Shape::SinglePartText);
+}
+
+TEST(BounceClassifier, ReportWithoutReportType_ScannedAsReport) {
+    TopLevel t = classify({{"Content-Type", "multipart/report; boundary=b"}});
+    EXPECT_EQ(t.shape, Shape::Multipart);
+    EXPECT_EQ(t.kind, "report");
+    EXPECT_FALSE(t.report_type_known);
+    EXPECT_EQ(t.evidence.text(), "none");
+}
+
+TEST(BounceClassifier, UnknownReportTypeWithAutoSubmitted_ScannedAsReport) {
+    TopLevel t = classify({{"Auto-Submitted", "auto-replied (challenge)"},
+                           {"Content-Type", "multipart/report; report-type=x-challenge; boundary=b"}});
+    EXPECT_EQ(t.shape, Shape::Multipart);
+    EXPECT_EQ(t.kind, "report");
+    EXPECT_FALSE(t.report_type_known);
+    EXPECT_EQ(t.evidence.text(), "auto-submitted");
+    EXPECT_FALSE(classify({{"Auto-Submitted", "no"}}).evidence.has(Clue::AutoSubmitted));
+    EXPECT_EQ(classify({{"Auto-Submitted", "auto-replied"},
+                        {"Content-Type", "multipart/report; report-type=tlsrpt; boundary=b"}})
+                  .shape,
+              Shape::LeaveAlone);
+}
+
+TEST(BounceClassifier, HeaderClues_EachNamed) {
+    TopLevel t = classify({{"From", "Mail Delivery System <MAILER-DAEMON@example.net>"},
+                           {"Subject", "Undelivered Mail Returned to Sender"},
+                           {"X-Failed-Recipients", "nobody@example.org"},
+                           {"Auto-Submitted", "auto-generated (failure)"}});
+    EXPECT_EQ(t.evidence.text(), "auto-submitted,from-mailer-daemon,bounce-subject,x-failed-recipients");
+    EXPECT_TRUE(t.evidence.header_says_bounce());
+}
+
+// --- evidence, folding, failure phrases ---
+
+TEST(BounceEvidence, Text_FixedOrderAndNames) {
+    Evidence e;
+    EXPECT_EQ(e.text(), "none");
+    e.add(Clue::FailureText);
+    e.add(Clue::NullSender);
+    e.add(Clue::MarkerLine);
+    EXPECT_EQ(e.text(), "null-sender,marker-line,failure-text");
+    EXPECT_FALSE(e.header_says_bounce());
+    Evidence all;
+    for (Clue c : {Clue::NullSender, Clue::ReportType, Clue::StatusPart, Clue::MarkerLine, Clue::AutoSubmitted,
+                   Clue::FromMailerDaemon, Clue::BounceSubject, Clue::FailedRecipients, Clue::FailureText})
+        all.add(c);
+    EXPECT_EQ(all.text(),
+              "null-sender,report-type,status-part,marker-line,auto-submitted,from-mailer-daemon,bounce-subject,"
+              "x-failed-recipients,failure-text");
+}
+
+std::string fold(std::string_view s) {
+    std::string out;
+    fold_text_line(s, &out);
+    return out;
+}
+
+TEST(BounceTextFold, CaseAccentsApostrophesAndSpaces) {
+    EXPECT_EQ(fold("  Hello\t  WORLD  "), "hello world");
+    EXPECT_EQ(fold("Gr\xC3\xBC\xC3\x9F"
+                   "e \xC3\x89T\xC3\x89"),
+              "grusse ete");  // UTF-8
+    EXPECT_EQ(fold("Gr\xFC\xDF"
+                   "e \xC9T\xC9"),
+              "grusse ete");  // ISO-8859-1
+    EXPECT_EQ(fold("couldn\xE2\x80\x99t"), "couldn't");
+    EXPECT_EQ(fold("\xD7x"), "x");                    // a sign folds to nothing
+    EXPECT_EQ(fold("\xE3\x81\x82"), "\xE3\x81\x82");  // other bytes stay
+    EXPECT_EQ(fold(""), "");
+}
+
+struct FailureCase {
+    const char* line;
+    bool names_failure;
+};
+
+class BounceFailureText : public ::testing::TestWithParam<FailureCase> {};
+
+TEST_P(BounceFailureText, Line_Recognised_AsExpected) {
+    FailureText t;
+    t.line(GetParam().line);
+    EXPECT_EQ(t.found(), GetParam().names_failure) << GetParam().line;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    BounceTable, BounceFailureText,
+    ::testing::Values(FailureCase{"Your message could not be delivered to the following recipients:", true},
+                      FailureCase{"Your message to jane@example.org couldn\xE2\x80\x99t be delivered.", true},
+                      FailureCase{"I'm afraid I wasn't able to deliver your message to the following addresses.", true},
+                      FailureCase{"<nobody@example.net>... User unknown", true},
+                      FailureCase{"    Remote server said: 550 5.1.1 mailbox unavailable", true},
+                      FailureCase{"Sorry, no mailbox here by that name. (#5.1.1)", true},
+                      FailureCase{"554-5.7.1 rejected", true},
+                      FailureCase{"Ihre Nachricht konnte nicht zugestellt werden.", true},
+                      FailureCase{"Votre message n'a pas pu \xC3\xAAtre remis.", true},
+                      FailureCase{"Votre message n'a pas pu \xEAtre remis.", true},
+                      FailureCase{"El mensaje no pudo ser entregado.", true},
+                      FailureCase{"Il messaggio non \xC3\xA8 stato recapitato.", true},
+                      FailureCase{"Het bericht kon niet worden afgeleverd.", true},
+                      FailureCase{"A mensagem n\xC3\xA3o foi entregue.", true},
+                      FailureCase{"Your message was delivered to the following recipients.", false},
+                      FailureCase{"Please confirm your message by replying.", false},
+                      FailureCase{"Version 5.1.1 of the manual is attached.", false},
+                      FailureCase{"Call 555 5.1.1234", false}, FailureCase{"Error 1550 5.1.1", false},
+                      FailureCase{"The original message was received at Mon, 1 Jan 2024", false},
+                      FailureCase{"", false}));
+
+TEST(BounceFailureText, OnlyTheFirstBytesAreRead) {
+    FailureText t;
+    std::string filler(FailureText::kMaxLineBytes + 500, 'x');
+    for (std::size_t i = 0; i * (FailureText::kMaxLineBytes + 1) < FailureText::kMaxScannedBytes; ++i) t.line(filler);
+    t.line("could not be delivered");
+    EXPECT_FALSE(t.found());
+    FailureText late_in_line;
+    late_in_line.line(filler + " could not be delivered");
+    EXPECT_FALSE(late_in_line.found());
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ extern "C" std::size_t __sanitizer_get_current_allocated_bytes();
 #include <malloc.h>
 #endif
 
+#include "core/bounce/multipart_scanner.hpp"
 #include "tests/bounce_test_util.hpp"
 
 namespace rcptguard {
@@ -189,6 +190,74 @@ const char* const kQmailText =
 
 std::string inline_copy() { return std::string(kOriginalHeaders) + "\n" + kOriginalBody; }
 
+const char* const kPlainTop =
+    "From: reports@mx.example.net\n"
+    "To: victim@example.org\n"
+    "Subject: Report\n"
+    "MIME-Version: 1.0\n";
+
+// A multipart/report without report-type: an explanation part and the
+// returned message, then `tail`.
+std::string typeless_report(std::string_view top,
+                            std::string_view explanation = "Your message could not be delivered.\n",
+                            std::string_view explanation_headers = "", std::string_view tail = "\n--R--\n",
+                            std::string_view content_type = "multipart/report; boundary=R") {
+    std::string s(top);
+    s += "Content-Type: ";
+    s += content_type;
+    s += "\n\n--R\nContent-Type: text/plain; charset=us-ascii\n";
+    s += explanation_headers;
+    s += "\n";
+    s += explanation;
+    s += "\n--R\nContent-Type: message/rfc822\n\n";
+    s += inline_copy();
+    s += tail;
+    return s;
+}
+
+// A multipart/mixed from an older MTA: no From/Subject clue, the failure is
+// named in the first part only.
+std::string mixed_bounce(std::string_view explanation, std::string_view tail = "\n--M--\n") {
+    std::string s =
+        "From: Mail Administrator <mailer@mx.example.net>\nTo: victim@example.org\nSubject: Your message\n"
+        "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/plain\n\n";
+    s += explanation;
+    s += "\n--M\nContent-Type: message/rfc822\n\n";
+    s += inline_copy();
+    s += tail;
+    return s;
+}
+
+// A DSN wrapped in the first part of a multipart/mixed (as Domino does);
+// inner_close is the nested report's close delimiter line.
+std::string nested_in_mixed(std::string_view inner_close = "--B1--\n") {
+    std::string s = kTop;
+    s += "Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\n"
+         "Content-Type: multipart/report; report-type=delivery-status; boundary=B1\n\n";
+    s += kReportStart;
+    s += "--B1\nContent-Type: message/rfc822\n\n";
+    s += inline_copy();
+    s += inner_close;
+    s += "--OUT--\n";
+    return s;
+}
+
+// A bounce (multipart/mixed from MAILER-DAEMON) whose returned message is
+// itself a DSN that returns the original.
+std::string forwarded_bounce() {
+    std::string s = kTop;
+    s += "Content-Type: multipart/mixed; boundary=FWD\n\n--FWD\nContent-Type: text/plain\n\n"
+         "Please see the attached report.\n\n--FWD\nContent-Type: message/rfc822\n\n"
+         "From: MAILER-DAEMON@relay.example.net\nSubject: Undelivered Mail Returned to Sender\n"
+         "MIME-Version: 1.0\nContent-Type: multipart/report; report-type=delivery-status;\n"
+         "\tboundary=\"B1\"\n\n";
+    s += kReportStart;
+    s += "--B1\nContent-Type: message/rfc822\n\n";
+    s += inline_copy();
+    s += "\n--B1--\n\n--FWD--\n";
+    return s;
+}
+
 INSTANTIATE_TEST_SUITE_P(
     BounceCases, BounceStripperTable,
     ::testing::Values(
@@ -265,10 +334,15 @@ INSTANTIATE_TEST_SUITE_P(
              dsn("Content-Type: message/rfc822\n", "", "\n--B1--\n",
                  "multipart/report; report-type=delivery-status; boundary=OTHER"),
              Action::Unchanged, "dsn", "cannot parse: boundary never used", true},
-        Case{"BounceOfABounce",
+        Case{"BounceOfABounceWithoutInnerReturnedMessage",
              dsn("Content-Type: message/rfc822\n",
                  "From: MAILER-DAEMON@relay.example\nSubject: failure\nContent-Type: multipart/report;\n"
                  " report-type=delivery-status; boundary=INNER\n\n--INNER\n\ninner report\n--INNER--\n"),
+             Action::Unchanged, "dsn-in-rfc822", "no returned message part"},
+        Case{"BounceOfABounceInBase64",
+             dsn("Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n",
+                 base64("From: MAILER-DAEMON@relay.example\nSubject: failure\nContent-Type: multipart/report;\n"
+                        " report-type=delivery-status; boundary=INNER\n\n--INNER\n\ninner report\n--INNER--\n")),
              Action::Unchanged, "dsn", "bounce of a bounce"},
         Case{"ConflictingTopLevelContentTypes",
              [] {
@@ -304,18 +378,91 @@ INSTANTIATE_TEST_SUITE_P(
              dsn("Content-Type: message/rfc822\n", "", "\n--B1--\n",
                  "multipart/report; report-type=feedback-report; boundary=B1"),
              Action::Unchanged, "arf", "ARF feedback report"},
-        Case{"ReportNestedInMixed",
+        Case{"ReportNestedInMixed", nested_in_mixed(), Action::Replace, "dsn-in-mixed", "", false,
+             "Content-Type: text/rfc822-headers\n\n" + std::string(kOriginalHeaders) + "\n--B1--\n\n--OUT--\n",
+             "ORIGINAL-BODY"},
+        Case{"ReportNestedInMixedWithoutInnerClose", nested_in_mixed(""), Action::Replace, "dsn-in-mixed", "", false,
+             "Subject: Cheap pills\n", "ORIGINAL-BODY"},
+        Case{"ReportNestedInSecondPartOfMixed",
+             [] {
+                 std::string s = kTop;
+                 s += "Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\nContent-Type: text/plain\n\nhello\n"
+                      "--OUT\nContent-Type: multipart/report; report-type=delivery-status; boundary=B1\n\n";
+                 s += kReportStart;
+                 s += "--B1\nContent-Type: message/rfc822\n\n" + inline_copy() + "--B1--\n--OUT--\n";
+                 return s;
+             }(),
+             Action::Unchanged, "mixed-rfc822", "cannot parse: report nested in part 2", true},
+        Case{"ReportInMixedThenReturnedMessageInMixed",
              [] {
                  std::string s = kTop;
                  s += "Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\n"
                       "Content-Type: multipart/report; report-type=delivery-status; boundary=B1\n\n";
                  s += kReportStart;
-                 s += "--B1\nContent-Type: message/rfc822\n\n";
-                 s += inline_copy();
-                 s += "--B1--\n--OUT--\n";
+                 s += "--B1--\n\n--OUT\nContent-Type: message/rfc822\n\n" + inline_copy() + "--OUT--\n";
                  return s;
              }(),
-             Action::Unchanged, "mixed-rfc822", "cannot parse: report nested in part 1", true},
+             Action::Replace, "dsn-in-mixed", "", false, "--B1--\n\n--OUT\nContent-Type: text/rfc822-headers\n",
+             "ORIGINAL-BODY"},
+        Case{"NestedReportBoundaryNeverUsed",
+             [] {
+                 std::string s = kTop;
+                 s += "Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\n"
+                      "Content-Type: multipart/report; report-type=delivery-status; boundary=B1\n\n"
+                      "nothing here\n--OUT\nContent-Type: message/rfc822\n\n" +
+                      inline_copy() + "--OUT--\n";
+                 return s;
+             }(),
+             Action::Unchanged, "dsn-in-mixed", "cannot parse: boundary of the nested report never used", true},
+        Case{"NestedReportReusesOuterBoundary",
+             [] {
+                 std::string s = kTop;
+                 s += "Content-Type: multipart/mixed; boundary=B1\n\n--B1\n"
+                      "Content-Type: multipart/report; report-type=delivery-status; boundary=B1\n\n";
+                 s += kReportStart;
+                 s += "--B1\nContent-Type: message/rfc822\n\n" + inline_copy() + "--B1--\n";
+                 return s;
+             }(),
+             Action::Unchanged, "mixed-rfc822", "uses the boundary of the multipart around it", true},
+        Case{"ArfNestedInMixed",
+             [] {
+                 std::string s = kTop;
+                 s += "Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\n"
+                      "Content-Type: multipart/report; report-type=feedback-report; boundary=B1\n\n--B1\n\nx\n"
+                      "--B1--\n--OUT--\n";
+                 return s;
+             }(),
+             Action::Unchanged, "arf", "ARF feedback report"},
+        Case{"BounceForwardedInsideMessageRfc822", forwarded_bounce(), Action::Replace, "dsn-in-rfc822", "", false,
+             "Content-Type: text/rfc822-headers\n\n" + std::string(kOriginalHeaders) + "\n--B1--\n\n--FWD--\n",
+             "ORIGINAL-BODY"},
+        Case{"BounceForwardedByNonBounce",
+             [] {
+                 std::string s = forwarded_bounce();
+                 s.replace(0, s.find("Content-Type:"), "From: alice@example.org\nSubject: see attached\n");
+                 std::string_view text = "Please see the attached report.";
+                 s.replace(s.find(text), text.size(), "Here is the thing you asked me for, Bob.");
+                 return s;
+             }(),
+             Action::Unchanged, "not-a-bounce", "no sign of a bounce"},
+        Case{"ForwardedReportWithoutReportTypeOrStatus",
+             [] {
+                 std::string s = forwarded_bounce();
+                 s.replace(s.find(" report-type=delivery-status;"), 29, "");
+                 s.replace(s.find("Content-Type: message/delivery-status"), 37, "Content-Type: text/plain");
+                 return s;
+             }(),
+             Action::Unchanged, "report-in-rfc822", "cannot parse: returned report without report-type", true},
+        Case{"ForwardedBounceInsideForwardedBounce",
+             [] {
+                 std::string s = forwarded_bounce();
+                 std::string inner = "From: MAILER-DAEMON@deep.example\nContent-Type: multipart/report; "
+                                     "report-type=delivery-status; boundary=DEEP\n\n--DEEP\n\nx\n--DEEP--\n";
+                 s.replace(s.find(kOriginalHeaders), std::string(kOriginalHeaders).size() + 1 +
+                                                           std::string(kOriginalBody).size(), inner);
+                 return s;
+             }(),
+             Action::Unchanged, "dsn-in-rfc822", "bounce of a bounce"},
         Case{"MixedWithoutBounceEvidence",
              "From: alice@example.org\nSubject: the message you asked for\n"
              "Content-Type: multipart/mixed; boundary=M\n\n--M\nContent-Type: text/plain\n\nHere it is.\n"
@@ -334,6 +481,117 @@ INSTANTIATE_TEST_SUITE_P(
              std::string(kTop) + "Content-Type: multipart/report; report-type=delivery-status; "
                                  "boundary=B1\n\n",
              Action::Unchanged, "dsn", "cannot parse: boundary never used", true},
+
+        Case{"ReportWithoutTypeTextAndMessage", typeless_report(kTop), Action::Replace, "report", "", false,
+             "Your message could not be delivered.\n\n--R\nContent-Type: text/rfc822-headers\n", "ORIGINAL-BODY"},
+        Case{"ReportWithoutTypeNoEvidence", typeless_report(kPlainTop, "Here is a report.\n"), Action::Unchanged,
+             "report", "cannot parse: multipart/report without report-type or status part", true},
+        Case{"ReportWithoutTypeFailureTextOnly",
+             typeless_report(kPlainTop, "550 5.1.1 <nobody@example.net>: "
+                                        "unknown\n"),
+             Action::Replace, "report", "", false, "Subject: Cheap pills\n", "ORIGINAL-BODY"},
+        Case{"ReportWithoutTypeFailureTextInBase64",
+             typeless_report(kPlainTop, base64("Delivery to the following recipient failed permanently.\n"),
+                             "Content-Transfer-Encoding: base64\n"),
+             Action::Replace, "report", "", false, "Subject: Cheap pills\n", "ORIGINAL-BODY"},
+        Case{"ReportWithoutTypeFailureTextInQuotedPrintable",
+             typeless_report(kPlainTop, "The message could not be deli=\nvered.\n",
+                             "Content-Transfer-Encoding: quoted-printable\n"),
+             Action::Replace, "report", "", false, "Subject: Cheap pills\n", "ORIGINAL-BODY"},
+        Case{"ReportWithoutTypeStatusPartAfterReturnedMessage",
+             typeless_report(kTop, "Your message could not be delivered.\n", "",
+                             "\n--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n--R--\n"),
+             Action::Replace, "report", "", false,
+             "--R\nContent-Type: text/rfc822-headers\n\n" + std::string(kOriginalHeaders) +
+                 "\n--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n--R--\n",
+             "ORIGINAL-BODY"},
+        Case{"ReportWithoutTypeStatusPartAfterAnotherPart",
+             typeless_report(kTop, "Your message could not be delivered.\n", "",
+                             "\n--R\nContent-Type: application/ms-tnef\n\nWINMAIL-DAT\n"
+                             "--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n"),
+             Action::Replace, "report", "", false,
+             std::string(kOriginalHeaders) +
+                 "\n--R\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; x\n\n--R--\n",
+             "WINMAIL-DAT"},
+        Case{"ReportWithoutTypeBase64ReturnedPartEndsAtStatusPart",
+             [] {
+                 // The original's body is one line without a line break, so
+                 // it is only seen when the part ends, at the status part's
+                 // delimiter.
+                 std::string s = kTop;
+                 s += "Content-Type: multipart/report; boundary=R\n\n--R\nContent-Type: text/plain\n\n"
+                      "Undeliverable.\n\n--R\nContent-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n";
+                 s += base64(std::string(kOriginalHeaders) + "\nORIGINAL-BODY");
+                 s += "--R\nContent-Type: message/delivery-status\n\nAction: failed\n--R--\n";
+                 return s;
+             }(),
+             Action::Replace, "report", "", false,
+             std::string(kOriginalHeaders) + "\n--R\nContent-Type: message/delivery-status\n\nAction: failed\n--R--\n",
+             "ORIGINAL-BODY"},
+        Case{"ReportWithoutTypeSecondReturnedMessageAfterStatusPart",
+             typeless_report(kTop, "Your message could not be delivered.\n", "",
+                             "\n--R\nContent-Type: message/delivery-status\n\nAction: failed\n"
+                             "--R\nContent-Type: message/rfc822\n\n" + inline_copy() + "--R--\n"),
+             Action::Unchanged, "report", "cannot parse: another returned message after a report part", true},
+        Case{"NestedReportWithoutTypeStatusPartOutsideIt",
+             [] {
+                 std::string s = kTop;
+                 s += "Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\nContent-Type: multipart/report; "
+                      "boundary=R\n\n--R\nContent-Type: text/plain\n\nUndeliverable.\n"
+                      "--R\nContent-Type: message/rfc822\n\n" +
+                      inline_copy() +
+                      "--R--\n--OUT\nContent-Type: message/delivery-status\n\nAction: failed\n--OUT--\n";
+                 return s;
+             }(),
+             Action::Unchanged, "report-in-mixed", "part after the returned message, outside its multipart", true},
+        Case{"NestedReportWithoutTypeAttachmentOutsideIt",
+             [] {
+                 std::string s = kTop;
+                 s += "Content-Type: multipart/mixed; boundary=OUT\n\n--OUT\nContent-Type: multipart/report; "
+                      "boundary=R\n\n--R\nContent-Type: text/plain\n\nUndeliverable.\n"
+                      "--R\nContent-Type: message/rfc822\n\n" +
+                      inline_copy() + "--R--\n--OUT\nContent-Type: text/plain\n\nDISCLAIMER\n--OUT--\n";
+                 return s;
+             }(),
+             Action::Replace, "report-in-mixed", "", false,
+             std::string(kOriginalHeaders) + "\n--R--\n\n--OUT--\n", "DISCLAIMER"},
+        Case{"ReportWithoutTypeAttachmentAfterReturnedMessage",
+             typeless_report(kTop, "Your message could not be delivered.\n", "",
+                             "\n--R\nContent-Type: application/ms-tnef\n\nWINMAIL-DAT\n--R--\nepilogue\n"),
+             Action::Replace, "report", "", false, "Subject: Cheap pills\n", "WINMAIL-DAT"},
+        Case{"ReportWithoutTypeNeverClosed", typeless_report(kTop, "Undeliverable.\n", "", "\n"), Action::Replace,
+             "report", "", false, "Subject: Cheap pills\n", "ORIGINAL-BODY"},
+        Case{"ChallengeResponseReport",
+             typeless_report("From: Sam Sender <sam@example.net>\nSubject: Please confirm your message\n"
+                             "Auto-Submitted: auto-replied\n",
+                             "To get your message delivered, reply to this notice.\n", "", "\n--R--\n",
+                             "multipart/report; report-type=x-challenge-response; boundary=R"),
+             Action::Replace, "report", "", false, "reply to this notice", "ORIGINAL-BODY"},
+        Case{"UnknownReportTypeWithoutEvidence",
+             typeless_report(kPlainTop, "Please confirm.\n", "", "\n--R--\n",
+                             "multipart/report; report-type=x-challenge-response; boundary=R"),
+             Action::Unchanged, "report", "report-type x-challenge-response is not a bounce"},
+        Case{"MixedWithFailureTextOnly",
+             mixed_bounce("Your message was not delivered: the mailbox of <nobody@example.net> is full.\n"),
+             Action::Replace, "mixed-rfc822", "", false, "Content-Type: text/rfc822-headers\n", "ORIGINAL-BODY"},
+        Case{"MixedWithFailureTextInGerman",
+             mixed_bounce("Ihre Nachricht an <nobody@example.net> konnte nicht zugestellt werden.\n"), Action::Replace,
+             "mixed-rfc822", "", false, "Subject: Cheap pills\n", "ORIGINAL-BODY"},
+        Case{"MixedWithFailureTextThenStatusPart",
+             mixed_bounce("Your message could not be delivered.\n",
+                          "\n--M\nContent-Type: message/delivery-status\n\nAction: failed\n--M--\n"),
+             Action::Replace, "mixed-rfc822", "", false,
+             "\n--M\nContent-Type: message/delivery-status\n\nAction: failed\n--M--\n", "ORIGINAL-BODY"},
+        Case{"MixedWithoutFailureText", mixed_bounce("Here is the message you asked me to keep.\n"),
+             Action::Unchanged, "not-a-bounce", "no sign of a bounce"},
+        Case{"MixedFailureTextInSecondPartOnly",
+             [] {
+                 std::string s = mixed_bounce("Hello.\n");
+                 s.replace(s.find("--M\nContent-Type: message/rfc822"), 0,
+                           "--M\nContent-Type: text/plain\n\nYour message could not be delivered.\n");
+                 return s;
+             }(),
+             Action::Unchanged, "not-a-bounce", "no sign of a bounce"},
 
         Case{"QmailInline",
              inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n", inline_copy()),
@@ -371,6 +629,45 @@ INSTANTIATE_TEST_SUITE_P(
              Action::Unchanged, "inline-qmail", "cannot parse: no header block after the inline copy marker", true},
         Case{"TextBounceWithoutCopy", inline_bounce(kQmailTop, kQmailText, "", ""), Action::Unchanged, "inline",
              "no copy of the returned message found"},
+        Case{"QmailVariantWithOtherSpacing",
+             inline_bounce(kQmailTop, kQmailText, "---  Below  this line is a copy of the message:\n\n", inline_copy()),
+             Action::Replace, "inline-qmail", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n", "ORIGINAL-BODY"},
+        Case{"QmailVariantOtherWordingFailureTextOnly",
+             inline_bounce("From: bounces@mx.example.net\nSubject: your mail\n", kQmailText,
+                           "--- Below this line is the original message.\n\n", inline_copy()),
+             Action::Replace, "inline-qmail", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n", "ORIGINAL-BODY"},
+        Case{"QmailVariantWithoutAnyOtherClue",
+             inline_bounce("From: bounces@mx.example.net\nSubject: your mail\n", "Hello.\n\n",
+                           "--- Below this line is the original message.\n\n", inline_copy()),
+             Action::Unchanged, "not-a-bounce", "not a bounce"},
+        Case{"EximCutShort",
+             inline_bounce("From: Mail Delivery System <Mailer-Daemon@mx.example.net>\nSubject: Mail delivery failed\n",
+                           "A message that you sent could not be delivered.\n\n",
+                           "------ This is a copy of the message, including all the\n\n", inline_copy()),
+             Action::Replace, "inline-exim", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n", "ORIGINAL-BODY"},
+        Case{"EximInGerman",
+             inline_bounce("From: Mail Delivery System <Mailer-Daemon@mx.example.net>\n"
+                           "Subject: Zustellung fehlgeschlagen\n",
+                           "Diese Nachricht wurde automatisch erzeugt.\n\n",
+                           "------ Dies ist eine Kopie der Nachricht, einschlie\xC3\x9F"
+                           "lich aller Kopfzeilen. ------\n\n",
+                           inline_copy()),
+             Action::Replace, "inline-exim", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n", "ORIGINAL-BODY"},
+        Case{"OriginalMessageFollowsWithFailureText",
+             inline_bounce("From: mail@mx.example.net\nSubject: Notice\n",
+                           "Your message to <nobody@example.net> could not be delivered.\n\n",
+                           "The original message follows:\n\n", inline_copy()),
+             Action::Replace, "inline-generic", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n", "ORIGINAL-BODY"},
+        Case{"VariantMarkerInRunningTextThenRealMarker",
+             inline_bounce(kQmailTop, "Delivery failed.\n\nOriginal mail below\nand more words here.\n\n",
+                           "----- Original message follows -----\n\n", inline_copy()),
+             Action::Replace, "inline-generic", "", false, "Date: Mon, 1 Jan 2024 00:00:00 +0000\n\n", "ORIGINAL-BODY"},
+        Case{"TicketAutoAckQuotingTheOriginal",
+             inline_bounce("From: Help Desk <help@example.net>\nSubject: [Ticket #123] received\n"
+                           "Auto-Submitted: auto-generated\n",
+                           "Thank you, we have opened ticket #123 for you.\n\n", "-----Original Message-----\n",
+                           inline_copy()),
+             Action::Unchanged, "not-a-bounce", "not a bounce"},
         Case{"Base64TextBounce",
              "From: MAILER-DAEMON@mx.example.net\nSubject: failure notice\nContent-Transfer-Encoding: base64\n\n" +
                  base64("--- Below this line is a copy of the message.\n\n" + inline_copy()),
@@ -499,6 +796,79 @@ TEST(BounceStripper, InlineQuotedPrintableGmailBounce_CutBetweenEncodedLines) {
     expect_chunking_invariant(m, r);
 }
 
+TEST(BounceStripper, NestedDsn_BothMultipartsClosed_ExactBody) {
+    testing::MilterMessage m = message(nested_in_mixed(""));
+    StripResult r = strip_whole(m);
+    ASSERT_EQ(r.action, Action::Replace) << r.reason;
+    std::string want = "--OUT\nContent-Type: multipart/report; report-type=delivery-status; boundary=B1\n\n";
+    want += kReportStart;
+    want += "--B1\nContent-Type: text/rfc822-headers\n\n";
+    want += kOriginalHeaders;
+    want += "\n--B1--\n\n--OUT--\n";
+    EXPECT_EQ(r.new_body, crlf(want));
+    EXPECT_EQ(r.evidence, "null-sender,report-type,status-part,from-mailer-daemon,bounce-subject,failure-text");
+}
+
+TEST(BounceStripper, ForwardedBounce_OuterAndEmbeddedReportKept_ExactBody) {
+    testing::MilterMessage m = message(forwarded_bounce());
+    StripResult r = strip_whole(m);
+    ASSERT_EQ(r.action, Action::Replace) << r.reason;
+    std::string body = crlf(forwarded_bounce());
+    body = body.substr(body.find("\r\n\r\n") + 4);
+    std::size_t returned = body.find("--B1\r\nContent-Type: message/rfc822") + 6;
+    EXPECT_EQ(r.kept_prefix_bytes, returned);
+    EXPECT_EQ(r.new_body, body.substr(0, returned) + crlf("Content-Type: text/rfc822-headers\n\n" +
+                                                          std::string(kOriginalHeaders) + "\n--B1--\n\n--FWD--\n"));
+}
+
+TEST(BounceStripper, Evidence_NamesTheCluesOfEachShape) {
+    struct {
+        std::string text;
+        std::string evidence;
+    } cases[] = {
+        {dsn(), "null-sender,report-type,status-part,from-mailer-daemon,bounce-subject,failure-text"},
+        {typeless_report(kPlainTop, "550 5.1.1 unknown\n"), "null-sender,failure-text"},
+        {inline_bounce(kQmailTop, kQmailText, "--- Below this line is a copy of the message.\n\n", inline_copy()),
+         "null-sender,marker-line,from-mailer-daemon,bounce-subject,failure-text"},
+        {"From: bob@example.org\nSubject: hello\n\nhi\n", "null-sender"},
+    };
+    for (const auto& c : cases) {
+        StripResult r = strip_whole(message(c.text));
+        EXPECT_EQ(r.evidence, c.evidence) << r.reason;
+    }
+}
+
+TEST(BounceStripper, SenderNotNull_LeftAlone) {
+    BounceOptions o;
+    o.null_sender = false;
+    StripResult r = strip_whole(message(dsn()), o);
+    EXPECT_EQ(r.action, Action::Unchanged);
+    EXPECT_EQ(r.kind, "not-a-bounce");
+    EXPECT_EQ(r.reason, "not a bounce: the envelope sender is not null");
+    EXPECT_EQ(r.evidence, "report-type,from-mailer-daemon,bounce-subject");
+}
+
+TEST(BounceStripper, WatchedReport_LongLinesAndCrlfSplitAcrossChunks_SameResult) {
+    std::string long_line(3 * bounce::MultipartScanner::kWatchLineBytes, 'y');
+    std::string text = typeless_report(
+        kTop, "Undeliverable.\n", "",
+        "\n" + long_line + "\n--R\nContent-Type: text/plain; name=\"" + long_line + "\"\n\nnote\n--R--\n");
+    testing::MilterMessage m = message(text);
+    StripResult r = strip_whole(m);
+    ASSERT_EQ(r.action, Action::Replace) << r.reason;
+    expect_chunking_invariant(m, r);
+    std::string with_status = typeless_report(
+        kTop, "Undeliverable.\n", "",
+        "\n" + long_line + "\n--R\nX-Long: " + long_line + "\nContent-Type: message/delivery-status\n\nx\n--R--\n");
+    testing::MilterMessage ms = message(with_status);
+    StripResult rs = strip_whole(ms);
+    ASSERT_EQ(rs.action, Action::Replace) << rs.reason;
+    EXPECT_NE(
+        rs.new_body.find(crlf("--R\nX-Long: " + long_line + "\nContent-Type: message/delivery-status\n\nx\n--R--\n")),
+        std::string::npos);
+    expect_chunking_invariant(ms, rs);
+}
+
 // --- streaming, the cap, SKIP ---
 
 TEST(BounceStripper, Body_ReturnsFalseRightAfterTheOriginalsHeaderBlockAndFirstBodyLine) {
@@ -613,6 +983,39 @@ TEST(BounceStripper, FiftyMegabyteTextWithoutMarker_BoundedByTheCap) {
     EXPECT_LT(growth, 3u * 1024 * 1024);  // about the cap, never the message
     EXPECT_EQ(r.action, Action::Unchanged);
     EXPECT_EQ(r.reason, "over max_kept_bytes (1048576)");
+}
+
+TEST(BounceStripper, FiftyMegabyteReportWithoutReportType_ReadToTheEndInBoundedMemory) {
+    // Accepted on weaker clues, so the stripper reads on to the end to see
+    // that no status part follows; it keeps none of the returned body.
+    std::string text = typeless_report(kTop, "Your message could not be delivered.\n", "", "");
+    testing::MilterMessage m = message(text);
+    std::string head = m.body.substr(0, m.body.find("ORIGINAL-BODY-LINE-1"));
+    std::size_t total = 0, chunks_wanted = 0, growth = 0;
+    std::string chunk;
+    while (chunk.size() < 65535 - 80) chunk += "ORIGINAL-BODY-LINE: lorem ipsum dolor sit amet, consectetur\r\n";
+    std::size_t before = heap_in_use();
+    BounceStripper s;
+    for (const auto& [name, value] : m.fields) s.header(name, value);
+    s.end_of_headers();
+    s.body(head);
+    total = head.size();
+    std::size_t peak = before;
+    while (total < 50u * 1024 * 1024) {
+        chunks_wanted += s.body(chunk);
+        total += chunk.size();
+        peak = std::max(peak, heap_in_use());
+    }
+    const std::string_view close = "\r\n--R--\r\n";
+    EXPECT_FALSE(s.body(close));  // the close delimiter decides
+    growth = peak - before;
+    StripResult r = s.finish(true);
+    EXPECT_EQ(chunks_wanted, (total - head.size()) / chunk.size());
+    EXPECT_LT(growth, 256u * 1024);
+    ASSERT_EQ(r.action, Action::Replace) << r.reason;
+    EXPECT_EQ(r.kind, "report");
+    EXPECT_EQ(r.new_body.find("ORIGINAL-BODY"), std::string::npos);
+    EXPECT_EQ(r.bytes_removed, total + close.size() - r.new_body.size());
 }
 
 // --- other properties ---

@@ -198,6 +198,21 @@ TEST_F(BounceSessionTest, TrustedNullSender_Stripped_HeaderThenBody) {
     EXPECT_NE(e.new_body.find("Subject: orig"), std::string::npos);
     EXPECT_NE(e.new_body.find("text/rfc822-headers"), std::string::npos);
     EXPECT_EQ(metrics_.bounces_stripped.load(), 1u);
+    EXPECT_TRUE(logged("bounce: from=<> client=relay[192.0.2.5]: stripped the returned original's body (dsn, "));
+    EXPECT_TRUE(logged(" bytes; evidence=null-sender,report-type,status-part); its headers kept"));
+}
+
+TEST_F(BounceSessionTest, LeftUnchanged_LogNamesReasonAndEvidence) {
+    Connection c(runtime(), {"localhost", "127.0.0.1"}, services_);
+    c.on_mail("\"\"", "");
+    c.on_header("From", " MAILER-DAEMON@x.test");
+    c.on_header("Content-Type", " multipart/report; boundary=\"B\"");
+    c.on_end_of_headers();
+    c.on_body("--B\r\nContent-Type: text/plain\r\n\r\nHello.\r\n--B--\r\n");
+    EXPECT_FALSE(c.on_eom(false).replace_body);
+    EXPECT_TRUE(
+        logged("bounce: from=<> client=localhost[127.0.0.1]: left unchanged (report): no returned message "
+               "part; evidence=null-sender,from-mailer-daemon"));
 }
 
 TEST_F(BounceSessionTest, OrdinaryMail_ContentNotWanted) {

@@ -40,17 +40,16 @@ bool known_non_bounce_multipart(std::string_view subtype) {
     return false;
 }
 
-// RFC 2046 5.1.1: 1 to 70 characters, not ending in a space. Real MTAs stay
-// within that; we allow up to 200 (what a lenient reader accepts) but never a
-// line break or an empty boundary.
+}  // namespace
+
+// RFC 2046 5.1.1 says 1 to 70 characters, not ending in a space. Real MTAs
+// stay within that.
 bool usable_boundary(std::string_view b) {
     if (b.empty() || b.size() > 200) return false;
     for (char c : b)
         if (c == '\r' || c == '\n' || c == '\0') return false;
     return true;
 }
-
-}  // namespace
 
 bool from_looks_like_mailer_daemon(std::string_view from_value) {
     std::string v = to_lower_ascii(decode_encoded_words(unfold(from_value)));
@@ -104,17 +103,22 @@ void HeaderClassifier::add(std::string_view name, std::string_view value) {
         subject_ = std::string(value);
     else if (iequals_ascii(name, "X-Failed-Recipients"))
         failed_recipients_ = true;
-    else if (iequals_ascii(name, "Auto-Submitted"))
-        auto_submitted_replied_ = starts_with_icase(trim(unfold(value)), "auto-replied");
-    else if (iequals_ascii(name, "X-Autoreply") || iequals_ascii(name, "X-Autorespond") ||
-             iequals_ascii(name, "X-Autoresponse"))
+    else if (iequals_ascii(name, "Auto-Submitted")) {
+        std::string v = to_lower_ascii(trim(unfold(value)));
+        auto_submitted_ = !v.empty() && v.rfind("no", 0) != 0;
+        auto_submitted_replied_ = v.rfind("auto-replied", 0) == 0;
+    } else if (iequals_ascii(name, "X-Autoreply") || iequals_ascii(name, "X-Autorespond") ||
+               iequals_ascii(name, "X-Autoresponse"))
         autoreply_header_ = true;
 }
 
 TopLevel HeaderClassifier::classify() const {
     TopLevel t;
-    t.bounce_evidence =
-        failed_recipients_ || from_looks_like_mailer_daemon(from_) || subject_looks_like_bounce(subject_);
+    if (failed_recipients_) t.evidence.add(Clue::FailedRecipients);
+    if (from_looks_like_mailer_daemon(from_)) t.evidence.add(Clue::FromMailerDaemon);
+    if (subject_looks_like_bounce(subject_)) t.evidence.add(Clue::BounceSubject);
+    if (auto_submitted_) t.evidence.add(Clue::AutoSubmitted);
+    const bool header_says_bounce = t.evidence.header_says_bounce();
 
     // Content-Transfer-Encoding: duplicates must agree.
     TransferEncoding cte = TransferEncoding::Identity;
@@ -144,14 +148,19 @@ TopLevel HeaderClassifier::classify() const {
             t.container = Container::Report;
             if (t.report_type == "feedback-report")
                 return leave_alone(t, "arf", "ARF feedback report (RFC 5965); left alone");
+            t.report_type_known = t.report_type == "delivery-status" || t.report_type == "disposition-notification";
+            if (t.report_type_known) t.evidence.add(Clue::ReportType);
             if (t.report_type == "delivery-status")
                 t.kind = "dsn";
             else if (t.report_type == "disposition-notification")
                 t.kind = "mdn";
             else if (t.report_type.empty())
                 t.kind = "report";
-            else
+            else if (t.report_type == "tlsrpt" || (!header_says_bounce && !t.evidence.has(Clue::AutoSubmitted)))
+                // RFC 8460 TLS reports, and reports of types nobody told us about.
                 return leave_alone(t, "report", "report-type " + printable(t.report_type, 64) + " is not a bounce");
+            else
+                t.kind = "report";
         } else if (known_non_bounce_multipart(ct.subtype)) {
             return leave_alone(t, "not-a-bounce", "multipart/" + ct.subtype + " is not a bounce shape");
         } else {
@@ -177,10 +186,10 @@ TopLevel HeaderClassifier::classify() const {
 
     if (ct.is("text/plain")) {
         if ((auto_submitted_replied_ || autoreply_header_ || subject_looks_like_auto_reply(subject_)) &&
-            !t.bounce_evidence)
+            !header_says_bounce)
             return leave_alone(t, "auto-reply", "auto-reply (RFC 3834); left alone");
         if (cte == TransferEncoding::Base64 || cte == TransferEncoding::Unknown) {
-            if (!t.bounce_evidence) return leave_alone(t, "not-a-bounce", "single-part text without bounce evidence");
+            if (!header_says_bounce) return leave_alone(t, "not-a-bounce", "single-part text without bounce evidence");
             return leave_alone(t, "inline",
                                std::string("cannot parse: single-part bounce with Content-Transfer-Encoding ") +
                                    transfer_encoding_name(cte) + " not handled",

@@ -3,7 +3,12 @@
 // or multipart/mixed bounce (with its boundary), a single-part text bounce
 // that may carry an inline copy, or something to leave alone (ARF feedback
 // reports, auto-replies, other media types, unparseable or conflicting
-// Content-Type headers).
+// Content-Type headers). It also records the header clues
+// (bounce_evidence.hpp): report-type, Auto-Submitted, From, Subject,
+// X-Failed-Recipients. A multipart/report without report-type is scanned
+// (kind "report"); one with a report-type other than delivery-status or
+// disposition-notification only if the headers carry a clue (challenge-
+// response systems label their notices so), and ARF and TLS reports never.
 // Thread-safety: one HeaderClassifier per message; not thread-safe.
 // Failure: never fails; a message it cannot understand is classified
 // Shape::LeaveAlone with could_not_parse set and a reason.
@@ -13,6 +18,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/bounce/bounce_evidence.hpp"
 #include "core/bounce/header_fields.hpp"
 
 namespace rcptguard::bounce {
@@ -29,11 +35,14 @@ struct TopLevel {
     Container container = Container::Mixed;
     std::string boundary;
     std::string report_type;  // lower case; "" when absent
+    // report-type=delivery-status or disposition-notification: the report
+    // says itself that it is a bounce or a read receipt.
+    bool report_type_known = false;
     // Single part only: the body's transfer encoding (Identity, 7bit, 8bit, binary or QP).
     TransferEncoding encoding = TransferEncoding::Identity;
-    // From, Subject or X-Failed-Recipients say "bounce" (RFC 3464 gives no
-    // header for it; these are what MTAs actually write).
-    bool bounce_evidence = false;
+    // The clues in the top-level header: ReportType, AutoSubmitted,
+    // FromMailerDaemon, BounceSubject, FailedRecipients.
+    Evidence evidence;
     // The message already carries 8-bit data: a top-level header with bytes
     // >= 0x80, or Content-Transfer-Encoding 8bit/binary.
     bool eight_bit = false;
@@ -50,10 +59,15 @@ private:
     std::string from_;
     std::string subject_;
     bool failed_recipients_ = false;
+    bool auto_submitted_ = false;  // any value but "no" (RFC 3834 section 5)
     bool auto_submitted_replied_ = false;
     bool autoreply_header_ = false;
     bool eight_bit_ = false;
 };
+
+// RFC 2046 5.1.1: 1 to 70 characters; we allow up to 200 (what a lenient
+// reader accepts) but never a line break or an empty boundary.
+bool usable_boundary(std::string_view boundary);
 
 // Keyword tests, exposed for the unit tests.
 bool from_looks_like_mailer_daemon(std::string_view from_value);

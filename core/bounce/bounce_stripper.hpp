@@ -2,16 +2,39 @@
 // keeps its header block, so backscatter costs the recipient a report, not a
 // copy of somebody else's spam. Handles RFC 3464 DSNs and RFC 8098 MDNs
 // (multipart/report; report-type=delivery-status | disposition-notification),
-// multipart/mixed bounces with an attached message/rfc822, and single-part
-// text bounces that paste the original after a known marker (qmail, Exim,
-// Gmail, Sendmail, Domino, OpenSMTPD, ...). ARF feedback reports,
+// multipart/report without report-type (or with one of a challenge-response
+// system), a DSN nested one level down (the first part of a multipart/mixed,
+// or a bounce forwarded inside a message/rfc822), multipart/mixed bounces
+// with an attached message/rfc822, and single-part text bounces that paste
+// the original after a known marker (qmail, Exim, Gmail, Sendmail, Domino,
+// OpenSMTPD, ..., and variants of their wording). ARF feedback reports,
 // auto-replies and ordinary mail are left alone.
+//
+// Evidence (bounce_evidence.hpp): a message is taken for a bounce only on
+// clues, and StripResult::evidence names every clue found, for the log:
+//  - multipart/report with report-type delivery-status or
+//    disposition-notification, or any status part before the returned
+//    message: a report;
+//  - multipart/mixed: From/Subject/X-Failed-Recipients say "bounce", or a
+//    status part or nested report precedes the returned message, or the
+//    first part names a delivery failure (then read to the end, below);
+//  - multipart/report without report-type or status part: From/Subject/
+//    X-Failed-Recipients, Auto-Submitted, or a failure named in the first
+//    part (then read to the end, below);
+//  - single-part text: a marker line; the generic ones and all variants also
+//    need From/Subject/X-Failed-Recipients or a failure named before it.
+// The null sender is a clue the caller vouches for (BounceOptions); it is
+// never enough alone. Shapes accepted on the weaker clues are read to the
+// end of the body (keeping none of the returned message) and left unchanged
+// if a status, feedback or report part follows the returned message.
 //
 // Streaming and bounded: the stripper keeps only the body bytes before the
 // returned part plus the returned part's headers and the original's header
 // block, at most BounceOptions::max_kept_bytes; once it has them, body()
-// returns false and the rest of the body is never needed (SMFIS_SKIP). Peak
-// memory is about twice max_kept_bytes, whatever the size of the message.
+// returns false and the rest of the body is never needed (SMFIS_SKIP). A
+// shape that must be read to the end keeps reading line by line, holding at
+// most one line of 4 KiB besides what it kept. Peak memory is about twice
+// max_kept_bytes, whatever the size of the message.
 //
 // What a Replace keeps: every body byte before the returned part, unchanged
 // (preamble, earlier parts, the delimiter line that opens the returned part);
@@ -23,7 +46,9 @@
 // For an inline copy, the body is cut right after the copy's header block.
 // The result (action, kind, reason, new_body) depends only on the body bytes
 // up to the point where the stripper stopped - not on how the body was
-// chunked and not on what follows.
+// chunked and not on what follows. For a nested DSN the rewritten part is
+// followed by the close delimiters of both multiparts, inner first; what
+// followed the returned part in either is dropped.
 //
 // Top-level headers: the stripper never needs a top-level header changed.
 // The top-level Content-Type (and its boundary) and Content-Transfer-Encoding
@@ -46,7 +71,8 @@
 //                 then smfi_replacebody(new_body) in chunks of at most 65535
 //                 bytes back to back with nothing in between (Postfix closes
 //                 the body at the first other request), then SMFIS_CONTINUE.
-//                 Log r.kind and r.reason (Unchanged) or r.bytes_removed.
+//                 Log r.kind, r.evidence and r.reason (Unchanged) or
+//                 r.bytes_removed.
 //
 // Thread-safety: one BounceStripper per message; not thread-safe (libmilter
 // serialises the callbacks of one connection). Distinct objects share nothing.
@@ -70,16 +96,25 @@ struct BounceOptions {
     // returned original's header block. A bounce that needs more is left
     // Unchanged ("over max_kept_bytes").
     std::size_t max_kept_bytes = 1 << 20;
+    // The envelope sender is null. The milter creates a stripper only then;
+    // a caller that knows otherwise gets every message back unchanged.
+    bool null_sender = true;
 };
 
 struct StripResult {
     enum class Action { Unchanged, Replace };
     Action action = Action::Unchanged;
-    // What the message was taken for: "dsn", "mdn", "mixed-rfc822",
-    // "inline-qmail", "inline-exim", "inline-sendmail", "inline-lotus",
-    // "inline-opensmtpd", "inline-generic"; and for Unchanged also "arf",
-    // "auto-reply", "report", "inline", "not-a-bounce", "unknown".
+    // What the message was taken for: "dsn", "mdn", "report" (a
+    // multipart/report without report-type or status part), "mixed-rfc822",
+    // "dsn-in-mixed", "dsn-in-rfc822" (and "mdn-..."/"report-..." for those
+    // nested one level down), "inline-qmail", "inline-exim",
+    // "inline-sendmail", "inline-lotus", "inline-opensmtpd",
+    // "inline-generic"; and for Unchanged also "arf", "auto-reply", "inline",
+    // "not-a-bounce", "unknown".
     std::string kind;
+    // The clues found (bounce_evidence.hpp), e.g.
+    // "null-sender,report-type,status-part,from-mailer-daemon"; "none" if none.
+    std::string evidence;
     // For Unchanged: why, for the log (e.g. "not a bounce: ...", "ARF feedback
     // report (RFC 5965); left alone", "already headers only (...)", "cannot
     // parse: closing boundary of part 2 missing", "over max_kept_bytes (1048576)").

@@ -6,8 +6,16 @@
 
 namespace rcptguard::bounce {
 
-InlineScanner::InlineScanner(TransferEncoding encoding, bool bounce_evidence)
-    : quoted_printable_(encoding == TransferEncoding::QuotedPrintable), bounce_evidence_(bounce_evidence) {}
+InlineScanner::InlineScanner(TransferEncoding encoding, const Evidence& header_evidence)
+    : quoted_printable_(encoding == TransferEncoding::QuotedPrintable),
+      header_says_bounce_(header_evidence.header_says_bounce()) {}
+
+Evidence InlineScanner::evidence() const {
+    Evidence e;
+    if (marker_found_) e.add(Clue::MarkerLine);
+    if (failure_.found()) e.add(Clue::FailureText);
+    return e;
+}
 
 const ScanOutcome& InlineScanner::line(std::string_view content, std::size_t begin, std::size_t end) {
     if (outcome_.decided()) return outcome_;
@@ -28,8 +36,13 @@ const ScanOutcome& InlineScanner::line(std::string_view content, std::size_t beg
 void InlineScanner::logical_line(std::string_view content, std::size_t begin, std::size_t end) {
     if (!copy_) {
         const InlineMarker* m = match_inline_marker(content);
-        if (!m || (m->needs_bounce_evidence && !bounce_evidence_)) return;
+        if (!m || (m->needs_bounce_evidence && !header_says_bounce_ && !failure_.found())) {
+            failure_.line(content);
+            return;
+        }
         kind_ = m->kind;
+        variant_ = m->variant;
+        marker_found_ = true;
         if (m->headers_only) {
             outcome_.unchanged(kind_, "already headers only (inline copy of the headers)", false);
             return;
@@ -48,6 +61,12 @@ void InlineScanner::logical_line(std::string_view content, std::size_t begin, st
             return;
         case HeaderBlockCollector::Event::HasBody: outcome_.strip(kind_); return;
         case HeaderBlockCollector::Event::NoHeaders:
+            if (variant_) {
+                // Wording that looked like a marker, in running text: look on.
+                copy_.reset();
+                marker_found_ = false;
+                return logical_line(content, begin, end);
+            }
             outcome_.unchanged(kind_, "cannot parse: no header block after the inline copy marker", true);
             return;
     }
@@ -62,7 +81,7 @@ const ScanOutcome& InlineScanner::end_of_body() {
         if (outcome_.decided()) return outcome_;
     }
     if (!copy_) {
-        if (bounce_evidence_)
+        if (header_says_bounce_)
             outcome_.unchanged("inline", "no copy of the returned message found", false);
         else
             outcome_.unchanged("not-a-bounce", "not a bounce: no report, no attached or inline copy", false);

@@ -46,11 +46,4 @@ RewrittenPart rewrite_returned_part(const ReturnedPart& part, bool message_is_ei
     return out;
 }
 
-std::string close_delimiter(std::string_view boundary) {
-    std::string s = "\r\n--";
-    s.append(boundary);
-    s.append("--\r\n");
-    return s;
-}
-
 }  // namespace rcptguard::bounce

@@ -1,7 +1,7 @@
 // rewrite: builds what replaces a returned part: the same part turned into
 // text/rfc822-headers (RFC 6522) or, for message/global, message/global-headers
-// (RFC 6533), holding only the original's header block, followed by the
-// close delimiter of the top-level multipart.
+// (RFC 6533), holding only the original's header block. The close
+// delimiters that follow it come from the scanner (MultipartScanner::closing).
 // 8-bit policy: removing content must never add 8-bit data to a message that
 // was 7-bit (the envelope's BODY= cannot be changed by a milter). A header
 // block copied as it was keeps its bytes (they were in the message already)
@@ -27,8 +27,5 @@ struct RewrittenPart {
 };
 
 RewrittenPart rewrite_returned_part(const ReturnedPart& part, bool message_is_eight_bit);
-
-// "\r\n--boundary--\r\n": the CRLF before the delimiter belongs to it (RFC 2046 5.1.1).
-std::string close_delimiter(std::string_view boundary);
 
 }  // namespace rcptguard::bounce

@@ -102,6 +102,7 @@ int main(int argc, char** argv) {
     std::ostringstream v;
     v << "{\"action\":" << json_string(r.action == rcptguard::StripResult::Action::Replace ? "replace" : "unchanged")
       << ",\"kind\":" << json_string(r.kind) << ",\"reason\":" << json_string(r.reason)
+      << ",\"evidence\":" << json_string(r.evidence)
       << ",\"could_not_parse\":" << (r.could_not_parse ? "true" : "false") << ",\"bytes_removed\":" << r.bytes_removed
       << ",\"bytes_removed_exact\":" << (r.bytes_removed_exact ? "true" : "false")
       << ",\"kept_prefix_bytes\":" << r.kept_prefix_bytes << ",\"body_bytes\":" << m.body.size()
