@@ -14,7 +14,6 @@ namespace {
 // A key and a domain no database holds (RFC 2606 reserves .invalid).
 constexpr char kProbeKey[] = "rcptguard-probe@invalid";
 constexpr char kProbeDomain[] = "invalid";
-constexpr std::size_t kMaxKeysAtOnce = 3;
 
 std::vector<std::string_view> bind_values(const SqlTemplate& t, const SqlKeyParts& k) {
     std::vector<std::string_view> v;

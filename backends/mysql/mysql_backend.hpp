@@ -62,6 +62,11 @@ public:
     MysqlBackend(std::string name, MysqlOptions opts);
     ~MysqlBackend() override;
 
+    // All of a recipient's keys in one statement, up to this many (an
+    // internationalised address has six: both forms of the domain, with and
+    // without +detail, and both catch-alls); more are asked key by key.
+    static constexpr std::size_t kMaxKeysAtOnce = 6;
+
     LookupResult lookup(std::string_view key) const noexcept override;
     LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
     bool answers_domains() const noexcept override { return !opts_.domain_query.empty(); }
@@ -89,7 +94,7 @@ private:
              std::vector<long long>* row, std::string* error) const;
 
     MysqlOptions opts_;
-    std::string exists_sql_[4];  // for 1, 2 and 3 keys
+    std::string exists_sql_[kMaxKeysAtOnce + 1];  // [n]: n keys at once, 1 <= n <= kMaxKeysAtOnce
     std::string domain_sql_;
     mutable HostHealth health_;
     mutable Pool pool_;
