@@ -61,9 +61,14 @@ public:
     SqliteBackend(std::string name, SqliteOptions opts);
     ~SqliteBackend() override;
 
+    static constexpr std::size_t kMaxKeysAtOnce = 6;
+
     LookupResult lookup(std::string_view key) const noexcept override;
-    // With the default schema, all keys in one statement (one index probe per
-    // key, most specific first, stopping at the first row).
+    // All keys in one statement (default schema: one index probe per key,
+    // most specific first, stopping at the first row; a site's own query: one
+    // EXISTS per key), up to
+    // kMaxKeysAtOnce keys (an internationalised domain's six); more are asked
+    // key by key.
     LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
     bool answers_domains() const noexcept override { return !opts_.domain_query.empty(); }
     LookupResult lookup_domain(std::string_view domain) const noexcept override;
@@ -83,9 +88,10 @@ private:
     struct Conn {
         sqlite3* db = nullptr;
         sqlite3_stmt* stmt = nullptr;
-        sqlite3_stmt* any2_stmt = nullptr;  // default schema only: two keys at once
-        sqlite3_stmt* any3_stmt = nullptr;  // ... three keys
-        sqlite3_stmt* exists[4] = {};       // query with placeholders: for 1, 2 and 3 keys
+        // Default schema only: any_stmt[n] asks n keys at once (2 <= n <= kMaxKeysAtOnce).
+        sqlite3_stmt* any_stmt[kMaxKeysAtOnce + 1] = {};
+        // query with placeholders: exists[n] asks n keys at once (1 <= n <= kMaxKeysAtOnce).
+        sqlite3_stmt* exists[kMaxKeysAtOnce + 1] = {};
         sqlite3_stmt* domain_stmt = nullptr;
         Conn() = default;
         Conn(const Conn&) = delete;

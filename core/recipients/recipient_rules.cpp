@@ -54,8 +54,11 @@ RecipientCheck RecipientRules::check(std::string_view raw) const {
     }
     bool ours = settings_.domains.contains(a.domain);
     if (!ours && lookups_.domains && !a.domain.empty() && a.domain.front() != '[') {
-        // "domains = backend:NAME": the database says which domains are ours.
-        KeyAnswer d = lookups_.domains->lookup({a.domain});
+        // "domains = backend:NAME": the database says which domains are ours,
+        // holding an internationalised domain in either form.
+        std::vector<std::string> forms{a.domain};
+        if (std::string u = unicode_domain(a.domain); u != a.domain) forms.push_back(std::move(u));
+        KeyAnswer d = lookups_.domains->lookup(forms);
         if (d.status == LookupStatus::TempFail) {
             // Unknown whether the domain is ours: never a verdict, never "not ours".
             c.verdict = Verdict::TempFail;
