@@ -39,6 +39,12 @@ struct Server {
                              const std::vector<std::string>& hosts, milliseconds retry_after)>
         make;
     std::string password;
+    // The statements the backend's sessions ran that name table, as the
+    // server records them (watch_statements() first): MariaDB's general log
+    // holds every execution; PostgreSQL's pg_stat_activity the last one of
+    // each session.
+    std::function<void()> watch_statements;
+    std::function<std::vector<std::string>(const std::string& table)> statements_on;
 };
 
 std::vector<ServerAddress> addresses(const std::vector<std::string>& hosts, int port) {
@@ -59,6 +65,11 @@ Server pgsql_server() {
     s.exec = [](const std::string& sql) { PgsqlFixture::shared().exec(sql); };
     s.grant = [](const std::string& t) { PgsqlFixture::shared().exec("GRANT SELECT ON " + t + " TO rcptguard"); };
     s.new_table = [](const std::vector<std::string>& rows) { return PgsqlFixture::shared().new_table(rows); };
+    s.watch_statements = [] {};
+    s.statements_on = [](const std::string& table) {
+        return PgsqlFixture::shared().column(
+            "SELECT query FROM pg_stat_activity WHERE usename = 'rcptguard' AND query LIKE '%" + table + " %'");
+    };
     s.stop = [] { PgsqlFixture::shared().stop(); };
     s.start = [] { PgsqlFixture::shared().start(); };
     s.kill = [] { PgsqlFixture::shared().kill(); };
@@ -94,6 +105,17 @@ Server mysql_server() {
         MysqlFixture::shared().exec("GRANT SELECT ON mail." + t + " TO 'rcptguard'@'127.0.0.1'");
     };
     s.new_table = [](const std::vector<std::string>& rows) { return MysqlFixture::shared().new_table(rows); };
+    s.watch_statements = [] {
+        MysqlFixture::shared().exec("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1");
+    };
+    s.statements_on = [](const std::string& table) {
+        auto out = MysqlFixture::shared().column(
+            "SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE command_type = 'Execute' AND "
+            "argument LIKE '%" +
+            table + " %'");
+        MysqlFixture::shared().exec("SET GLOBAL general_log = 0; TRUNCATE TABLE mysql.general_log");
+        return out;
+    };
     s.stop = [] { MysqlFixture::shared().stop(); };
     s.start = [] { MysqlFixture::shared().start(); };
     s.kill = [] { MysqlFixture::shared().kill(); };
@@ -151,6 +173,30 @@ TEST_P(SqlBackend, LocalPartAndDomainPlaceholders_BoundSeparately) {
     std::size_t matched = 9;
     EXPECT_EQ(b->lookup_any({"x@catchall.test", "@catchall.test"}, &matched).status, LookupStatus::Found);
     EXPECT_EQ(matched, 1u);
+}
+
+// An internationalised address has six keys (both forms of the domain, with
+// and without +detail, both catch-alls): one statement asks them all.
+TEST_P(SqlBackend, SixKeys_OneStatement_MostSpecificMatchNamed) {
+    std::string t = s().new_table({"@b\xC3\xBC\x63her.test", "j\xC3\xB6rg@xn--bcher-kva.test"});
+    auto b = s().make(query_for(t), "", {}, milliseconds(2000));
+    std::vector<std::string> keys = {"j\xC3\xB6rg+news@xn--bcher-kva.test",
+                                     "j\xC3\xB6rg+news@b\xC3\xBC\x63her.test",
+                                     "j\xC3\xB6rg@xn--bcher-kva.test",
+                                     "j\xC3\xB6rg@b\xC3\xBC\x63her.test",
+                                     "@xn--bcher-kva.test",
+                                     "@b\xC3\xBC\x63her.test"};
+    ASSERT_EQ(b->lookup("@b\xC3\xBC\x63her.test").status, LookupStatus::Found);  // connected and prepared
+    s().watch_statements();
+    std::size_t matched = 99;
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 2u);
+    std::vector<std::string> ran = s().statements_on(t);
+    ASSERT_EQ(ran.size(), 1u);
+    std::size_t exists = 0;
+    for (std::size_t at = ran[0].find("EXISTS ("); at != std::string::npos; at = ran[0].find("EXISTS (", at + 1))
+        ++exists;
+    EXPECT_EQ(exists, 6u) << ran[0];
 }
 
 TEST_P(SqlBackend, DomainQuery_FoundNotFound_AndHostileDomainsAreData) {

@@ -146,6 +146,18 @@ void MysqlFixture::exec(const std::string& sql) {
     if (mysql_errno(c.m) != 0) throw std::runtime_error(std::string("mysql fixture: ") + mysql_error(c.m));
 }
 
+std::vector<std::string> MysqlFixture::column(const std::string& sql) {
+    AdminConn c(home_ + "/mysqld.sock", kDatabase);
+    if (mysql_query(c.m, sql.c_str()) != 0)
+        throw std::runtime_error("mysql fixture: " + sql.substr(0, 200) + ": " + mysql_error(c.m));
+    MYSQL_RES* r = mysql_store_result(c.m);
+    if (!r) throw std::runtime_error("mysql fixture: " + sql.substr(0, 200) + ": no result");
+    std::vector<std::string> out;
+    while (MYSQL_ROW row = mysql_fetch_row(r)) out.emplace_back(row[0] ? row[0] : "");
+    mysql_free_result(r);
+    return out;
+}
+
 std::string MysqlFixture::new_table(const std::vector<std::string>& rows) {
     std::string name = "t" + std::to_string(++next_table_);
     std::string sql = "CREATE TABLE " + name + " (address varchar(1100) NOT NULL) DEFAULT CHARSET utf8mb4;";

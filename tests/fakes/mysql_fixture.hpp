@@ -47,6 +47,8 @@ public:
 
     // Runs SQL (several statements) as root in kDatabase.
     void exec(const std::string& sql);
+    // Runs one SELECT as the root; the first column of every row (NULL as "").
+    std::vector<std::string> column(const std::string& sql);
     // A fresh table "tN (address varchar(1100))" holding rows, readable by kUser.
     std::string new_table(const std::vector<std::string>& rows);
 

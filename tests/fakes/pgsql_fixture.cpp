@@ -127,6 +127,26 @@ void PgsqlFixture::exec(const std::string& sql) {
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) throw std::runtime_error("pgsql fixture: " + sql + ": " + e);
 }
 
+std::vector<std::string> PgsqlFixture::column(const std::string& sql) {
+    std::string conninfo = "host=" + home_ + " port=" + std::to_string(port_) + " user=postgres dbname=" + kDatabase;
+    PGconn* c = PQconnectdb(conninfo.c_str());
+    if (PQstatus(c) != CONNECTION_OK) {
+        std::string e = PQerrorMessage(c);
+        PQfinish(c);
+        throw std::runtime_error("pgsql fixture: connect: " + e);
+    }
+    PGresult* r = PQexec(c, sql.c_str());
+    std::vector<std::string> out;
+    bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
+    std::string e = PQresultErrorMessage(r);
+    if (ok)
+        for (int i = 0; i < PQntuples(r); ++i) out.emplace_back(PQgetvalue(r, i, 0));
+    PQclear(r);
+    PQfinish(c);
+    if (!ok) throw std::runtime_error("pgsql fixture: " + sql + ": " + e);
+    return out;
+}
+
 std::string PgsqlFixture::new_table(const std::vector<std::string>& rows) {
     std::string name = "t" + std::to_string(++next_table_);
     std::string sql = "CREATE TABLE " + name + " (address text NOT NULL);";
