@@ -48,14 +48,16 @@ OPT_release := -O2 -g
 OPT_asan    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 OPT_tsan    := -O1 -g -fsanitize=thread
 OPT_fuzz    := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined,fuzzer-no-link
-ALL_CPPFLAGS = -I. -I$(BUILD)/gen $(CPPFLAGS)
+# libpq's and MariaDB Connector/C's headers live in their own directories.
+SQL_CPPFLAGS := -I/usr/include/postgresql -I/usr/include/mariadb
+ALL_CPPFLAGS = -I. -I$(BUILD)/gen $(SQL_CPPFLAGS) $(CPPFLAGS)
 ALL_CXXFLAGS = -std=$(CXXSTD) $(WARNINGS) $(OPT_$(CONFIG)) $(CXXFLAGS) -pthread
 ALL_LDFLAGS  = $(filter -fsanitize=%,$(OPT_$(CONFIG))) $(LDFLAGS) -pthread
 DEPFLAGS     = -MMD -MP
 
 # System libraries, by the layer that needs them.
 LIBS_UTIL     := -lidn2 -lunistring
-LIBS_BACKENDS := -lsqlite3 -lldap -llber
+LIBS_BACKENDS := -lsqlite3 -lldap -llber -lpq -lmariadb
 LIBS_CORE     := -lcrypto
 LIBS_MILTER   := -lmilter -lcpp-httplib
 LIBS_LAYERS   := $(LIBS_CORE) $(LIBS_BACKENDS) $(LIBS_UTIL)

@@ -15,6 +15,14 @@ LookupResult Backend::lookup_any(const std::vector<std::string>& keys, std::size
     return LookupResult::not_found();
 }
 
+LookupResult Backend::lookup_domain(std::string_view) const noexcept {
+    try {
+        return LookupResult::tempfail("backend " + name() + " has no domain_query");
+    } catch (...) {
+        return LookupResult::tempfail("out of memory");
+    }
+}
+
 const char* to_string(LookupStatus s) {
     switch (s) {
         case LookupStatus::Found: return "found";

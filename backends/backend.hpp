@@ -16,6 +16,11 @@
 // store cannot tell. The default asks lookup() key by key and stops at the
 // first Found or TempFail; a backend may answer all keys in one round trip.
 //
+// lookup_domain(domain) answers whether a domain is one the store serves
+// (the SQL backends' domain_query, for "domains = backend:NAME"): Found,
+// NotFound or TempFail like lookup(). Only a backend whose answers_domains()
+// is true is ever asked; the default answers TempFail.
+//
 // maintain() is called periodically (about once a second) from one maintenance
 // thread; backends use it to notice changed files. It must not block lookups.
 #pragma once
@@ -48,6 +53,8 @@ public:
 
     virtual LookupResult lookup(std::string_view key) const noexcept = 0;
     virtual LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept;
+    virtual bool answers_domains() const noexcept { return false; }
+    virtual LookupResult lookup_domain(std::string_view domain) const noexcept;
     virtual void maintain() noexcept {}
     // A change counter that moves whenever the data behind the backend changed
     // (file reloaded, database replaced); caches use it to invalidate.

@@ -5,6 +5,9 @@
 // test and the man page's key list go by) and the function that reads them
 // and builds the backend.
 //
+// Every section also takes "domains" (any type): the recipient domains the
+// backend is asked about, read here rather than by each type.
+//
 // make_backend() records every configuration problem in the file's problems
 // (file, line, key) and returns a null backend when there was one. Problems
 // that may be transient (a missing database, a directory server that does
@@ -30,6 +33,14 @@ struct BackendContext {
 struct BuiltBackend {
     BackendPtr backend;           // null when the section has a problem
     std::string startup_warning;  // "" when the backend answered a probe lookup
+    // "" or what the store said about the configured queries when the probe
+    // prepared them (a syntax error, a table or column that does not exist):
+    // "rcptguard -n" reports it as an error; the daemon logs it and answers
+    // TempFail until it is fixed.
+    std::string query_problem;
+    // The section's own "domains" (names and .parent entries, checked): the
+    // backend is asked only about recipients of these domains; empty = all.
+    std::vector<std::string> domains;
 };
 
 struct BackendType {

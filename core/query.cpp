@@ -70,12 +70,16 @@ int print_verdict(const RecipientRules& policy, std::string_view address, std::o
     RecipientCheck c = policy.check(address);
     Reply would = policy.enforce_reply(c);
     std::string who = display_address(c.address.original);
-    std::string mode_note = policy.settings().monitor ? " (mode = monitor: only logged, mail accepted)" : "";
+    std::string mode_note = policy.monitor_for(c) ? " (mode = monitor: only logged, mail accepted)" : "";
+    std::string domain_note;
+    if (!c.domain_backend.empty())
+        domain_note =
+            " (domain " + printable(c.address.domain) + " found by backend " + c.domain_backend + "'s domain_query)";
     switch (c.verdict) {
         case Verdict::Valid:
             out << who
                 << ": valid: " << (c.key.empty() ? c.reason : "found " + printable(c.key) + " in backend " + c.backend)
-                << "\n";
+                << domain_note << "\n";
             return kQueryValid;
         case Verdict::NotOurs:
             out << who << ": not ours: "
@@ -84,7 +88,7 @@ int print_verdict(const RecipientRules& policy, std::string_view address, std::o
                 << ": no opinion\n";
             return kQueryNotOurs;
         case Verdict::Unknown:
-            out << who << ": unknown: would reply " << would.to_string() << mode_note << "\n";
+            out << who << ": unknown: would reply " << would.to_string() << mode_note << domain_note << "\n";
             return kQueryUnknown;
         case Verdict::BadSyntax:
             out << who << ": bad syntax (" << c.reason << "): would reply " << would.to_string() << mode_note << "\n";

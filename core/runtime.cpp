@@ -1,6 +1,9 @@
 // runtime: see runtime.hpp.
 #include "core/runtime.hpp"
 
+#include <algorithm>
+#include <map>
+
 #include "backends/registry.hpp"
 
 namespace rcptguard {
@@ -14,15 +17,37 @@ std::shared_ptr<const Runtime> build_runtime(const std::string& config_path, uns
     return build_runtime_from(load_config_file(config_path), serial, context);
 }
 
+namespace {
+
+// The line of a global key, for problems found while building.
+int global_line(const ConfigFile& file, const std::string& key) {
+    for (const auto& v : file.global.values)
+        if (v.key == key) return v.line;
+    return 0;
+}
+
+}  // namespace
+
 std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsigned long serial,
                                                   const RuntimeContext& context) {
     static const SteadyClock steady_clock;
     auto settings = std::make_shared<Settings>(read_global_settings(file));
+    const RecipientSettings& rs = settings->recipients;
     auto rt = std::make_shared<Runtime>();
     rt->serial = serial;
     rt->warnings = settings->warnings;
-    BackendContext ctx{settings->recipients.address};
-    for (const std::string& name : settings->backend_names) {
+    BackendContext ctx{rs.address};
+    // Every backend named anywhere, built once, in the order first named.
+    std::vector<std::string> names = settings->backend_names;
+    auto add_names = [&names](const std::vector<std::string>& more) {
+        for (const auto& n : more)
+            if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+    };
+    add_names(rs.domain_backends);
+    for (const auto& d : rs.per_domain) add_names(d.backend_names);
+    std::map<std::string, BackendPtr> built;
+    std::map<std::string, DomainSet> scopes;
+    for (const std::string& name : names) {
         for (const auto& sec : file.sections) {
             if (sec.type != "backend" || sec.name != name) continue;
             SectionReader r(file, sec);
@@ -31,19 +56,51 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
             if (!b.startup_warning.empty())
                 rt->warnings.push_back("backend " + name + ": " + b.startup_warning +
                                        ": lookups answer temporary failure until this is fixed");
+            if (!b.query_problem.empty()) rt->query_problems.push_back("backend " + name + ": " + b.query_problem);
+            if (std::find(rs.domain_backends.begin(), rs.domain_backends.end(), name) != rs.domain_backends.end() &&
+                !b.backend->answers_domains())
+                file.add_problem(global_line(file, "domains"), "domains",
+                                 std::string(kBackendDomainsPrefix) + name + ": [backend " + name +
+                                     "] has no domain_query (type " + b.backend->type() + ")");
+            build_domain_set(b.domains, &scopes[name]);  // checked by the registry already
+            built[name] = b.backend;
             rt->backends.push_back(std::move(b.backend));
         }
     }
     // Every problem of the whole file at once, in file order.
     file.throw_if_problems();
-    auto chain = std::make_shared<BackendChain>(rt->backends, context.metrics);
-    std::shared_ptr<const KeyLookup> lookup = chain;
+    const Clock& clock = context.clock ? *context.clock : steady_clock;
+    auto chain_of = [&](const std::vector<std::string>& list, Metrics* metrics) {
+        std::vector<BackendPtr> members;
+        std::vector<DomainSet> member_scopes;
+        for (const auto& n : list) {
+            members.push_back(built.at(n));
+            member_scopes.push_back(scopes[n]);
+        }
+        return std::make_shared<BackendChain>(std::move(members), std::move(member_scopes), metrics);
+    };
+    auto cached = [&](std::shared_ptr<const BackendChain> chain, Metrics* metrics) -> std::shared_ptr<const KeyLookup> {
+        if (!settings->cache.enabled) return chain;
+        return std::make_shared<CachedLookup>(std::move(chain), settings->cache, clock, metrics);
+    };
+    RecipientLookups lookups;
+    auto chain = chain_of(settings->backend_names, context.metrics);
+    lookups.recipients = chain;
     if (settings->cache.enabled) {
-        rt->cache = std::make_shared<CachedLookup>(chain, settings->cache,
-                                                   context.clock ? *context.clock : steady_clock, context.metrics);
-        lookup = rt->cache;
+        rt->cache = std::make_shared<CachedLookup>(chain, settings->cache, clock, context.metrics);
+        lookups.recipients = rt->cache;
     }
-    rt->rules = std::make_shared<RecipientRules>(settings->recipients, lookup);
+    if (!rs.domain_backends.empty()) {
+        // "Is this domain ours?", cached like recipients (serve-stale for a
+        // domain found before an outage); not counted as recipient lookups.
+        std::vector<BackendPtr> views;
+        for (const auto& n : rs.domain_backends) views.push_back(domain_query_view(built.at(n)));
+        lookups.domains = cached(std::make_shared<BackendChain>(std::move(views)), nullptr);
+    }
+    for (const auto& d : rs.per_domain)
+        lookups.per_domain.push_back(
+            d.backend_names.empty() ? nullptr : cached(chain_of(d.backend_names, context.metrics), context.metrics));
+    rt->rules = std::make_shared<RecipientRules>(rs, std::move(lookups));
     rt->settings = std::move(settings);
     return rt;
 }

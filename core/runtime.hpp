@@ -25,10 +25,14 @@ namespace rcptguard {
 
 struct Runtime {
     std::shared_ptr<const Settings> settings;
-    std::vector<BackendPtr> backends;
+    std::vector<BackendPtr> backends;  // every backend in use, each once
     std::shared_ptr<const RecipientRules> rules;
-    std::shared_ptr<const CachedLookup> cache;  // null when cache = no
+    std::shared_ptr<const CachedLookup> cache;  // the global backends' cache; null when cache = no
     std::vector<std::string> warnings;
+    // What the stores said about the configured queries ("backend NAME:
+    // query: ..."): "rcptguard -n" fails with them, a reload is refused, and
+    // at start they are logged as errors (lookups answer TempFail).
+    std::vector<std::string> query_problems;
     unsigned long serial = 0;  // 1 for the first build, +1 per successful reload
 
     // Lets backends notice changed files; called by the maintenance thread.

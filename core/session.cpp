@@ -112,9 +112,9 @@ RcptDecision Connection::refuse(const Reply& reply, const std::string& why, bool
     return d;
 }
 
-void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d) {
+void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d, const bool* recipient_monitor) {
     const TarpitSettings& ts = runtime_->settings->tarpit;
-    bool monitor = runtime_->rules->settings().monitor;
+    bool monitor = recipient_monitor ? *recipient_monitor : runtime_->rules->settings().monitor;
     Tarpit& tp = services_.tarpit;
     TarpitOutcome out = tp.after_verdict(tarpit_, ts, bad, lookup_elapsed);
     Metrics& m = services_.metrics;
@@ -239,7 +239,10 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     RcptDecision d = policy.decide(check);
     log_decision(check, d);
     bool bad = check.verdict == Verdict::Unknown || check.verdict == Verdict::BadSyntax;
-    apply_tarpit(bad, elapsed, &d);
+    // A domain in monitor mode gets only "would delay" in the log, like the
+    // recipient's own verdict.
+    bool recipient_monitor = policy.monitor_for(check);
+    apply_tarpit(bad, elapsed, &d, &recipient_monitor);
     if (d.action == RcptAction::Continue && check.address.status == AddressStatus::Mailbox)
         recipients_.push_back(check.address.canonical());
     count_verdict(services_.metrics, check.verdict);

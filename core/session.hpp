@@ -97,7 +97,9 @@ private:
     void sign_sender(EomEdits& edits) const;           // session_batv.cpp
     void strip_bounce(bool skipped, EomEdits& edits);  // session_content.cpp
     RcptDecision refuse(const Reply& reply, const std::string& why, bool monitor);
-    void apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d);
+    // monitor: the recipient's mode (a [domain] section may set its own);
+    // by default the global one.
+    void apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d, const bool* monitor = nullptr);
     void log_decision(const RecipientCheck& c, const RcptDecision& d) const;
     std::string log_prefix(const char* component) const;
 

@@ -1,11 +1,66 @@
 // settings: see settings.hpp.
 #include "core/settings.hpp"
 
+#include <algorithm>
+
 #include "util/network.hpp"
 #include "util/socket_spec.hpp"
 #include "util/text.hpp"
 
 namespace rcptguard {
+
+namespace {
+
+// The keys of a [domain NAME] section; each defaults to the global value.
+const KeySpec kDomainKeys[] = {
+    {"mode", "", "enforce or monitor for this domain (default: the global mode)"},
+    {"backends", "", "the backends asked about this domain's recipients (default: the global backends)"},
+    {"reject_message", "", "the words after \"Recipient address rejected:\" (default: the global one)"},
+};
+
+bool has_section(const ConfigFile& file, const std::string& type, const std::string& name) {
+    for (const auto& sec : file.sections)
+        if (sec.type == type && sec.name == name) return true;
+    return false;
+}
+
+// Every name must be a [backend NAME] section, each listed once.
+void check_backend_list(const ConfigFile& file, const std::vector<std::string>& names, SectionReader& r) {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (!has_section(file, "backend", names[i]))
+            r.error("backends", "no [backend " + printable(names[i], 64) + "] section");
+        for (std::size_t j = 0; j < i; ++j)
+            if (names[j] == names[i]) r.error("backends", "'" + names[i] + "' listed twice");
+    }
+}
+
+std::vector<DomainSettings> read_domain_sections(const ConfigFile& file, const Settings& s,
+                                                 std::vector<std::string>* warnings) {
+    const RecipientSettings& p = s.recipients;
+    std::vector<DomainSettings> out;
+    for (const auto& sec : file.sections) {
+        if (sec.type != "domain") continue;
+        SectionReader r(file, sec, kDomainKeys);
+        DomainSettings d;
+        d.domain = sec.name;
+        d.monitor = r.choice("mode", p.monitor ? "monitor" : "enforce", {"enforce", "monitor"}) == "monitor";
+        d.reject_message = r.string("reject_message", p.reject_message);
+        if (std::string e = check_reply_text(d.reject_message); !e.empty()) r.error("reject_message", e);
+        if (r.has("backends")) {
+            d.backend_names = r.list("backends", {});
+            if (d.backend_names.empty()) r.error("backends", "empty: leave the key out to use the global backends");
+            check_backend_list(file, d.backend_names, r);
+        }
+        r.finish();
+        if (!p.domains.contains(d.domain) && p.domain_backends.empty())
+            warnings->push_back(file.path + ":" + std::to_string(sec.line) + ": [domain " + d.domain +
+                                "]: " + d.domain + " is not in 'domains': the section never applies");
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+}  // namespace
 
 Settings read_global_settings(const ConfigFile& file) {
     Settings s;
@@ -31,19 +86,26 @@ Settings read_global_settings(const ConfigFile& file) {
     RecipientSettings& p = s.recipients;
     std::vector<std::string> domains = r.list("domains", {});
     if (domains.empty()) r.error("domains", "missing: list the domains rcptguard answers for");
-    if (std::string e = build_domain_set(domains, &p.domains); !e.empty()) r.error("domains", e);
+    std::vector<std::string> names;
+    for (const auto& d : domains) {
+        if (d.rfind(kBackendDomainsPrefix, 0) != 0) {
+            names.push_back(d);
+            continue;
+        }
+        std::string backend = d.substr(std::string_view(kBackendDomainsPrefix).size());
+        if (!has_section(file, "backend", backend))
+            r.error("domains", "'" + printable(d, 80) + "': no [backend " + printable(backend, 64) +
+                                   "] section (backend:NAME takes the domains from that backend's domain_query)");
+        else if (std::find(p.domain_backends.begin(), p.domain_backends.end(), backend) != p.domain_backends.end())
+            r.error("domains", "'" + d + "' listed twice");
+        else
+            p.domain_backends.push_back(backend);
+    }
+    if (std::string e = build_domain_set(names, &p.domains); !e.empty()) r.error("domains", e);
 
     s.backend_names = r.list("backends", {});
     if (s.backend_names.empty()) r.error("backends", "missing: name at least one [backend NAME] section");
-    for (std::size_t i = 0; i < s.backend_names.size(); ++i) {
-        bool found = false;
-        for (const auto& sec : file.sections)
-            if (sec.type == "backend" && sec.name == s.backend_names[i]) found = true;
-        if (!found) r.error("backends", "no [backend " + printable(s.backend_names[i], 64) + "] section");
-        for (std::size_t j = 0; j < i; ++j)
-            if (s.backend_names[j] == s.backend_names[i])
-                r.error("backends", "'" + s.backend_names[i] + "' listed twice");
-    }
+    check_backend_list(file, s.backend_names, r);
 
     p.accept_on_backend_error = r.choice("on_backend_error", "tempfail", {"tempfail", "accept"}) == "accept";
     p.monitor = r.choice("mode", "enforce", {"enforce", "monitor"}) == "monitor";
@@ -88,12 +150,17 @@ Settings read_global_settings(const ConfigFile& file) {
     }
 
     r.finish();
+    p.per_domain = read_domain_sections(file, s, &s.warnings);
     for (const auto& sec : file.sections) {
-        bool used = false;
-        for (const auto& n : s.backend_names) used = used || n == sec.name;
-        if (!used)
+        if (sec.type != "backend") continue;
+        std::vector<std::string> users = s.backend_names;
+        users.insert(users.end(), p.domain_backends.begin(), p.domain_backends.end());
+        for (const auto& d : p.per_domain) users.insert(users.end(), d.backend_names.begin(), d.backend_names.end());
+        if (std::find(users.begin(), users.end(), sec.name) == users.end())
             s.warnings.push_back(file.path + ":" + std::to_string(sec.line) + ": [backend " + sec.name +
-                                 "] is defined but not listed in 'backends': it is not used");
+                                 "] is defined but not listed in 'backends' (nor in a [domain] section or as "
+                                 "backend:" +
+                                 sec.name + " in 'domains'): it is not used");
     }
     return s;
 }

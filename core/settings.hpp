@@ -56,7 +56,10 @@ struct Settings {
     std::vector<std::string> warnings;
 };
 
-// Reads the global section; every problem is recorded in file.problems (the
+// "domains = backend:NAME": the domains come from NAME's domain_query.
+constexpr const char* kBackendDomainsPrefix = "backend:";
+
+// Reads the global section and the [domain NAME] sections; every problem is recorded in file.problems (the
 // caller throws them, with the backend sections' problems, when done).
 Settings read_global_settings(const ConfigFile& file);
 // The same, throwing ConfigErrors at once if the global section has problems

@@ -20,6 +20,8 @@
 #include <thread>
 
 #include "backends/ldap/ldap_connection.hpp"
+#include "backends/mysql/mysql_connection.hpp"
+#include "backends/pgsql/pgsql_connection.hpp"
 #include "backends/sqlite/sqlite_backend.hpp"
 #include "core/query.hpp"
 #include "core/runtime.hpp"
@@ -88,6 +90,13 @@ void reload(RuntimeHolder* holder, const std::string& path) {
     auto running = holder->get();
     try {
         auto fresh = build_runtime(path, running->serial + 1, daemon_context());
+        // A query the database refuses would answer every lookup 451: keep
+        // the running configuration instead.
+        if (!fresh->query_problems.empty()) {
+            std::string all;
+            for (const auto& q : fresh->query_problems) all += (all.empty() ? "" : "\n") + q;
+            throw std::runtime_error(all);
+        }
         for (const auto& key : restart_only_changes(*running->settings, *fresh->settings))
             log_warning("reload: " + key + " changed: takes effect only after a restart");
         for (const auto& w : fresh->warnings) log_warning(w);
@@ -139,6 +148,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     ls.to_stderr = opt.foreground;
     configure_logging(ls);
     for (const auto& w : rt->warnings) log_warning(w);
+    for (const auto& q : rt->query_problems)
+        log_error(q + ": lookups answer temporary failure until the query is fixed");
 
     ConfigFile file = load_config_file(opt.config);  // for line numbers in identity errors
     Identity id = resolve_identity(s, file);
@@ -319,6 +330,10 @@ int real_main(int argc, char** argv) {
     // with another thread; LDAPNOINIT keeps ~/.ldaprc and ldap.conf out of it.
     ldap_global_init();
     sqlite_global_init();
+    // libpq takes defaults from PG* variables, libmariadb's set-up is not
+    // thread-safe: both settled here, before any thread.
+    pgsql_global_init();
+    mysql_global_init();
 
     LogSettings quiet;
     quiet.to_syslog = !tool;
@@ -343,12 +358,16 @@ int real_main(int argc, char** argv) {
     }
     if (opt.check_only) {
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
+        // The database was asked and refused a query: the file is not good.
+        for (const auto& q : rt->query_problems) std::cerr << "rcptguard: " << q << "\n";
+        if (!rt->query_problems.empty()) return kExitConfig;
         std::cout << "rcptguard: " << opt.config << ": configuration is valid (" << rt->backends.size()
                   << " backends)\n";
         return 0;
     }
     if (opt.query) {
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
+        for (const auto& q : rt->query_problems) std::cerr << "rcptguard: " << q << "\n";
         return run_query(*rt, opt.query_address, std::cout, static_cast<std::int64_t>(std::time(nullptr)),
                          opt.query_sender);
     }

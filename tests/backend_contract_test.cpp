@@ -10,7 +10,11 @@
 
 #include "backends/file/file_backend.hpp"
 #include "backends/ldap/ldap_backend.hpp"
+#include "backends/mysql/mysql_backend.hpp"
+#include "backends/pgsql/pgsql_backend.hpp"
 #include "backends/sqlite/sqlite_backend.hpp"
+#include "tests/fakes/mysql_fixture.hpp"
+#include "tests/fakes/pgsql_fixture.hpp"
 #include "tests/fakes/slapd_fixture.hpp"
 #include "tests/test_support.hpp"
 #include "util/address.hpp"
@@ -26,6 +30,9 @@ struct Store {
     std::function<BackendPtr(TempDir&, const std::vector<std::string>&)> make;
     std::function<BackendPtr(TempDir&)> make_missing;
     std::function<BackendPtr(TempDir&)> make_corrupt;
+    // More ways a store can be broken, each of which must answer TempFail
+    // (a query the server refuses, a wrong password, ...): name, maker.
+    std::vector<std::pair<std::string, std::function<BackendPtr(TempDir&)>>> more_broken = {};
 };
 
 std::string quote_for_file(const std::string& row) { return row + "\n"; }
@@ -111,6 +118,124 @@ Store ldap_store() {
         SlapdFixture& slapd = SlapdFixture::shared();
         return std::make_shared<LdapBackend>(
             "contract", ldap_options(slapd.uri(), std::string("ou=absent,") + SlapdFixture::kSuffix));
+    };
+    return s;
+}
+
+// A real PostgreSQL (started once per test binary), one fresh table per
+// store, read as the unprivileged user with a site query. PostgreSQL compares
+// text by bytes, so the query folds the stored side as a site would.
+PgsqlOptions pgsql_options(const std::string& host, int password_kind, const std::string& query) {
+    PgsqlOptions o;
+    ServerAddress a;
+    if (std::string p = parse_server_address(host, 5432, &a); !p.empty()) throw std::runtime_error(p);
+    o.hosts = {a};
+    o.connection.dbname = testing::PgsqlFixture::kDatabase;
+    o.connection.user = testing::PgsqlFixture::kUser;
+    o.connection.password = password_kind == 0 ? testing::PgsqlFixture::kPassword : "not-the-password";
+    o.connection.tls = PgsqlTls::Off;
+    if (std::string p = o.query.parse(query, SqlDialect::Postgres); !p.empty()) throw std::runtime_error(p);
+    return o;
+}
+
+Store pgsql_store() {
+    using testing::PgsqlFixture;
+    Store s;
+    s.name = "pgsql";
+    s.make = [](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
+        PgsqlFixture& pg = PgsqlFixture::shared();
+        std::string t = pg.new_table(rows);
+        return std::make_shared<PgsqlBackend>(
+            "contract", pgsql_options(pg.host(), 0, "SELECT 1 FROM " + t + " WHERE lower(address) = %s"));
+    };
+    s.make_missing = [](TempDir&) -> BackendPtr {
+        // Nothing listens there: connection refused.
+        return std::make_shared<PgsqlBackend>(
+            "contract", pgsql_options("127.0.0.1:" + std::to_string(testing::free_loopback_port()), 0,
+                                      "SELECT 1 FROM recipients WHERE address = %s"));
+    };
+    s.make_corrupt = [](TempDir&) -> BackendPtr {
+        // The server answers, but the table does not exist.
+        return std::make_shared<PgsqlBackend>(
+            "contract", pgsql_options(PgsqlFixture::shared().host(), 0, "SELECT 1 FROM absent WHERE address = %s"));
+    };
+    s.more_broken = {
+        {"query with a syntax error",
+         [](TempDir&) -> BackendPtr {
+             return std::make_shared<PgsqlBackend>(
+                 "contract", pgsql_options(PgsqlFixture::shared().host(), 0, "SELECT 1 FROM WHERE address = %s"));
+         }},
+        {"query naming a column that does not exist",
+         [](TempDir&) -> BackendPtr {
+             PgsqlFixture& pg = PgsqlFixture::shared();
+             std::string t = pg.new_table({"user@example.test"});
+             return std::make_shared<PgsqlBackend>(
+                 "contract", pgsql_options(pg.host(), 0, "SELECT 1 FROM " + t + " WHERE mail = %s"));
+         }},
+        {"wrong password",
+         [](TempDir&) -> BackendPtr {
+             PgsqlFixture& pg = PgsqlFixture::shared();
+             std::string t = pg.new_table({"user@example.test"});
+             return std::make_shared<PgsqlBackend>(
+                 "contract", pgsql_options(pg.host(), 1, "SELECT 1 FROM " + t + " WHERE address = %s"));
+         }},
+    };
+    return s;
+}
+
+// The same with a real MariaDB; its default collation ignores case.
+MysqlOptions mysql_options(const std::string& host, int password_kind, const std::string& query) {
+    MysqlOptions o;
+    ServerAddress a;
+    if (std::string p = parse_server_address(host, 3306, &a); !p.empty()) throw std::runtime_error(p);
+    o.hosts = {a};
+    o.connection.dbname = testing::MysqlFixture::kDatabase;
+    o.connection.user = testing::MysqlFixture::kUser;
+    o.connection.password = password_kind == 0 ? testing::MysqlFixture::kPassword : "not-the-password";
+    o.connection.tls = MysqlTls::Off;
+    if (std::string p = o.query.parse(query, SqlDialect::MySql); !p.empty()) throw std::runtime_error(p);
+    return o;
+}
+
+Store mysql_store() {
+    using testing::MysqlFixture;
+    Store s;
+    s.name = "mysql";
+    s.make = [](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
+        MysqlFixture& my = MysqlFixture::shared();
+        std::string t = my.new_table(rows);
+        return std::make_shared<MysqlBackend>(
+            "contract", mysql_options(my.host(), 0, "SELECT 1 FROM " + t + " WHERE address = %s"));
+    };
+    s.make_missing = [](TempDir&) -> BackendPtr {
+        return std::make_shared<MysqlBackend>(
+            "contract", mysql_options("127.0.0.1:" + std::to_string(testing::free_loopback_port()), 0,
+                                      "SELECT 1 FROM recipients WHERE address = %s"));
+    };
+    s.make_corrupt = [](TempDir&) -> BackendPtr {
+        return std::make_shared<MysqlBackend>(
+            "contract", mysql_options(MysqlFixture::shared().host(), 0, "SELECT 1 FROM absent WHERE address = %s"));
+    };
+    s.more_broken = {
+        {"query with a syntax error",
+         [](TempDir&) -> BackendPtr {
+             return std::make_shared<MysqlBackend>(
+                 "contract", mysql_options(MysqlFixture::shared().host(), 0, "SELECT 1 FROM WHERE address = %s"));
+         }},
+        {"query naming a column that does not exist",
+         [](TempDir&) -> BackendPtr {
+             MysqlFixture& my = MysqlFixture::shared();
+             std::string t = my.new_table({"user@example.test"});
+             return std::make_shared<MysqlBackend>(
+                 "contract", mysql_options(my.host(), 0, "SELECT 1 FROM " + t + " WHERE mail = %s"));
+         }},
+        {"wrong password",
+         [](TempDir&) -> BackendPtr {
+             MysqlFixture& my = MysqlFixture::shared();
+             std::string t = my.new_table({"user@example.test"});
+             return std::make_shared<MysqlBackend>(
+                 "contract", mysql_options(my.host(), 1, "SELECT 1 FROM " + t + " WHERE address = %s"));
+         }},
     };
     return s;
 }
@@ -340,6 +465,17 @@ TEST_P(BackendContract, CorruptStore_TempFail_NeverNotFound) {
     EXPECT_FALSE(r.reason.empty());
 }
 
+TEST_P(BackendContract, OtherwiseBrokenStore_TempFail_NeverNotFound) {
+    for (const auto& [what, maker] : GetParam().more_broken) {
+        auto b = maker(dir_);
+        LookupResult r = b->lookup("user@example.test");
+        EXPECT_EQ(r.status, LookupStatus::TempFail) << what;
+        EXPECT_FALSE(r.reason.empty()) << what;
+        std::size_t m = 0;
+        EXPECT_EQ(b->lookup_any({"user@example.test", "@example.test"}, &m).status, LookupStatus::TempFail) << what;
+    }
+}
+
 TEST_P(BackendContract, ConcurrentLookups_AllAnsweredCorrectly) {
     std::vector<std::string> rows;
     for (int i = 0; i < 200; ++i) rows.push_back("u" + std::to_string(i) + "@example.test");
@@ -358,7 +494,8 @@ TEST_P(BackendContract, ConcurrentLookups_AllAnsweredCorrectly) {
     EXPECT_EQ(wrong.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract, ::testing::Values(file_store(), sqlite_store(), ldap_store()),
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract,
+                         ::testing::Values(file_store(), sqlite_store(), ldap_store(), pgsql_store(), mysql_store()),
                          [](const ::testing::TestParamInfo<Store>& i) { return i.param.name; });
 
 }  // namespace

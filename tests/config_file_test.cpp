@@ -63,16 +63,19 @@ TEST_P(ConfigFileBad, BrokenText_ErrorNamesFileLineKey) {
 
 INSTANTIATE_TEST_SUITE_P(
     Table, ConfigFileBad,
-    ::testing::Values(BadCase{"NoEquals", "a = 1\nnonsense\n", "/etc/t.conf:2: nonsense: expected 'key = value'"},
-                      BadCase{"BadKey", "Bad-Key = 1\n", "/etc/t.conf:1: Bad-Key: not a valid key name"},
-                      BadCase{"Duplicate", "mode = enforce\nmode = monitor\n",
-                              "/etc/t.conf:2: mode: set twice (first on line 1)"},
-                      BadCase{"UnknownSection", "[database x]\n", "/etc/t.conf:1: unknown section type"},
-                      BadCase{"NoName", "[backend]\n", "/etc/t.conf:1: section needs a name"},
-                      BadCase{"Unclosed", "[backend x\n", "/etc/t.conf:1: section header must end with ']'"},
-                      BadCase{"TwiceSection", "[backend x]\n[backend x]\n", "/etc/t.conf:2: [backend x] defined twice"},
-                      BadCase{"ContinuationFirst", "  a = b\n", "/etc/t.conf:1: continuation line"},
-                      BadCase{"Nul", std::string("a = b\0c\n", 8), "/etc/t.conf:1: NUL byte"}),
+    ::testing::Values(
+        BadCase{"NoEquals", "a = 1\nnonsense\n", "/etc/t.conf:2: nonsense: expected 'key = value'"},
+        BadCase{"BadKey", "Bad-Key = 1\n", "/etc/t.conf:1: Bad-Key: not a valid key name"},
+        BadCase{"Duplicate", "mode = enforce\nmode = monitor\n", "/etc/t.conf:2: mode: set twice (first on line 1)"},
+        BadCase{"UnknownSection", "[database x]\n", "/etc/t.conf:1: unknown section type"},
+        BadCase{"NoName", "[backend]\n", "/etc/t.conf:1: section needs a name"},
+        BadCase{"Unclosed", "[backend x\n", "/etc/t.conf:1: section header must end with ']'"},
+        BadCase{"TwiceSection", "[backend x]\n[backend x]\n", "/etc/t.conf:2: [backend x] defined twice"},
+        BadCase{"ContinuationFirst", "  a = b\n", "/etc/t.conf:1: continuation line"},
+        BadCase{"Nul", std::string("a = b\0c\n", 8), "/etc/t.conf:1: NUL byte"},
+        BadCase{"DomainNotADomain", "[domain not a domain!]\n", "/etc/t.conf:1: [domain NAME] needs a domain name"},
+        BadCase{"DomainTwiceInOtherCase", "[domain A.test]\n[domain a.TEST.]\n",
+                "/etc/t.conf:2: [domain a.test] defined twice (first on line 1)"}),
     [](const ::testing::TestParamInfo<BadCase>& i) { return std::string(i.param.name); });
 
 TEST(ConfigFile, MissingFile_ErrorNamesPath) {

@@ -36,7 +36,8 @@ std::string everything_enabled(const std::string& sample, const std::string& use
     std::vector<std::string> names, lines;
     std::string line;
     while (std::getline(in, line)) {
-        if (line.size() > 1 && line[0] == '#' && (is_key_line(line.substr(1)) || line.rfind("#[backend ", 0) == 0))
+        if (line.size() > 1 && line[0] == '#' &&
+            (is_key_line(line.substr(1)) || line.rfind("#[backend ", 0) == 0 || line.rfind("#[domain ", 0) == 0))
             line = line.substr(1);
         while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.pop_back();
         if (line.rfind("[backend ", 0) == 0) names.push_back(line.substr(9, line.size() - 10));
@@ -50,6 +51,12 @@ std::string everything_enabled(const std::string& sample, const std::string& use
         if (current_type == "ldap" && l.rfind("uri = ", 0) == 0) l = "uri = ldap://127.0.0.1:9";
         if (current_type == "ldap" && l.rfind("bind_password_file = ", 0) == 0)
             l = "bind_password_file = " + secret_file;
+        // SQL servers: nothing listens on the discard port of loopback.
+        if ((current_type == "pgsql" || current_type == "mysql") && l.rfind("hosts = ", 0) == 0)
+            l = "hosts = 127.0.0.1:9";
+        if ((current_type == "pgsql" || current_type == "mysql") && l.rfind("password_file = ", 0) == 0)
+            l = "password_file = " + secret_file;
+        if (l.rfind("[domain ", 0) == 0) current_type.clear();
         if (l.rfind("batv_key_file = ", 0) == 0) l = "batv_key_file = " + secret_file + ".batv";
         if (l.rfind("backends = ", 0) == 0) {
             l = "backends =";
@@ -97,7 +104,8 @@ TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
         }
     }
     EXPECT_GT(total, 40u);  // the readers really ran
-    for (const char* kind : {"backend:sqlite", "backend:file", "backend:fail", "backend:ldap"})
+    for (const char* kind :
+         {"backend:sqlite", "backend:file", "backend:fail", "backend:ldap", "backend:pgsql", "backend:mysql", "domain"})
         EXPECT_TRUE(file.keys_read->count(kind)) << kind << " has no example section in etc/rcptguard.conf";
 }
 

@@ -201,6 +201,147 @@ TEST_F(PolicyTest, HostileAddresses_NeverCrash_AlwaysWellFormedReply) {
     }
 }
 
+// --- domains from a backend, [domain] sections, backend scopes ------------
+
+class DomainRulesTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        db_ = std::make_shared<FakeBackend>("db");
+        other_ = std::make_shared<FakeBackend>("other");
+        settings_.domains.add_exact("static.test");
+        settings_.domain_backends = {"db"};
+        db_->add_domain("fromdb.test");
+        db_->add_domain("second.test");
+    }
+    RecipientRules rules(std::vector<DomainSet> scopes = {}) const {
+        RecipientLookups l;
+        l.recipients = std::make_shared<BackendChain>(std::vector<BackendPtr>{db_, other_}, scopes);
+        l.domains = std::make_shared<BackendChain>(std::vector<BackendPtr>{domain_query_view(db_)});
+        for (const auto& d : settings_.per_domain)
+            l.per_domain.push_back(
+                d.backend_names.empty() ? nullptr : std::make_shared<BackendChain>(std::vector<BackendPtr>{other_}));
+        return RecipientRules(settings_, l);
+    }
+    std::shared_ptr<FakeBackend> db_, other_;
+    RecipientSettings settings_;
+};
+
+TEST_F(DomainRulesTest, DomainFromDomainQuery_Ours_ThenRecipientsLookedUp) {
+    db_->add("alice@fromdb.test");
+    RecipientRules r = rules();
+    RecipientCheck c = r.check("<alice@fromdb.test>");
+    EXPECT_EQ(c.verdict, Verdict::Valid);
+    EXPECT_EQ(c.domain_backend, "db");
+    EXPECT_EQ(r.check("<nobody@fromdb.test>").verdict, Verdict::Unknown);
+    EXPECT_EQ(r.decide(r.check("<nobody@fromdb.test>")).reply.code, "550");
+}
+
+TEST_F(DomainRulesTest, InternationalDomainInTheDatabase_EitherFormIsOurs) {
+    db_->add_domain("b\xC3\xBC\x63her.test");  // stored in its U-label form
+    db_->add("@xn--bcher-kva.test");
+    RecipientRules r = rules();
+    for (const char* rcpt : {"<anyone@xn--bcher-kva.test>", "<anyone@B\xC3\x9C\x43HER.test>"}) {
+        RecipientCheck c = r.check(rcpt);
+        EXPECT_EQ(c.verdict, Verdict::Valid) << rcpt;
+        EXPECT_EQ(c.domain_backend, "db") << rcpt;
+    }
+    std::vector<std::string> asked = {"xn--bcher-kva.test", "b\xC3\xBC\x63her.test"};
+    std::vector<std::string> calls = db_->domain_calls();
+    ASSERT_GE(calls.size(), 2u);
+    EXPECT_EQ(std::vector<std::string>(calls.begin(), calls.begin() + 2), asked);
+}
+
+TEST_F(DomainRulesTest, DomainNamedInDomains_NotAskedOfTheDatabase) {
+    RecipientRules r = rules();
+    EXPECT_EQ(r.check("<nobody@static.test>").verdict, Verdict::Unknown);
+    EXPECT_TRUE(db_->domain_calls().empty());
+}
+
+TEST_F(DomainRulesTest, DomainTheDatabaseDoesNotKnow_NotOurs_NoRecipientLookup) {
+    RecipientRules r = rules();
+    EXPECT_EQ(r.check("<someone@elsewhere.test>").verdict, Verdict::NotOurs);
+    EXPECT_EQ(db_->domain_calls(), std::vector<std::string>{"elsewhere.test"});
+    EXPECT_TRUE(db_->calls().empty());
+}
+
+TEST_F(DomainRulesTest, DomainQueryFails_451ForThatRecipient_NeverNotOursNeverA550) {
+    db_->fail_domains(true);
+    RecipientRules r = rules();
+    RecipientCheck c = r.check("<alice@fromdb.test>");
+    EXPECT_EQ(c.verdict, Verdict::TempFail);
+    EXPECT_EQ(c.backend, "db");
+    EXPECT_NE(c.reason.find("fake domain outage"), std::string::npos);
+    RcptDecision d = r.decide(c);
+    EXPECT_EQ(d.action, RcptAction::TempFail);
+    EXPECT_EQ(d.reply.code, "451");
+    EXPECT_EQ(r.check("<x@static.test>").verdict, Verdict::Unknown);  // named domains go on
+}
+
+TEST_F(DomainRulesTest, DomainSection_MonitorForOneDomain_WhileAnotherEnforces) {
+    DomainSettings mon;
+    mon.domain = "fromdb.test";
+    mon.monitor = true;
+    mon.reject_message = "User unknown";
+    settings_.per_domain.push_back(mon);
+    RecipientRules r = rules();
+    RcptDecision watched = r.decide(r.check("<nobody@fromdb.test>"));
+    EXPECT_EQ(watched.action, RcptAction::Continue);
+    EXPECT_TRUE(watched.monitored);
+    EXPECT_EQ(watched.would_reply.code, "550");
+    RcptDecision enforced = r.decide(r.check("<nobody@second.test>"));
+    EXPECT_EQ(enforced.action, RcptAction::Reject);
+    EXPECT_FALSE(r.monitor_for(r.check("<nobody@second.test>")));
+    EXPECT_TRUE(r.monitor_for(r.check("<nobody@fromdb.test>")));
+}
+
+TEST_F(DomainRulesTest, DomainSection_GlobalMonitor_OneDomainEnforces) {
+    settings_.monitor = true;
+    DomainSettings strict;
+    strict.domain = "static.test";
+    strict.monitor = false;
+    strict.reject_message = "No such mailbox here";
+    settings_.per_domain.push_back(strict);
+    RecipientRules r = rules();
+    RcptDecision d = r.decide(r.check("<nobody@static.test>"));
+    EXPECT_EQ(d.action, RcptAction::Reject);
+    EXPECT_EQ(d.reply.to_string(), "550 5.1.1 <nobody@static.test>: Recipient address rejected: No such mailbox here");
+    EXPECT_TRUE(r.decide(r.check("<nobody@fromdb.test>")).monitored);
+}
+
+TEST_F(DomainRulesTest, DomainSection_OwnBackends_OnlyThoseAsked) {
+    DomainSettings own;
+    own.domain = "second.test";
+    own.reject_message = "User unknown";
+    own.backend_names = {"other"};
+    settings_.per_domain.push_back(own);
+    db_->add("carol@second.test");
+    other_->add("dave@second.test");
+    RecipientRules r = rules();
+    EXPECT_EQ(r.check("<dave@second.test>").verdict, Verdict::Valid);
+    EXPECT_EQ(r.check("<carol@second.test>").verdict, Verdict::Unknown);  // db is not asked for second.test
+}
+
+TEST_F(DomainRulesTest, BackendScope_AskedOnlyAboutItsDomains) {
+    DomainSet only_static;
+    only_static.add_exact("static.test");
+    db_->add("eve@fromdb.test");
+    RecipientRules r = rules({only_static, DomainSet{}});
+    EXPECT_EQ(r.check("<eve@fromdb.test>").verdict, Verdict::Unknown);  // db skipped, other does not know eve
+    EXPECT_TRUE(db_->calls().empty());
+    EXPECT_EQ(r.check("<x@static.test>").verdict, Verdict::Unknown);
+    EXPECT_FALSE(db_->calls().empty());
+}
+
+TEST_F(DomainRulesTest, EveryBackendScopedAway_TempFailNever550) {
+    DomainSet a, b;
+    a.add_exact("static.test");
+    b.add_subdomains_of("static.test");
+    RecipientRules r = rules({a, b});
+    RecipientCheck c = r.check("<x@fromdb.test>");
+    EXPECT_EQ(c.verdict, Verdict::TempFail);
+    EXPECT_NE(c.reason.find("no backend is asked about domain fromdb.test"), std::string::npos) << c.reason;
+}
+
 // International addresses (issue 21): a store holding an IDN domain in
 // either form, "domains" listing it once in either form, recipients written
 // in either form - one verdict.

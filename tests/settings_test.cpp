@@ -107,14 +107,14 @@ TEST(Runtime, BackendKeyErrors_NameFileLineKey) {
     TempDir d;
     testing::write_file(d.file("a.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = sqlite\n");
     EXPECT_EQ(runtime_error_of(d.file("a.conf")), d.file("a.conf") + ":3: path: missing: required in [backend u]");
-    testing::write_file(d.file("b.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = mysql\n");
-    EXPECT_NE(runtime_error_of(d.file("b.conf")).find(":4: type: unknown backend type 'mysql'"), std::string::npos);
+    testing::write_file(d.file("b.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = oracle\n");
+    EXPECT_NE(runtime_error_of(d.file("b.conf")).find(":4: type: unknown backend type 'oracle'"), std::string::npos);
     testing::write_file(d.file("c.conf"),
                         "domains = a.test\nbackends = u\n[backend u]\ntype = sqlite\npath = /x.db\npool = 3\n");
     EXPECT_EQ(runtime_error_of(d.file("c.conf")),
               d.file("c.conf") +
-                  ":6: pool: unknown key in [backend u] (it takes: type, path, query, pool_size, "
-                  "busy_timeout, idle_timeout)");
+                  ":6: pool: unknown key in [backend u] (it takes: domains, type, path, query, domain_query, "
+                  "pool_size, busy_timeout, idle_timeout)");
     testing::write_file(d.file("d.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = file\npath = " +
                                               d.file("missing.txt") + "\n");
     EXPECT_NE(runtime_error_of(d.file("d.conf")).find(":5: path: "), std::string::npos);
@@ -122,6 +122,101 @@ TEST(Runtime, BackendKeyErrors_NameFileLineKey) {
                         "domains = a.test\nbackends = u\n[backend u]\ntype = sqlite\npath = /x\n"
                         "query = DELETE FROM recipients WHERE address = ?\n");
     EXPECT_NE(runtime_error_of(d.file("e.conf")).find(":6: query: must be a SELECT"), std::string::npos);
+}
+
+TEST(Settings, DomainSections_CanonicalNames_GlobalValuesFilledIn) {
+    Settings s = read_settings(parse_config_text(std::string("mode = monitor\nreject_message = Gone\n") + kMinimal +
+                                                     "[backend v]\ntype = fail\n"
+                                                     "[domain Example.TEST.]\nmode = enforce\nbackends = v\n"
+                                                     "[domain other.test]\nreject_message = Nobody here\n",
+                                                 "t"));
+    ASSERT_EQ(s.recipients.per_domain.size(), 2u);
+    const DomainSettings& a = s.recipients.per_domain[0];
+    EXPECT_EQ(a.domain, "example.test");
+    EXPECT_FALSE(a.monitor);
+    EXPECT_EQ(a.reject_message, "Gone");
+    EXPECT_EQ(a.backend_names, std::vector<std::string>{"v"});
+    const DomainSettings& b = s.recipients.per_domain[1];
+    EXPECT_TRUE(b.monitor);
+    EXPECT_EQ(b.reject_message, "Nobody here");
+    EXPECT_TRUE(b.backend_names.empty());
+    // other.test is not in "domains": the section can never apply.
+    bool warned = false;
+    for (const auto& w : s.warnings)
+        warned = warned || w.find("[domain other.test]: other.test is not in") != std::string::npos;
+    EXPECT_TRUE(warned);
+}
+
+TEST(Settings, DomainsFromBackend_Parsed) {
+    Settings s = read_settings(
+        parse_config_text("domains = static.test backend:db\nbackends = db\n[backend db]\ntype = fail\n", "t"));
+    EXPECT_TRUE(s.recipients.domains.contains("static.test"));
+    EXPECT_FALSE(s.recipients.domains.contains("backend:db"));
+    EXPECT_EQ(s.recipients.domain_backends, std::vector<std::string>{"db"});
+    // A backend used only for its domains is in use.
+    Settings t = read_settings(parse_config_text(
+        "domains = backend:db\nbackends = u\n[backend u]\ntype = fail\n[backend db]\ntype = fail\n", "t"));
+    EXPECT_TRUE(t.warnings.empty());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Domains, SettingsBad,
+    ::testing::Values(
+        BadSetting{"DomainsBackendMissing", "domains = backend:nope\nbackends = u\n[backend u]\ntype = fail\n",
+                   "rcptguard.conf:1: domains: 'backend:nope': no [backend nope] section"},
+        BadSetting{"DomainsBackendTwice", "domains = backend:u backend:u\nbackends = u\n[backend u]\ntype = fail\n",
+                   "rcptguard.conf:1: domains: 'backend:u' listed twice"},
+        BadSetting{"DomainSectionUnknownKey", std::string(kMinimal) + "[domain example.test]\npath = /x\n",
+                   "rcptguard.conf:6: path: unknown key in [domain example.test] (it takes: mode, backends, "
+                   "reject_message)"},
+        BadSetting{"DomainSectionBadMode", std::string(kMinimal) + "[domain example.test]\nmode = maybe\n",
+                   "rcptguard.conf:6: mode: expected enforce or monitor"},
+        BadSetting{"DomainSectionNoSuchBackend", std::string(kMinimal) + "[domain example.test]\nbackends = x\n",
+                   "rcptguard.conf:6: backends: no [backend x] section"},
+        BadSetting{"DomainSectionEmptyBackends", std::string(kMinimal) + "[domain example.test]\nbackends =\n",
+                   "rcptguard.conf:6: backends: empty"},
+        BadSetting{"DomainSectionBadText", std::string(kMinimal) + "[domain example.test]\nreject_message = \x01\n",
+                   "rcptguard.conf:6: reject_message:"}),
+    [](const ::testing::TestParamInfo<BadSetting>& i) { return std::string(i.param.name); });
+
+TEST(Runtime, DomainsFromABackendWithoutDomainQuery_Error) {
+    TempDir d;
+    testing::write_file(d.file("a.conf"), "domains = backend:u\nbackends = u\n[backend u]\ntype = fail\n");
+    EXPECT_EQ(runtime_error_of(d.file("a.conf")),
+              d.file("a.conf") + ":1: domains: backend:u: [backend u] has no domain_query (type fail)");
+}
+
+TEST(Runtime, DomainsFromSqliteDomainQuery_AndPerDomainBackends_Built) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"alice@fromdb.test", "bob@special.test"});
+    testing::write_file(
+        d.file("a.conf"),
+        "domains = backend:u special.test\nbackends = u\n[backend u]\ntype = sqlite\npath = " + d.file("r.db") +
+            "\ndomain_query = SELECT 1 FROM recipients WHERE address LIKE '%@' || %d\n"
+            "[backend drill]\ntype = fail\n"
+            "[domain special.test]\nbackends = drill\nmode = monitor\n");
+    auto rt = build_runtime(d.file("a.conf"), 1);
+    EXPECT_TRUE(rt->query_problems.empty());
+    EXPECT_EQ(rt->backends.size(), 2u);
+    EXPECT_EQ(rt->rules->check("<alice@fromdb.test>").verdict, Verdict::Valid);
+    EXPECT_EQ(rt->rules->check("<nobody@fromdb.test>").verdict, Verdict::Unknown);
+    EXPECT_EQ(rt->rules->check("<x@elsewhere.test>").verdict, Verdict::NotOurs);
+    RecipientCheck c = rt->rules->check("<bob@special.test>");
+    EXPECT_EQ(c.verdict, Verdict::TempFail);  // special.test asks the drill backend only
+    EXPECT_EQ(c.backend, "drill");
+    EXPECT_TRUE(rt->rules->monitor_for(c));
+}
+
+TEST(Runtime, QueryTheDatabaseRefuses_AQueryProblemNotAWarning) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"alice@a.test"});
+    testing::write_file(d.file("a.conf"), "domains = a.test\nbackends = u\n[backend u]\ntype = sqlite\npath = " +
+                                              d.file("r.db") + "\nquery = SELECT 1 FROM mailbox WHERE username = %s\n");
+    auto rt = build_runtime(d.file("a.conf"), 1);
+    ASSERT_EQ(rt->query_problems.size(), 1u);
+    EXPECT_NE(rt->query_problems[0].find("backend u: "), std::string::npos) << rt->query_problems[0];
+    EXPECT_NE(rt->query_problems[0].find("no such table: mailbox"), std::string::npos) << rt->query_problems[0];
+    EXPECT_EQ(rt->rules->check("<alice@a.test>").verdict, Verdict::TempFail);
 }
 
 TEST(Runtime, MissingSqliteDatabase_NotFatal_Warned_TempFail) {

@@ -136,6 +136,54 @@ TEST(SqliteBackend, CustomQuery_OwnSchema) {
     EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
 }
 
+TEST(SqliteBackend, PlaceholderQuery_PostfixAdminShape_OneStatementForAllKeys) {
+    TempDir d;
+    exec(d.file("pfa.db"),
+         "CREATE TABLE mailbox (username TEXT, local_part TEXT, domain TEXT, active INT);"
+         "CREATE TABLE alias (address TEXT, active INT);"
+         "INSERT INTO mailbox VALUES ('a@example.test', 'a', 'example.test', 1), ('b@example.test', 'b', "
+         "'example.test', 0);"
+         "INSERT INTO alias VALUES ('@catchall.test', 1), ('list@example.test', 1)");
+    SqliteOptions o = opts(d.file("pfa.db"));
+    o.query =
+        "SELECT 1 FROM mailbox WHERE local_part = %u AND domain = %d AND active = 1 "
+        "UNION ALL SELECT 1 FROM alias WHERE address = %s AND active = 1";
+    ASSERT_EQ(o.query_template.parse(o.query, SqlDialect::Sqlite), "");
+    SqliteBackend b("s", o);
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);  // inactive
+    EXPECT_EQ(b.lookup("list@example.test").status, LookupStatus::Found);
+    std::size_t matched = 9;
+    EXPECT_EQ(b.lookup_any({"a+x@example.test", "a@example.test", "@example.test"}, &matched).status,
+              LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    EXPECT_EQ(b.lookup_any({"z@catchall.test", "@catchall.test"}, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    EXPECT_EQ(b.lookup_any({"' OR 1=1 --", "%", "@"}, &matched).status, LookupStatus::NotFound);
+    EXPECT_EQ(b.probe(), "");
+}
+
+TEST(SqliteBackend, DomainQuery_FoundNotFound_MissingTableIsAQueryProblem) {
+    TempDir d;
+    exec(d.file("d.db"),
+         "CREATE TABLE recipients (address TEXT);CREATE TABLE domain (domain TEXT);"
+         "INSERT INTO domain VALUES ('example.test')");
+    SqliteOptions o = opts(d.file("d.db"));
+    ASSERT_EQ(o.domain_query.parse("SELECT 1 FROM domain WHERE domain = %d", SqlDialect::Sqlite), "");
+    SqliteBackend b("s", o);
+    EXPECT_TRUE(b.answers_domains());
+    EXPECT_EQ(b.lookup_domain("example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup_domain("other.test").status, LookupStatus::NotFound);
+    SqliteOptions bad = opts(d.file("d.db"));
+    ASSERT_EQ(bad.domain_query.parse("SELECT 1 FROM domains WHERE domain = %d", SqlDialect::Sqlite), "");
+    SqliteBackend broken("s", bad);
+    EXPECT_EQ(broken.lookup_domain("example.test").status, LookupStatus::TempFail);
+    std::string problem;
+    EXPECT_EQ(broken.probe(&problem), "");
+    EXPECT_NE(problem.find("domain_query"), std::string::npos) << problem;
+    EXPECT_NE(problem.find("no such table"), std::string::npos) << problem;
+}
+
 TEST(SqliteBackend, QueryWithTwoParameters_TempFailWithReason) {
     TempDir d;
     testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});

@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "util/address.hpp"
 #include "util/text.hpp"
 
 namespace rcptguard {
@@ -108,12 +109,22 @@ ConfigFile parse_config_text(std::string_view text, const std::string& path) {
             auto sp = inner.find_first_of(" \t");
             std::string type(sp == std::string_view::npos ? inner : inner.substr(0, sp));
             std::string name(sp == std::string_view::npos ? std::string_view{} : trim(inner.substr(sp)));
-            if (type != "backend") {
-                f.add_problem(lineno, "",
-                              "unknown section type '" + printable(type, 40) + "' (expected [backend NAME])");
+            if (type != "backend" && type != "domain") {
+                f.add_problem(
+                    lineno, "",
+                    "unknown section type '" + printable(type, 40) + "' (expected [backend NAME] or [domain NAME])");
                 return true;
             }
-            if (!valid_section_name(name)) {
+            if (type == "domain") {
+                // Domains compare in canonical form: [domain Example.ORG.] is
+                // the section of example.org, and a second one is "twice".
+                std::string canonical = canonical_domain(name);
+                if (canonical.empty() || canonical.front() == '[') {
+                    f.add_problem(lineno, "", "[domain NAME] needs a domain name, got '" + printable(name, 80) + "'");
+                    return true;
+                }
+                name = canonical;
+            } else if (!valid_section_name(name)) {
                 f.add_problem(lineno, "",
                               "section needs a name of letters, digits, '_', '-', '.': [" + type + " NAME]");
                 return true;

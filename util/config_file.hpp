@@ -2,7 +2,9 @@
 // gives typed, validated access to them (SectionReader).
 //
 // Format (see rcptguard.conf(5)): global "key = value" lines, then one
-// "[backend NAME]" section per backend. '#' starts a comment only at the
+// "[backend NAME]" section per backend and, optionally, "[domain NAME]"
+// sections (NAME a domain, kept in canonical form: lower case, no trailing
+// dot). '#' starts a comment only at the
 // beginning of a line (values may contain '#'). A line that begins with
 // whitespace continues the previous value, as in Postfix's main.cf.
 //
@@ -87,7 +89,7 @@ struct ConfigValue {
 };
 
 struct ConfigSection {
-    std::string type;  // "" for the global section, else e.g. "backend"
+    std::string type;  // "" for the global section, else "backend" or "domain"
     std::string name;
     int line = 0;
     std::vector<ConfigValue> values;

@@ -106,6 +106,55 @@ std::string parse_host_port(const std::string& spec, std::string* host, int* por
     return "";
 }
 
+std::string ServerAddress::to_string() const {
+    if (socket) return host;
+    if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+    return host + ":" + std::to_string(port);
+}
+
+std::string parse_server_address(const std::string& spec, int default_port, ServerAddress* out) {
+    ServerAddress a;
+    if (spec.empty()) return "an empty host";
+    if (spec.front() == '/') {
+        a.host = spec;
+        a.socket = true;
+        *out = a;
+        return "";
+    }
+    std::string p;
+    if (spec.front() == '[') {
+        auto close = spec.find(']');
+        if (close == std::string::npos) return "'" + printable(spec, 64) + "': expected [IPV6] or [IPV6]:PORT";
+        a.host = spec.substr(1, close - 1);
+        if (close + 1 < spec.size()) {
+            if (spec[close + 1] != ':') return "'" + printable(spec, 64) + "': expected [IPV6]:PORT";
+            p = spec.substr(close + 2);
+        }
+        auto ip = IpAddress::parse(a.host);
+        if (!ip || !ip->v6) return "'" + printable(a.host, 64) + "' is not an IPv6 address";
+    } else {
+        auto colon = spec.find(':');
+        if (colon != std::string::npos && spec.find(':', colon + 1) != std::string::npos)
+            return "'" + printable(spec, 64) + "': write an IPv6 address in brackets, e.g. [2001:db8::1]:5432";
+        a.host = spec.substr(0, colon);
+        if (colon != std::string::npos) p = spec.substr(colon + 1);
+        if (a.host.empty() || a.host.size() > 253) return "'" + printable(spec, 64) + "' has no host name";
+        for (char c : a.host)
+            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                  c == '_'))
+                return "'" + printable(a.host, 64) + "' is not a host name or IP address";
+    }
+    a.port = default_port;
+    if (!p.empty() || (spec.back() == ':')) {
+        if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos || std::stoi(p) < 1 ||
+            std::stoi(p) > 65535)
+            return "'" + printable(spec, 64) + "': the port must be a number from 1 to 65535";
+        a.port = std::stoi(p);
+    }
+    *out = a;
+    return "";
+}
+
 std::string client_key(std::string_view address, unsigned ipv4_prefix, unsigned ipv6_prefix) {
     auto a = IpAddress::parse(address);
     if (!a) return "";

@@ -49,6 +49,18 @@ private:
 // returns "" or the problem.
 std::string parse_host_port(const std::string& spec, std::string* host, int* port);
 
+// A database server as written in "hosts": "db.example.com", "db:5433",
+// "192.0.2.7:3306", "[2001:db8::7]:5432", or an absolute path (a unix socket;
+// for PostgreSQL the directory holding it). Without a port, default_port.
+struct ServerAddress {
+    std::string host;  // name or IP address (no brackets), or the socket path
+    int port = 0;      // 0 for a socket path
+    bool socket = false;
+    std::string to_string() const;  // as written in logs: host:port, [v6]:port or the path
+};
+// Returns "" or the problem.
+std::string parse_server_address(const std::string& spec, int default_port, ServerAddress* out);
+
 // "192.0.2.7" (IPv4 with ipv4_prefix 32), "2001:db8:1:2::/64" (IPv6 at
 // ipv6_prefix); "" for anything that is not an IP address.
 std::string client_key(std::string_view address, unsigned ipv4_prefix, unsigned ipv6_prefix);

@@ -54,6 +54,9 @@ SqliteBackend::Conn::~Conn() {
     if (stmt) sqlite3_finalize(stmt);
     for (sqlite3_stmt* s : any_stmt)
         if (s) sqlite3_finalize(s);
+    for (sqlite3_stmt* e : exists)
+        if (e) sqlite3_finalize(e);
+    if (domain_stmt) sqlite3_finalize(domain_stmt);
     if (db) sqlite3_close_v2(db);
 }
 
@@ -80,7 +83,7 @@ std::string SqliteBackend::check_query(const std::string& query) {
     return problem;
 }
 
-std::unique_ptr<SqliteBackend::Conn> SqliteBackend::open_conn(std::string* error) const {
+std::unique_ptr<SqliteBackend::Conn> SqliteBackend::open_conn(std::string* error, bool* query_rejected) const {
     auto c = std::make_unique<Conn>();
     // READWRITE (never CREATE): a missing file is an error, not a new empty
     // database; SQLite falls back to read-only if we may not write the file.
@@ -95,13 +98,27 @@ std::unique_ptr<SqliteBackend::Conn> SqliteBackend::open_conn(std::string* error
     // Read through a memory map rather than a read() per page: the database
     // is only read here, and the kernel shares the pages between connections.
     sqlite3_exec(c->db, "PRAGMA query_only = 1; PRAGMA mmap_size = 268435456", nullptr, nullptr, nullptr);
-    rc = sqlite3_prepare_v3(c->db, opts_.query.c_str(), static_cast<int>(opts_.query.size()), SQLITE_PREPARE_PERSISTENT,
-                            &c->stmt, nullptr);
-    if (rc != SQLITE_OK || !c->stmt) {
-        *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
-        if ((rc & 0xFF) == SQLITE_CANTOPEN || (rc & 0xFF) == SQLITE_READONLY) *error += explain_cantopen(opts_.path);
+    // The database is there; a statement it refuses (no such table or
+    // column, a syntax error) is a problem with the query, not an outage.
+    auto prepare = [&](const std::string& sql, const char* what, sqlite3_stmt** st) {
+        int prc = sqlite3_prepare_v3(c->db, sql.c_str(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, st,
+                                     nullptr);
+        if (prc == SQLITE_OK && *st) return true;
+        *error = opts_.path + ": cannot prepare " + what + ": " + sqlite3_errmsg(c->db);
+        if ((prc & 0xFF) == SQLITE_CANTOPEN || (prc & 0xFF) == SQLITE_READONLY) *error += explain_cantopen(opts_.path);
+        if (query_rejected) *query_rejected = (prc & 0xFF) == SQLITE_ERROR;
+        return false;
+    };
+    if (!opts_.domain_query.empty() &&
+        !prepare(opts_.domain_query.exists_statement(1), "domain_query", &c->domain_stmt))
         return nullptr;
+    if (!opts_.query_template.empty()) {
+        for (std::size_t n = 1; n <= kMaxKeysAtOnce; ++n)
+            if (!prepare(opts_.query_template.exists_statement(static_cast<int>(n)), "query", &c->exists[n]))
+                return nullptr;
+        return c;
     }
+    if (!prepare(opts_.query, "query", &c->stmt)) return nullptr;
     if (sqlite3_bind_parameter_count(c->stmt) != 1) {
         *error = opts_.path + ": the query must have exactly one parameter (the address)";
         return nullptr;
@@ -150,8 +167,64 @@ LookupResult SqliteBackend::run(Conn* c, sqlite3_stmt* st, bool* discard) const 
     return LookupResult::tempfail(failure_text(c, rc));
 }
 
+LookupResult SqliteBackend::run_exists(Conn* c, sqlite3_stmt* st, const SqlTemplate& t,
+                                       const std::vector<SqlKeyParts>& keys, std::size_t* matched,
+                                       bool* discard) const {
+    // ?N markers: the k parameters of key i are numbered i*k+1 .. i*k+k.
+    int rc = SQLITE_OK;
+    int index = 0;
+    for (const SqlKeyParts& k : keys)
+        for (SqlParam p : t.params()) {
+            std::string_view v = sql_param_value(p, k);
+            if (rc == SQLITE_OK)
+                rc = sqlite3_bind_text(st, ++index, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+        }
+    LookupResult result;
+    if (rc != SQLITE_OK) {
+        result = LookupResult::tempfail(failure_text(c, rc));
+    } else {
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+            result = LookupResult::not_found();
+            for (std::size_t i = 0; i < keys.size(); ++i)
+                if (sqlite3_column_int(st, static_cast<int>(i)) != 0) {
+                    if (matched) *matched = i;
+                    result = LookupResult::found();
+                    break;
+                }
+        } else {
+            int primary = rc & 0xFF;
+            *discard = rc != SQLITE_DONE && primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
+            result = LookupResult::tempfail(rc == SQLITE_DONE ? opts_.path + ": no answer to the lookup"
+                                                              : failure_text(c, rc));
+        }
+    }
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return result;
+}
+
+LookupResult SqliteBackend::lookup_domain(std::string_view domain) const noexcept {
+    if (opts_.domain_query.empty()) return Backend::lookup_domain(domain);
+    try {
+        if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
+        std::string error;
+        Pool::Lease c = checkout(&error);
+        if (!c) return LookupResult::tempfail("domain_query: " + error);
+        bool discard = false;
+        LookupResult r = run_exists(c.get(), c->domain_stmt, opts_.domain_query, {SqlKeyParts{domain, {}, domain}},
+                                    nullptr, &discard);
+        if (discard) c.discard();
+        if (r.status == LookupStatus::TempFail) r.reason = "domain_query: " + r.reason;
+        return r;
+    } catch (...) {
+        return LookupResult::tempfail("out of memory");
+    }
+}
+
 LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
     try {
+        if (!opts_.query_template.empty()) return lookup_any({std::string(key)}, nullptr);
         if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
         std::string error;
         Pool::Lease c = checkout(&error);
@@ -173,6 +246,24 @@ LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
 }
 
 LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept {
+    if (!opts_.query_template.empty() && !keys.empty() && keys.size() <= kMaxKeysAtOnce) {
+        try {
+            if (unavailable_.load())
+                return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
+            std::string error;
+            Pool::Lease c = checkout(&error);
+            if (!c) return LookupResult::tempfail(error);
+            std::vector<SqlKeyParts> parts;
+            for (const auto& k : keys) parts.push_back(split_sql_key(k));
+            bool discard = false;
+            LookupResult r =
+                run_exists(c.get(), c->exists[keys.size()], opts_.query_template, parts, matched, &discard);
+            if (discard) c.discard();
+            return r;
+        } catch (...) {
+            return LookupResult::tempfail("out of memory");
+        }
+    }
     if (!default_query_ || keys.size() < 2 || keys.size() > kMaxKeysAtOnce) return Backend::lookup_any(keys, matched);
     try {
         if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
@@ -214,10 +305,22 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
     }
 }
 
-std::string SqliteBackend::probe() const {
+std::string SqliteBackend::probe(std::string* query_problem) const {
     std::string error;
-    std::unique_ptr<Conn> c = open_conn(&error);
-    if (!c) return error;
+    bool rejected = false;
+    std::unique_ptr<Conn> c = open_conn(&error, &rejected);
+    if (!c) {
+        if (!rejected || !query_problem) return error;
+        *query_problem = error;
+        return "";
+    }
+    if (!opts_.query_template.empty()) {
+        bool discard = false;
+        LookupResult r = run_exists(c.get(), c->exists[1], opts_.query_template, {split_sql_key("probe@invalid")},
+                                    nullptr, &discard);
+        if (r.status == LookupStatus::TempFail) return r.reason;
+        return "";
+    }
     int rc = sqlite3_bind_text(c->stmt, 1, "probe@invalid", -1, SQLITE_STATIC);
     if (rc == SQLITE_OK) rc = sqlite3_step(c->stmt);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) error = opts_.path + ": " + sqlite3_errmsg(c->db);

@@ -2,7 +2,11 @@
 //
 // Default schema (etc/schema.sql): table "recipients", column "address" holding
 // "user@domain" or a catch-all "@domain"; aliases are more rows. A site with its
-// own schema sets "query" (one bound parameter, e.g. ?1 or :address).
+// own schema sets "query": either with %s %u %d placeholders, as for the
+// other SQL backends (util/sql_template.hpp; all keys of a recipient then go
+// in one statement, "SELECT EXISTS (...), EXISTS (...)"), or - as before -
+// with exactly one SQLite parameter (?1, :address) bound to the key.
+// "domain_query" (placeholders only) answers lookup_domain().
 // Lookups use a small pool of connections, each used by one thread at a time
 // (SQLITE_OPEN_NOMUTEX), with the statement prepared once per connection and
 // reset after every use so no read transaction is ever left open (which would
@@ -28,6 +32,7 @@
 #include "backends/backend.hpp"
 #include "util/connection_pool.hpp"
 #include "util/file_identity.hpp"
+#include "util/sql_template.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -39,6 +44,8 @@ constexpr const char* kDefaultSqliteQuery = "SELECT 1 FROM recipients WHERE addr
 struct SqliteOptions {
     std::string path;
     std::string query = kDefaultSqliteQuery;
+    SqlTemplate query_template;  // parsed from query when it uses %s %u %d; else empty()
+    SqlTemplate domain_query;    // empty(): none
     int pool_size = 4;
     std::chrono::milliseconds busy_timeout{2000};
     std::chrono::milliseconds idle_timeout{300'000};  // idle connections closed after this
@@ -57,17 +64,22 @@ public:
     static constexpr std::size_t kMaxKeysAtOnce = 6;
 
     LookupResult lookup(std::string_view key) const noexcept override;
-    // With the default schema, all keys in one statement (one index probe per
-    // key, most specific first, stopping at the first row), up to
+    // All keys in one statement (default schema: one index probe per key,
+    // most specific first, stopping at the first row; a site's own query: one
+    // EXISTS per key), up to
     // kMaxKeysAtOnce keys (an internationalised domain's six); more are asked
     // key by key.
     LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
+    bool answers_domains() const noexcept override { return !opts_.domain_query.empty(); }
+    LookupResult lookup_domain(std::string_view domain) const noexcept override;
     void maintain() noexcept override;
     unsigned long generation() const noexcept override { return generation_.load(); }
 
-    // Opens a connection and prepares the query: "" if that works, else why.
-    // Used at start to warn early and by "rcptguard -n".
-    std::string probe() const;
+    // Opens a connection and prepares the queries: "" if that works, else
+    // why. Used at start to warn early and by "rcptguard -n"; *query_problem
+    // (if given) is set when the database is there but a query is not
+    // accepted (a table or column that does not exist, a syntax error).
+    std::string probe(std::string* query_problem = nullptr) const;
     // Checks the query text without a database: "" or the problem.
     static std::string check_query(const std::string& query);
 
@@ -78,6 +90,9 @@ private:
         sqlite3_stmt* stmt = nullptr;
         // Default schema only: any_stmt[n] asks n keys at once (2 <= n <= kMaxKeysAtOnce).
         sqlite3_stmt* any_stmt[kMaxKeysAtOnce + 1] = {};
+        // query with placeholders: exists[n] asks n keys at once (1 <= n <= kMaxKeysAtOnce).
+        sqlite3_stmt* exists[kMaxKeysAtOnce + 1] = {};
+        sqlite3_stmt* domain_stmt = nullptr;
         Conn() = default;
         Conn(const Conn&) = delete;
         Conn& operator=(const Conn&) = delete;
@@ -85,7 +100,10 @@ private:
     };
     using Pool = ConnectionPool<Conn>;
 
-    std::unique_ptr<Conn> open_conn(std::string* error) const;
+    std::unique_ptr<Conn> open_conn(std::string* error, bool* query_rejected = nullptr) const;
+    // Runs a placeholder statement for n keys; the first key with a row.
+    LookupResult run_exists(Conn* c, sqlite3_stmt* st, const SqlTemplate& t, const std::vector<SqlKeyParts>& keys,
+                            std::size_t* matched, bool* discard) const;
     Pool::Lease checkout(std::string* error) const;
     LookupResult run(Conn* c, sqlite3_stmt* st, bool* discard) const;
     std::string failure_text(Conn* c, int rc) const;

@@ -1,18 +1,45 @@
-// key_lookup: see key_lookup.hpp.
+// backend_chain: see backend_chain.hpp.
 #include "core/recipients/backend_chain.hpp"
 
 #include <chrono>
 
 namespace rcptguard {
 
-BackendChain::BackendChain(std::vector<BackendPtr> backends, Metrics* metrics) : backends_(std::move(backends)) {
+namespace {
+
+// A backend seen through its domain_query.
+class DomainQueryView final : public Backend {
+public:
+    explicit DomainQueryView(BackendPtr b) : Backend(b->name(), b->type()), backend_(std::move(b)) {}
+    LookupResult lookup(std::string_view domain) const noexcept override { return backend_->lookup_domain(domain); }
+    unsigned long generation() const noexcept override { return backend_->generation(); }
+
+private:
+    BackendPtr backend_;
+};
+
+}  // namespace
+
+BackendPtr domain_query_view(BackendPtr backend) { return std::make_shared<DomainQueryView>(std::move(backend)); }
+
+BackendChain::BackendChain(std::vector<BackendPtr> backends, Metrics* metrics)
+    : BackendChain(std::move(backends), {}, metrics) {}
+
+BackendChain::BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics)
+    : backends_(std::move(backends)), scopes_(std::move(scopes)) {
     if (metrics)
         for (const auto& b : backends_) counters_.push_back(&metrics->backend(b->name()));
 }
 
 KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
+    std::string_view domain;
+    if (!keys.empty() && keys.front().rfind('@') != std::string::npos)
+        domain = std::string_view(keys.front()).substr(keys.front().rfind('@') + 1);
+    bool asked = false;
     for (std::size_t i = 0; i < backends_.size(); ++i) {
         const Backend& b = *backends_[i];
+        if (i < scopes_.size() && !scopes_[i].empty() && !scopes_[i].contains(domain)) continue;
+        asked = true;
         auto t0 = std::chrono::steady_clock::now();
         std::size_t matched = 0;
         LookupResult r = b.lookup_any(keys, &matched);
@@ -29,6 +56,13 @@ KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
         if (r.status == LookupStatus::TempFail)
             return {LookupStatus::TempFail, {}, b.name(), std::move(r.reason), false};
     }
+    if (!asked && !backends_.empty())
+        return {
+            LookupStatus::TempFail,
+            {},
+            "(none)",
+            "no backend is asked about domain " + std::string(domain) + ": the 'domains' of every backend leave it out",
+            false};
     return {LookupStatus::NotFound, {}, {}, {}, false};
 }
 

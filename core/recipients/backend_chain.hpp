@@ -8,6 +8,13 @@
 // backend can); the first backend that finds one wins, NotFound moves on to the
 // next backend, and the first TempFail stops the search - a later backend must
 // not turn an outage into a verdict.
+// Scopes: a backend with its own "domains" is asked only about keys of those
+// domains (the domain of the first key). When every backend's scope leaves a
+// recipient's domain out, the answer is TempFail (a configuration gap must
+// never become a 550), with the reason.
+// domain_query_view(b) is b seen through its domain_query: lookup(domain) is
+// b->lookup_domain(domain), so a chain (and a cache) of such views answers
+// "is this domain ours?" for "domains = backend:NAME".
 // Thread-safety: lookup() may be called from many threads at once.
 #pragma once
 
@@ -16,6 +23,7 @@
 #include <vector>
 
 #include "backends/backend.hpp"
+#include "core/recipients/domain_set.hpp"
 #include "util/metrics.hpp"
 
 namespace rcptguard {
@@ -38,12 +46,17 @@ public:
 class BackendChain final : public KeyLookup {
 public:
     explicit BackendChain(std::vector<BackendPtr> backends, Metrics* metrics = nullptr);
+    // scopes: parallel to backends; an empty DomainSet means every domain.
+    BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics = nullptr);
     KeyAnswer lookup(const std::vector<std::string>& keys) const override;
     const std::vector<BackendPtr>& backends() const { return backends_; }
 
 private:
     std::vector<BackendPtr> backends_;
+    std::vector<DomainSet> scopes_;           // parallel to backends_, or empty
     std::vector<BackendCounters*> counters_;  // parallel to backends_, or empty
 };
+
+BackendPtr domain_query_view(BackendPtr backend);
 
 }  // namespace rcptguard

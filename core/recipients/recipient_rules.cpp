@@ -1,4 +1,4 @@
-// recipient_policy: see recipient_policy.hpp.
+// recipient_rules: see recipient_rules.hpp.
 #include "core/recipients/recipient_rules.hpp"
 
 namespace rcptguard {
@@ -15,7 +15,25 @@ const char* to_string(Verdict v) {
 }
 
 RecipientRules::RecipientRules(RecipientSettings settings, std::shared_ptr<const KeyLookup> lookup)
-    : settings_(std::move(settings)), lookup_(std::move(lookup)) {}
+    : RecipientRules(std::move(settings), RecipientLookups{std::move(lookup), nullptr, {}}) {}
+
+RecipientRules::RecipientRules(RecipientSettings settings, RecipientLookups lookups)
+    : settings_(std::move(settings)), lookups_(std::move(lookups)) {
+    for (std::size_t i = 0; i < settings_.per_domain.size(); ++i)
+        per_domain_index_.emplace(settings_.per_domain[i].domain, static_cast<int>(i));
+}
+
+int RecipientRules::domain_index(std::string_view domain) const {
+    if (per_domain_index_.empty()) return -1;
+    auto it = per_domain_index_.find(std::string(domain));
+    return it == per_domain_index_.end() ? -1 : it->second;
+}
+
+bool RecipientRules::monitor_for(const RecipientCheck& c) const {
+    if (c.domain_index >= 0 && static_cast<std::size_t>(c.domain_index) < settings_.per_domain.size())
+        return settings_.per_domain[static_cast<std::size_t>(c.domain_index)].monitor;
+    return settings_.monitor;
+}
 
 RecipientCheck RecipientRules::check(std::string_view raw) const {
     RecipientCheck c;
@@ -34,10 +52,31 @@ RecipientCheck RecipientRules::check(std::string_view raw) const {
         c.reason = is_postmaster(a) ? "postmaster" : "no domain";
         return c;
     }
-    if (!settings_.domains.contains(a.domain)) {
+    bool ours = settings_.domains.contains(a.domain);
+    if (!ours && lookups_.domains && !a.domain.empty() && a.domain.front() != '[') {
+        // "domains = backend:NAME": the database says which domains are ours,
+        // holding an internationalised domain in either form.
+        std::vector<std::string> forms{a.domain};
+        if (std::string u = unicode_domain(a.domain); u != a.domain) forms.push_back(std::move(u));
+        KeyAnswer d = lookups_.domains->lookup(forms);
+        if (d.status == LookupStatus::TempFail) {
+            // Unknown whether the domain is ours: never a verdict, never "not ours".
+            c.verdict = Verdict::TempFail;
+            c.backend = std::move(d.backend);
+            c.reason = std::move(d.reason);
+            c.domain_index = domain_index(a.domain);
+            return c;
+        }
+        if (d.status == LookupStatus::Found) {
+            ours = true;
+            c.domain_backend = std::move(d.backend);
+        }
+    }
+    if (!ours) {
         c.verdict = Verdict::NotOurs;
         return c;
     }
+    c.domain_index = domain_index(a.domain);
     if (a.status == AddressStatus::Invalid) {
         c.verdict = Verdict::BadSyntax;
         c.reason = a.error;
@@ -48,7 +87,11 @@ RecipientCheck RecipientRules::check(std::string_view raw) const {
         c.reason = "postmaster";
         return c;
     }
-    KeyAnswer ans = lookup_->lookup(lookup_keys(a, settings_.address));
+    const KeyLookup* lookup = lookups_.recipients.get();
+    if (c.domain_index >= 0 && static_cast<std::size_t>(c.domain_index) < lookups_.per_domain.size() &&
+        lookups_.per_domain[static_cast<std::size_t>(c.domain_index)])
+        lookup = lookups_.per_domain[static_cast<std::size_t>(c.domain_index)].get();
+    KeyAnswer ans = lookup->lookup(lookup_keys(a, settings_.address));
     if (ans.status == LookupStatus::Found) {
         c.verdict = Verdict::Valid;
         c.key = std::move(ans.key);
@@ -69,7 +112,12 @@ RecipientCheck RecipientRules::check(std::string_view raw) const {
 
 Reply RecipientRules::enforce_reply(const RecipientCheck& c) const {
     switch (c.verdict) {
-        case Verdict::Unknown: return unknown_user_reply(c.address.original, settings_.reject_message);
+        case Verdict::Unknown:
+            return unknown_user_reply(
+                c.address.original,
+                c.domain_index >= 0 && static_cast<std::size_t>(c.domain_index) < settings_.per_domain.size()
+                    ? settings_.per_domain[static_cast<std::size_t>(c.domain_index)].reject_message
+                    : settings_.reject_message);
         case Verdict::TempFail: return lookup_tempfail_reply(c.address.original, settings_.tempfail_message);
         case Verdict::BadSyntax: return bad_syntax_reply(c.address.original);
         case Verdict::Valid:
@@ -87,7 +135,7 @@ RcptDecision RecipientRules::decide(const RecipientCheck& c) const {
         d.would_reply = std::move(r);
         return d;
     }
-    if (settings_.monitor) {
+    if (monitor_for(c)) {
         d.monitored = true;
         d.would_reply = std::move(r);
         return d;

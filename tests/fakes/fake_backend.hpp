@@ -1,5 +1,8 @@
 // fake_backend: a Backend for unit tests, answering from a map and counting
 // calls. Keys not in the map answer NotFound; keys in `failing` answer TempFail.
+// With domains added (add_domain) it also has a "domain_query": domains in
+// its set are Found, others NotFound, everything TempFail while
+// fail_domains(true); domain lookups are counted separately.
 #pragma once
 
 #include <atomic>
@@ -26,6 +29,24 @@ public:
         failing_.insert(key);
     }
     void fail_everything(bool yes) { fail_all_ = yes; }
+    void add_domain(const std::string& d) {
+        std::lock_guard<std::mutex> l(m_);
+        domains_.insert(d);
+        answers_domains_ = true;
+    }
+    void fail_domains(bool yes) { fail_domains_ = yes; }
+
+    bool answers_domains() const noexcept override { return answers_domains_; }
+    LookupResult lookup_domain(std::string_view domain) const noexcept override {
+        std::lock_guard<std::mutex> l(m_);
+        domain_calls_.emplace_back(domain);
+        if (fail_domains_) return LookupResult::tempfail("fake domain outage");
+        return domains_.count(std::string(domain)) ? LookupResult::found() : LookupResult::not_found();
+    }
+    std::vector<std::string> domain_calls() const {
+        std::lock_guard<std::mutex> l(m_);
+        return domain_calls_;
+    }
 
     LookupResult lookup(std::string_view key) const noexcept override {
         std::lock_guard<std::mutex> l(m_);
@@ -44,7 +65,11 @@ private:
     std::set<std::string> found_;
     std::set<std::string> failing_;
     std::atomic<bool> fail_all_{false};
+    std::atomic<bool> fail_domains_{false};
+    std::atomic<bool> answers_domains_{false};
+    std::set<std::string> domains_;
     mutable std::vector<std::string> calls_;
+    mutable std::vector<std::string> domain_calls_;
 };
 
 }  // namespace rcptguard::testing

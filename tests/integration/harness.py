@@ -789,3 +789,263 @@ class Slapd:
         if self.paused and self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGCONT)
         self.paused = False
+
+
+# --- SQL servers: throwaway PostgreSQL 15 and MariaDB ---------------------------
+
+def _as_user(name):
+    """preexec_fn: become the service user, then die with the parent. The
+    order matters: Linux clears PR_SET_PDEATHSIG when the credentials change
+    (prctl(2)), so the death signal is set after setuid."""
+    import ctypes
+    pw = pwd.getpwnam(name)
+    # Loaded before the fork: after setuid the interpreter's own files (under
+    # /root) may no longer be readable.
+    prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+
+    def become():
+        os.setgid(pw.pw_gid)
+        os.setgroups([])
+        os.setuid(pw.pw_uid)
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    return become
+
+
+def _owned_dir(path, user):
+    os.makedirs(path, exist_ok=True)
+    pw = pwd.getpwnam(user)
+    os.chown(path, pw.pw_uid, pw.pw_gid)
+    os.chmod(path, 0o700)
+
+
+def _children_of(pid):
+    """The processes whose parent is pid (a postmaster's backends)."""
+    out = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                stat = f.read()
+            if int(stat[stat.rindex(")") + 2:].split()[1]) == pid:
+                out.append(int(entry))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+def _stopped_or_gone(pid):
+    """Every thread of pid stopped - or pid ended anyway (a backend whose
+    client had just left is a zombie, never stopped)."""
+    task_dir = "/proc/%d/task" % pid
+    try:
+        for tid in os.listdir(task_dir):
+            with open(os.path.join(task_dir, tid, "stat")) as f:
+                stat = f.read()
+            if stat[stat.rindex(")") + 2] not in "TtZX":
+                return False
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+class _SqlServer:
+    """What PostgreSQL and MariaDB share: a foreground server process that is
+    our child, killed (SIGKILL), frozen (SIGSTOP, waiting until every thread
+    and every child process is really stopped) and thawed."""
+
+    proc = None
+    paused_pids = ()
+
+    def _spawn(self, args, user):
+        _main_thread_only(self.__class__.__name__)
+        log = open(self.logfile, "ab")
+        self.proc = subprocess.Popen(args, stdout=log, stderr=log, preexec_fn=_as_user(user))
+        log.close()
+        on_cleanup(self.stop)
+
+    def _pids(self):
+        if not self.proc or self.proc.poll() is not None:
+            return []
+        return [self.proc.pid] + _children_of(self.proc.pid)
+
+    def pause(self):
+        """SIGSTOP the server and (PostgreSQL) every backend: a hung database.
+        The kernel still completes TCP handshakes on its listening socket."""
+        pids = self._pids()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except ProcessLookupError:
+                pass
+        self.paused_pids = pids
+        wait_until(lambda: all(_stopped_or_gone(p) for p in pids), 10, "%s to stop" % self.__class__.__name__)
+
+    def resume(self):
+        for pid in self.paused_pids:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
+        self.paused_pids = ()
+
+    def kill(self):
+        """SIGKILL the server and its children: connections are cut at once."""
+        pids = self._pids()
+        self.resume()
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.proc:
+            self.proc.wait()
+        wait_until(lambda: not port_open(self.port), 10, "%s port closed" % self.__class__.__name__)
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Postgres(_SqlServer):
+    """A throwaway PostgreSQL 15 (see doc/testing.md): initdb into ROOT/NAME,
+    the postmaster in the foreground as user postgres, on 127.0.0.1:PORT and a
+    unix socket in its own directory. Password (scram-sha-256) logins over
+    TCP; the admin side (psql()) uses the socket as the superuser."""
+
+    BIN = "/usr/lib/postgresql/15/bin"
+
+    def __init__(self, root, name="pg", tls=None, settings=None):
+        """tls: (cert, key) to offer TLS. settings: more postgresql.conf lines."""
+        self.dir = os.path.join(root, name)
+        self.data = os.path.join(self.dir, "data")
+        self.logfile = os.path.join(self.dir, "postgres.log")
+        _owned_dir(self.dir, "postgres")
+        self.port = free_port()
+        r = subprocess.run([os.path.join(self.BIN, "initdb"), "-D", self.data, "-U", "postgres", "-E", "UTF8",
+                            "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-instructions",
+                            "--no-sync"], capture_output=True, text=True, preexec_fn=_as_user("postgres"))
+        if r.returncode != 0:
+            raise AssertionError("initdb failed: %s %s" % (r.stdout, r.stderr))
+        lines = ["listen_addresses = '127.0.0.1'", "port = %d" % self.port,
+                 "unix_socket_directories = '%s'" % self.dir, "fsync = off", "synchronous_commit = on",
+                 "full_page_writes = off", "max_connections = 200", "shared_buffers = 32MB",
+                 "log_min_messages = warning"]
+        if tls:
+            cert, key = (os.path.join(self.dir, "server.pem"), os.path.join(self.dir, "server.key"))
+            shutil.copy(tls[0], cert)
+            shutil.copy(tls[1], key)
+            pw = pwd.getpwnam("postgres")
+            for f in (cert, key):
+                os.chown(f, pw.pw_uid, pw.pw_gid)
+                os.chmod(f, 0o600)
+            lines += ["ssl = on", "ssl_cert_file = '%s'" % cert, "ssl_key_file = '%s'" % key]
+        lines += settings or []
+        with open(os.path.join(self.data, "postgresql.conf"), "a") as f:
+            f.write("\n".join(lines) + "\n")
+
+    def start(self):
+        self._spawn([os.path.join(self.BIN, "postgres"), "-D", self.data], "postgres")
+        # The port opens before recovery ends: wait until a query works.
+        wait_until(lambda: self.proc.poll() is not None or self._ready(), 30, "postgres on port %d" % self.port)
+        if self.proc.poll() is not None:
+            with open(self.logfile, errors="replace") as f:
+                raise AssertionError("postgres exited with %s:\n%s" % (self.proc.returncode, f.read()))
+        return self
+
+    def _ready(self):
+        r = subprocess.run([os.path.join(self.BIN, "pg_isready"), "-q", "-h", "127.0.0.1", "-p", str(self.port)],
+                           capture_output=True)
+        return r.returncode == 0
+
+    def stop(self):
+        """SIGINT: PostgreSQL's fast shutdown (backends are told to end)."""
+        if self.running():
+            self.resume()
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def psql(self, sql, db="postgres", check=True):
+        """Runs SQL as the superuser over the socket, the way an admin does."""
+        r = subprocess.run(["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", self.dir, "-p", str(self.port),
+                            "-U", "postgres", "-d", db, "-At", "-f", "-"], input=sql, capture_output=True, text=True,
+                           env=dict(os.environ, PGCONNECT_TIMEOUT="10"), timeout=600)
+        if check and r.returncode != 0:
+            raise AssertionError("psql failed: %s %s" % (r.stdout, r.stderr))
+        return r.stdout
+
+
+class MariaDB(_SqlServer):
+    """A throwaway MariaDB (see doc/testing.md): mariadb-install-db into
+    ROOT/NAME, mariadbd --no-defaults in the foreground as user mysql, on
+    127.0.0.1:PORT and a unix socket in its directory. The admin side
+    (sql()) is root over the socket, without a password."""
+
+    def __init__(self, root, name="mariadb", tls=None, options=None):
+        self.dir = os.path.join(root, name)
+        self.data = os.path.join(self.dir, "data")
+        self.socket = os.path.join(self.dir, "mysqld.sock")
+        self.logfile = os.path.join(self.dir, "mariadbd.log")
+        _owned_dir(self.dir, "mysql")
+        self.port = free_port()
+        r = subprocess.run(["mariadb-install-db", "--no-defaults", "--datadir=" + self.data,
+                            "--auth-root-authentication-method=normal", "--skip-test-db",
+                            "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=32M"],
+                           capture_output=True, text=True, preexec_fn=_as_user("mysql"), cwd=self.dir)
+        if r.returncode != 0:
+            raise AssertionError("mariadb-install-db failed: %s %s" % (r.stdout, r.stderr))
+        self.args = ["mariadbd", "--no-defaults", "--datadir=" + self.data, "--socket=" + self.socket,
+                     "--port=%d" % self.port, "--bind-address=127.0.0.1", "--skip-name-resolve",
+                     "--pid-file=" + os.path.join(self.dir, "mariadbd.pid"), "--log-error=" + self.logfile,
+                     "--innodb-log-file-size=8M", "--innodb-buffer-pool-size=128M",
+                     "--innodb-flush-log-at-trx-commit=2", "--innodb-doublewrite=0", "--skip-log-bin",
+                     "--max-connections=300", "--local-infile=1"]
+        if tls:
+            copies = []
+            for f, n in ((tls[0], "server.pem"), (tls[1], "server.key"), (tls[2], "ca.pem")):
+                dst = os.path.join(self.dir, n)
+                shutil.copy(f, dst)
+                pw = pwd.getpwnam("mysql")
+                os.chown(dst, pw.pw_uid, pw.pw_gid)
+                os.chmod(dst, 0o600)
+                copies.append(dst)
+            self.args += ["--ssl-cert=" + copies[0], "--ssl-key=" + copies[1], "--ssl-ca=" + copies[2]]
+        self.args += options or []
+
+    def start(self):
+        self._spawn(self.args, "mysql")
+        wait_until(lambda: self.proc.poll() is not None or (port_open(self.port) and self._ready()), 60,
+                   "mariadbd on port %d" % self.port)
+        if self.proc.poll() is not None:
+            with open(self.logfile, errors="replace") as f:
+                raise AssertionError("mariadbd exited with %s:\n%s" % (self.proc.returncode, f.read()))
+        return self
+
+    def _ready(self):
+        r = subprocess.run(["mariadb", "--no-defaults", "-S", self.socket, "-u", "root", "-e", "SELECT 1"],
+                           capture_output=True)
+        return r.returncode == 0
+
+    def stop(self):
+        """SIGTERM: MariaDB's clean shutdown."""
+        if self.running():
+            self.resume()
+            self.proc.terminate()
+            try:
+                self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def sql(self, sql, db=None, check=True):
+        """Runs SQL as root over the socket, the way an admin does."""
+        args = ["mariadb", "--no-defaults", "--local-infile=1", "-S", self.socket, "-u", "root", "-N", "-B"]
+        if db:
+            args.append(db)
+        r = subprocess.run(args, input=sql, capture_output=True, text=True, timeout=600)
+        if check and r.returncode != 0:
+            raise AssertionError("mariadb failed: %s %s" % (r.stdout, r.stderr))
+        return r.stdout

@@ -2,11 +2,12 @@
 wrongly rejected.
 
 A scripted client sends messages (each with a unique id) to a mix of valid
-recipients (in SQLite, in LDAP) and unknown ones, and retries 4xx replies as a
-real MTA would. Meanwhile rcptguard is killed with SIGKILL and restarted, sent
-SIGUSR1 with good and with broken configurations, its SQLite database is
-rewritten with the sqlite3 shell, and the LDAP server is stopped, started and
-frozen (SIGSTOP). Afterwards the messages that reached the sink are counted:
+recipients (in SQLite, in LDAP, in PostgreSQL) and unknown ones, and retries
+4xx replies as a real MTA would. Meanwhile rcptguard is killed with SIGKILL and
+restarted, sent SIGUSR1 with good and with broken configurations, its SQLite
+database is rewritten with the sqlite3 shell, the LDAP server is stopped,
+started and frozen (SIGSTOP), and so is the PostgreSQL server (the postmaster
+and every backend). Afterwards the messages that reached the sink are counted:
 every valid recipient got its message exactly once, none a 5xx; no unknown
 recipient got anything.
 
@@ -14,6 +15,7 @@ make check runs a short version; make soak a longer one
 (RCPTGUARD_SOAK_SECONDS, bounded)."""
 
 import os
+import pwd
 import random
 import re
 import smtplib
@@ -28,6 +30,8 @@ import harness as h
 
 SQL_USERS = ["v%d@example.test" % i for i in range(40)]
 LDAP_USERS = ["l%d@example.test" % i for i in range(40)]
+PG_USERS = ["p%d@example.test" % i for i in range(40)]
+PG_PASSWORD = "fault-Pa55"
 
 LDIF_HEAD = """\
 dn: dc=example,dc=test
@@ -54,7 +58,8 @@ def ldif():
 class Message:
     def __init__(self, n, rng):
         self.id = "fault-%05d" % n
-        picks = rng.sample(SQL_USERS, rng.randint(0, 2)) + rng.sample(LDAP_USERS, rng.randint(0, 2))
+        picks = (rng.sample(SQL_USERS, rng.randint(0, 2)) + rng.sample(LDAP_USERS, rng.randint(0, 2)) +
+                 rng.sample(PG_USERS, rng.randint(0, 1)))
         unknown = ["nx%d-%d@example.test" % (n, i) for i in range(rng.randint(0, 2))]
         if not picks and not unknown:
             picks = [rng.choice(SQL_USERS)]
@@ -133,7 +138,7 @@ class Faults:
 
     def run(self, seconds):
         steps = [self.kill_restart, self.reload_good, self.reload_broken, self.rewrite_db, self.ldap_stop_start,
-                 self.ldap_freeze]
+                 self.ldap_freeze, self.pg_kill_start, self.pg_freeze]
         deadline = time.monotonic() + seconds
         i = 0
         try:
@@ -186,6 +191,18 @@ class Faults:
         self.t.slapd.resume()
         self.bump("ldap-sigstop")
 
+    def pg_kill_start(self):
+        self.t.pg.kill()
+        time.sleep(1.0)
+        self.t.pg.start()
+        self.bump("pgsql-kill-start")
+
+    def pg_freeze(self):
+        self.t.pg.pause()
+        time.sleep(1.5)
+        self.t.pg.resume()
+        self.bump("pgsql-sigstop")
+
 
 class FaultInjection(unittest.TestCase):
     def setUp(self):
@@ -198,6 +215,16 @@ class FaultInjection(unittest.TestCase):
         self.slapd = h.Slapd(self.root)
         self.slapd.load(ldif())
         self.slapd.start()
+        self.pg = h.Postgres(self.root).start()
+        self.pg.psql("CREATE ROLE rcptguard LOGIN PASSWORD '%s'; CREATE DATABASE mail;" % PG_PASSWORD)
+        self.pg.psql("CREATE TABLE mailbox (username text PRIMARY KEY, active boolean NOT NULL);"
+                     "INSERT INTO mailbox VALUES %s; GRANT SELECT ON mailbox TO rcptguard;"
+                     % ",".join("('%s', true)" % u for u in PG_USERS), db="mail")
+        pgpass = os.path.join(self.root, "pg-password")
+        with open(pgpass, "w") as f:
+            f.write(PG_PASSWORD + "\n")
+        os.chown(pgpass, 0, pwd.getpwnam(h.UNPRIVILEGED_USER).pw_gid)
+        os.chmod(pgpass, 0o640)
         self.port = h.free_port()
         self.config = """\
 socket = inet:{port}@127.0.0.1
@@ -206,7 +233,7 @@ pid_file = {root}/rcptguard.pid
 trusted_networks = 127.0.0.0/8
 cache_negative_ttl = 5s
 domains = example.test
-backends = users directory
+backends = users directory pf
 [backend users]
 type = sqlite
 path = {db}
@@ -217,7 +244,17 @@ base = ou=people,dc=example,dc=test
 filter = (mail=%s)
 connect_timeout = 1s
 search_timeout = 1s
-""".format(port=self.port, root=self.root, db=self.db, uri=self.slapd.uri)
+[backend pf]
+type = pgsql
+hosts = 127.0.0.1:{pg_port}
+dbname = mail
+user = rcptguard
+password_file = {pgpass}
+tls = off
+query = SELECT 1 FROM mailbox WHERE username = %s AND active
+connect_timeout = 1s
+query_timeout = 1s
+""".format(port=self.port, root=self.root, db=self.db, uri=self.slapd.uri, pg_port=self.pg.port, pgpass=pgpass)
         self.rg = h.Rcptguard(self.root, self.config).start(wait_port=self.port)
         self.sink = h.SmtpSink()
         self.pf = h.Postfix(self.root, main={
@@ -232,14 +269,16 @@ search_timeout = 1s
         self.pf.stop()
         self.rg.kill()
         self.slapd.stop()
+        self.pg.stop()
 
     def test_no_mail_lost_no_wrong_rejection_under_faults(self):
         seconds = int(os.environ.get("RCPTGUARD_SOAK_SECONDS", "40"))
         seconds = max(10, min(seconds, 3600))  # bounded, also for soak runs
         rng = random.Random(int(os.environ.get("RCPTGUARD_FAULT_SEED", "20261127")))
         faults = Faults(self)
-        # The faults run in this (the main) thread: slapd, which they restart,
-        # dies with the thread that started it (see harness._die_with_parent).
+        # The faults run in this (the main) thread: slapd and postgres, which
+        # they restart, die with the thread that started them (see
+        # harness._die_with_parent).
         faulting = threading.Event()
         faulting.set()
 
@@ -290,6 +329,7 @@ search_timeout = 1s
         self.assertEqual(faults.errors, [])
         # What the faults broke, they mended: the retries above needed it.
         self.assertIsNone(self.slapd.proc.poll(), "slapd died during the run")
+        self.assertTrue(self.pg.running(), "postgres died during the run")
         self.assertIsNone(self.rg.proc.poll(), "rcptguard died during the run")
         self.assertEqual(sender_errors, [])
         h.wait_until(self.pf.queue_empty, 120, "Postfix to deliver everything to the sink")

@@ -1,0 +1,408 @@
+// The SQL-server backends (pgsql, mysql) beyond the contract suite, against
+// real servers (tests/fakes/pgsql_fixture, mysql_fixture): the site's own
+// queries with %u and %d, domain_query, probe() and "rcptguard -n", and the
+// outages - server stopped, killed, frozen, wrong password, the first of two
+// hosts dead - which must answer TempFail (never NotFound) and recover
+// without a restart. Configuration checks go through the registry, as the
+// daemon reads them.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <functional>
+#include <thread>
+
+#include "backends/mysql/mysql_backend.hpp"
+#include "backends/pgsql/pgsql_backend.hpp"
+#include "backends/registry.hpp"
+#include "tests/fakes/mysql_fixture.hpp"
+#include "tests/fakes/pgsql_fixture.hpp"
+#include "tests/test_support.hpp"
+
+namespace rcptguard {
+namespace {
+
+using std::chrono::milliseconds;
+using testing::MysqlFixture;
+using testing::PgsqlFixture;
+using testing::TempDir;
+
+// What a test needs from one kind of server.
+struct Server {
+    std::string type;
+    std::function<std::string()> host;  // host:port of the shared fixture
+    std::function<void(const std::string&)> exec;
+    std::function<void(const std::string& table)> grant;
+    std::function<std::string(const std::vector<std::string>&)> new_table;
+    std::function<void()> stop, start, kill, pause, resume;
+    // A backend; hosts "" = the fixture's.
+    std::function<BackendPtr(const std::string& query, const std::string& domain_query,
+                             const std::vector<std::string>& hosts, milliseconds retry_after)>
+        make;
+    std::string password;
+    // The statements the backend's sessions ran that name table, as the
+    // server records them (watch_statements() first): MariaDB's general log
+    // holds every execution; PostgreSQL's pg_stat_activity the last one of
+    // each session.
+    std::function<void()> watch_statements;
+    std::function<std::vector<std::string>(const std::string& table)> statements_on;
+};
+
+std::vector<ServerAddress> addresses(const std::vector<std::string>& hosts, int port) {
+    std::vector<ServerAddress> out;
+    for (const auto& h : hosts) {
+        ServerAddress a;
+        if (std::string p = parse_server_address(h, port, &a); !p.empty()) throw std::runtime_error(p);
+        out.push_back(a);
+    }
+    return out;
+}
+
+Server pgsql_server() {
+    Server s;
+    s.type = "pgsql";
+    s.password = PgsqlFixture::kPassword;
+    s.host = [] { return PgsqlFixture::shared().host(); };
+    s.exec = [](const std::string& sql) { PgsqlFixture::shared().exec(sql); };
+    s.grant = [](const std::string& t) { PgsqlFixture::shared().exec("GRANT SELECT ON " + t + " TO rcptguard"); };
+    s.new_table = [](const std::vector<std::string>& rows) { return PgsqlFixture::shared().new_table(rows); };
+    s.watch_statements = [] {};
+    s.statements_on = [](const std::string& table) {
+        return PgsqlFixture::shared().column(
+            "SELECT query FROM pg_stat_activity WHERE usename = 'rcptguard' AND query LIKE '%" + table + " %'");
+    };
+    s.stop = [] { PgsqlFixture::shared().stop(); };
+    s.start = [] { PgsqlFixture::shared().start(); };
+    s.kill = [] { PgsqlFixture::shared().kill(); };
+    s.pause = [] { PgsqlFixture::shared().pause(); };
+    s.resume = [] { PgsqlFixture::shared().resume(); };
+    s.make = [](const std::string& query, const std::string& domain_query, const std::vector<std::string>& hosts,
+                milliseconds retry_after) -> BackendPtr {
+        PgsqlOptions o;
+        o.hosts = addresses(hosts.empty() ? std::vector<std::string>{PgsqlFixture::shared().host()} : hosts, 5432);
+        o.connection.dbname = PgsqlFixture::kDatabase;
+        o.connection.user = PgsqlFixture::kUser;
+        o.connection.password = PgsqlFixture::kPassword;
+        o.connection.tls = PgsqlTls::Off;
+        o.connection.query_timeout = milliseconds(800);
+        o.connect_timeout = milliseconds(800);
+        o.retry_after = retry_after;
+        if (std::string p = o.query.parse(query, SqlDialect::Postgres); !p.empty()) throw std::runtime_error(p);
+        if (!domain_query.empty())
+            if (std::string p = o.domain_query.parse(domain_query, SqlDialect::Postgres); !p.empty())
+                throw std::runtime_error(p);
+        return std::make_shared<PgsqlBackend>("sql", std::move(o));
+    };
+    return s;
+}
+
+Server mysql_server() {
+    Server s;
+    s.type = "mysql";
+    s.password = MysqlFixture::kPassword;
+    s.host = [] { return MysqlFixture::shared().host(); };
+    s.exec = [](const std::string& sql) { MysqlFixture::shared().exec(sql); };
+    s.grant = [](const std::string& t) {
+        MysqlFixture::shared().exec("GRANT SELECT ON mail." + t + " TO 'rcptguard'@'127.0.0.1'");
+    };
+    s.new_table = [](const std::vector<std::string>& rows) { return MysqlFixture::shared().new_table(rows); };
+    s.watch_statements = [] {
+        MysqlFixture::shared().exec("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1");
+    };
+    s.statements_on = [](const std::string& table) {
+        auto out = MysqlFixture::shared().column(
+            "SELECT CONVERT(argument USING utf8mb4) FROM mysql.general_log WHERE command_type = 'Execute' AND "
+            "argument LIKE '%" +
+            table + " %'");
+        MysqlFixture::shared().exec("SET GLOBAL general_log = 0; TRUNCATE TABLE mysql.general_log");
+        return out;
+    };
+    s.stop = [] { MysqlFixture::shared().stop(); };
+    s.start = [] { MysqlFixture::shared().start(); };
+    s.kill = [] { MysqlFixture::shared().kill(); };
+    s.pause = [] { MysqlFixture::shared().pause(); };
+    s.resume = [] { MysqlFixture::shared().resume(); };
+    s.make = [](const std::string& query, const std::string& domain_query, const std::vector<std::string>& hosts,
+                milliseconds retry_after) -> BackendPtr {
+        MysqlOptions o;
+        o.hosts = addresses(hosts.empty() ? std::vector<std::string>{MysqlFixture::shared().host()} : hosts, 3306);
+        o.connection.dbname = MysqlFixture::kDatabase;
+        o.connection.user = MysqlFixture::kUser;
+        o.connection.password = MysqlFixture::kPassword;
+        o.connection.tls = MysqlTls::Off;
+        o.connection.query_timeout = milliseconds(1000);
+        o.connection.connect_timeout = milliseconds(1000);
+        o.retry_after = retry_after;
+        if (std::string p = o.query.parse(query, SqlDialect::MySql); !p.empty()) throw std::runtime_error(p);
+        if (!domain_query.empty())
+            if (std::string p = o.domain_query.parse(domain_query, SqlDialect::MySql); !p.empty())
+                throw std::runtime_error(p);
+        return std::make_shared<MysqlBackend>("sql", std::move(o));
+    };
+    return s;
+}
+
+// Waits (bounded) until a lookup gives want; returns the last answer.
+LookupResult lookup_until(const Backend& b, const std::string& key, LookupStatus want) {
+    LookupResult r;
+    for (int i = 0; i < 200; ++i) {
+        r = b.lookup(key);
+        if (r.status == want) return r;
+        std::this_thread::sleep_for(milliseconds(50));
+    }
+    return r;
+}
+
+class SqlBackend : public ::testing::TestWithParam<Server> {
+protected:
+    const Server& s() const { return GetParam(); }
+    std::string query_for(const std::string& table) const { return "SELECT 1 FROM " + table + " WHERE address = %s"; }
+    int next_ = 0;
+};
+
+TEST_P(SqlBackend, LocalPartAndDomainPlaceholders_BoundSeparately) {
+    static int n = 0;
+    std::string t = "parts" + std::to_string(++n) + "_" + s().type;
+    s().exec("CREATE TABLE " + t + " (local_part varchar(64) NOT NULL, domain varchar(255) NOT NULL)");
+    s().exec("INSERT INTO " + t + " VALUES ('alice', 'example.test'), ('', 'catchall.test')");
+    s().grant(t);
+    auto b = s().make("SELECT 1 FROM " + t + " WHERE local_part = %u AND domain = %d", "", {}, milliseconds(2000));
+    EXPECT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b->lookup("alice@other.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(b->lookup("bob@example.test").status, LookupStatus::NotFound);
+    // The catch-all key "@domain" has an empty local part.
+    std::size_t matched = 9;
+    EXPECT_EQ(b->lookup_any({"x@catchall.test", "@catchall.test"}, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+}
+
+// An internationalised address has six keys (both forms of the domain, with
+// and without +detail, both catch-alls): one statement asks them all.
+TEST_P(SqlBackend, SixKeys_OneStatement_MostSpecificMatchNamed) {
+    std::string t = s().new_table({"@b\xC3\xBC\x63her.test", "j\xC3\xB6rg@xn--bcher-kva.test"});
+    auto b = s().make(query_for(t), "", {}, milliseconds(2000));
+    std::vector<std::string> keys = {"j\xC3\xB6rg+news@xn--bcher-kva.test",
+                                     "j\xC3\xB6rg+news@b\xC3\xBC\x63her.test",
+                                     "j\xC3\xB6rg@xn--bcher-kva.test",
+                                     "j\xC3\xB6rg@b\xC3\xBC\x63her.test",
+                                     "@xn--bcher-kva.test",
+                                     "@b\xC3\xBC\x63her.test"};
+    ASSERT_EQ(b->lookup("@b\xC3\xBC\x63her.test").status, LookupStatus::Found);  // connected and prepared
+    s().watch_statements();
+    std::size_t matched = 99;
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 2u);
+    std::vector<std::string> ran = s().statements_on(t);
+    ASSERT_EQ(ran.size(), 1u);
+    std::size_t exists = 0;
+    for (std::size_t at = ran[0].find("EXISTS ("); at != std::string::npos; at = ran[0].find("EXISTS (", at + 1))
+        ++exists;
+    EXPECT_EQ(exists, 6u) << ran[0];
+}
+
+TEST_P(SqlBackend, DomainQuery_FoundNotFound_AndHostileDomainsAreData) {
+    std::string t = s().new_table({"example.test", "Other.Test"});
+    auto b = s().make(query_for(t), "SELECT 1 FROM " + t + " WHERE address = %d", {}, milliseconds(2000));
+    EXPECT_TRUE(b->answers_domains());
+    EXPECT_EQ(b->lookup_domain("example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b->lookup_domain("nowhere.test").status, LookupStatus::NotFound);
+    EXPECT_EQ(b->lookup_domain("' OR 1=1 --").status, LookupStatus::NotFound);
+    EXPECT_EQ(b->lookup_domain("%").status, LookupStatus::NotFound);
+    auto without = s().make(query_for(t), "", {}, milliseconds(2000));
+    EXPECT_FALSE(without->answers_domains());
+    EXPECT_EQ(without->lookup_domain("example.test").status, LookupStatus::TempFail);
+}
+
+TEST_P(SqlBackend, RepeatedPlaceholder_EveryOccurrenceBound) {
+    std::string t = s().new_table({"alice@example.test"});
+    auto b = s().make("SELECT 1 FROM " + t + " WHERE address = %s OR address = %s", "", {}, milliseconds(2000));
+    std::size_t matched = 9;
+    EXPECT_EQ(b->lookup_any({"x+y@example.test", "alice@example.test", "@example.test"}, &matched).status,
+              LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+}
+
+TEST_P(SqlBackend, Probe_ReportsAQueryTheServerRefuses_AndAnUnreachableServer) {
+    std::string t = s().new_table({"alice@example.test"});
+    auto good = s().make(query_for(t), "SELECT 1 FROM " + t + " WHERE address = %d", {}, milliseconds(2000));
+    auto bad = s().make("SELECT 1 FROM no_such_table WHERE address = %s", "", {}, milliseconds(2000));
+    auto bad_domain =
+        s().make(query_for(t), "SELECT 1 FROM " + t + " WHERE no_such_column = %d", {}, milliseconds(2000));
+    auto down =
+        s().make(query_for(t), "", {"127.0.0.1:" + std::to_string(testing::free_loopback_port())}, milliseconds(2000));
+    auto probe = [](const BackendPtr& b) {
+        if (auto* p = dynamic_cast<PgsqlBackend*>(b.get())) {
+            auto r = p->probe();
+            return std::make_pair(r.warning, r.query_problem);
+        }
+        auto r = dynamic_cast<MysqlBackend*>(b.get())->probe();
+        return std::make_pair(r.warning, r.query_problem);
+    };
+    EXPECT_EQ(probe(good), std::make_pair(std::string(), std::string()));
+    auto [w1, q1] = probe(bad);
+    EXPECT_EQ(w1, "");
+    EXPECT_NE(q1.find("query: "), std::string::npos) << q1;
+    EXPECT_NE(q1.find("no_such_table"), std::string::npos) << q1;
+    auto [w2, q2] = probe(bad_domain);
+    EXPECT_NE(q2.find("domain_query: "), std::string::npos) << q2;
+    auto [w3, q3] = probe(down);
+    EXPECT_NE(w3, "");
+    EXPECT_EQ(q3, "");
+}
+
+TEST_P(SqlBackend, PasswordNeverInAnyMessage) {
+    std::string t = s().new_table({"alice@example.test"});
+    auto b = s().make("SELECT 1 FROM " + t + " WHERE nonsense = %s", "", {}, milliseconds(2000));
+    LookupResult r = b->lookup("alice@example.test");
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    EXPECT_EQ(r.reason.find(s().password), std::string::npos);
+}
+
+TEST_P(SqlBackend, FirstHostDead_SecondAnswers_ThenTheDeadOneIsSkipped) {
+    std::string t = s().new_table({"alice@example.test"});
+    std::string dead = "127.0.0.1:" + std::to_string(testing::free_loopback_port());
+    auto b = s().make(query_for(t), "", {dead, s().host()}, milliseconds(60'000));
+    EXPECT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b->lookup("nobody@example.test").status, LookupStatus::NotFound);
+}
+
+TEST_P(SqlBackend, ServerStoppedThenStarted_TempFail_ThenAnswersWithoutRestart) {
+    std::string t = s().new_table({"alice@example.test"});
+    auto b = s().make(query_for(t), "", {}, milliseconds(0));
+    ASSERT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);  // a pooled connection now
+    s().stop();
+    LookupResult down = b->lookup("alice@example.test");
+    LookupResult down2 = b->lookup("nobody@example.test");
+    s().start();
+    EXPECT_EQ(down.status, LookupStatus::TempFail);
+    EXPECT_FALSE(down.reason.empty());
+    EXPECT_EQ(down2.status, LookupStatus::TempFail);
+    LookupResult back = lookup_until(*b, "alice@example.test", LookupStatus::Found);
+    EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
+    EXPECT_EQ(b->lookup("nobody@example.test").status, LookupStatus::NotFound);
+}
+
+TEST_P(SqlBackend, ServerKilled_TempFail_ThenAnswersWithoutRestart) {
+    std::string t = s().new_table({"alice@example.test"});
+    auto b = s().make(query_for(t), "", {}, milliseconds(0));
+    ASSERT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);
+    s().kill();
+    LookupResult down = b->lookup("alice@example.test");
+    s().start();
+    EXPECT_EQ(down.status, LookupStatus::TempFail);
+    LookupResult back = lookup_until(*b, "alice@example.test", LookupStatus::Found);
+    EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
+}
+
+TEST_P(SqlBackend, ServerFrozen_TempFail_ThenSkippedForRetryAfter_ThenBack) {
+    std::string t = s().new_table({"alice@example.test"});
+    auto b = s().make(query_for(t), "", {}, milliseconds(1000));
+    ASSERT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);  // pooled connection
+    s().pause();
+    LookupResult hung = b->lookup("alice@example.test");      // the pooled connection times out
+    LookupResult skipped = b->lookup("nobody@example.test");  // the host is skipped for retry_after
+    s().resume();
+    EXPECT_EQ(hung.status, LookupStatus::TempFail);
+    EXPECT_NE(hung.reason.find("query_timeout"), std::string::npos) << hung.reason;
+    EXPECT_EQ(skipped.status, LookupStatus::TempFail);
+    EXPECT_NE(skipped.reason.find("not tried"), std::string::npos) << skipped.reason;
+    LookupResult back = lookup_until(*b, "alice@example.test", LookupStatus::Found);
+    EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
+}
+
+TEST_P(SqlBackend, FrozenServerAtConnect_TempFail) {
+    std::string t = s().new_table({"alice@example.test"});
+    auto b = s().make(query_for(t), "", {}, milliseconds(1000));  // no connection yet
+    s().pause();
+    LookupResult r = b->lookup("alice@example.test");
+    s().resume();
+    EXPECT_EQ(r.status, LookupStatus::TempFail);
+    LookupResult back = lookup_until(*b, "alice@example.test", LookupStatus::Found);
+    EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(Servers, SqlBackend, ::testing::Values(pgsql_server(), mysql_server()),
+                         [](const ::testing::TestParamInfo<Server>& i) { return i.param.type; });
+
+// --- configuration, through the registry ---------------------------------
+
+struct ConfigCase {
+    std::string name;
+    std::string type;
+    std::string section;  // the keys after "type = ..."
+    std::string key;      // the key the problem must name
+    std::string words;    // part of the problem text
+};
+
+std::string first_problem(const std::string& type, const std::string& keys) {
+    ConfigFile file = parse_config_text("[backend b]\ntype = " + type + "\n" + keys, "test.conf");
+    SectionReader r(file, file.sections.at(0));
+    BuiltBackend b = make_backend(r, BackendContext{});
+    EXPECT_FALSE(b.backend);
+    if (file.problems->list.empty()) return "(no problem)";
+    return file.problems->list.front().what();
+}
+
+class SqlConfig : public ::testing::TestWithParam<ConfigCase> {};
+
+TEST_P(SqlConfig, Problem_NamesFileLineKey) {
+    const ConfigCase& c = GetParam();
+    std::string p = first_problem(c.type, c.section);
+    EXPECT_NE(p.find("test.conf:"), std::string::npos) << p;
+    EXPECT_NE(p.find(": " + c.key + ": "), std::string::npos) << p;
+    EXPECT_NE(p.find(c.words), std::string::npos) << p;
+}
+
+const std::string kGood = "hosts = 127.0.0.1:9\ndbname = mail\nuser = u\ntls = off\n";
+
+INSTANTIATE_TEST_SUITE_P(
+    Cases, SqlConfig,
+    ::testing::Values(
+        ConfigCase{"pg_quoted", "pgsql", kGood + "query = SELECT 1 FROM m WHERE a = '%s'\n", "query", "inside quotes"},
+        ConfigCase{"my_quoted", "mysql", kGood + "query = SELECT 1 FROM m WHERE a = \"%u@%d\"\n", "query",
+                   "inside quotes"},
+        ConfigCase{"pg_no_placeholder", "pgsql", kGood + "query = SELECT 1 FROM m\n", "query", "no placeholder"},
+        ConfigCase{"my_qmark", "mysql", kGood + "query = SELECT 1 FROM m WHERE a = ?\n", "query", "'?'"},
+        ConfigCase{"pg_dollar", "pgsql", kGood + "query = SELECT 1 FROM m WHERE a = $1\n", "query", "$N"},
+        ConfigCase{"pg_update", "pgsql", kGood + "query = UPDATE m SET a = %s\n", "query", "SELECT"},
+        ConfigCase{"my_two", "mysql", kGood + "query = SELECT 1 FROM m WHERE a = %s; DROP TABLE m\n", "query",
+                   "single statement"},
+        ConfigCase{"pg_unknown", "pgsql", kGood + "query = SELECT 1 FROM m WHERE a = %x\n", "query", "%x"},
+        ConfigCase{"pg_domain_quoted", "pgsql",
+                   kGood + "query = SELECT 1 FROM m WHERE a = %s\ndomain_query = "
+                           "SELECT 1 FROM d WHERE d = '%d'\n",
+                   "domain_query", "inside quotes"},
+        ConfigCase{"pg_no_query", "pgsql", kGood, "query", "missing"},
+        ConfigCase{"my_no_hosts", "mysql", "dbname = mail\nuser = u\nquery = SELECT 1 FROM m WHERE a = %s\n", "hosts",
+                   "required"},
+        ConfigCase{"pg_bad_host", "pgsql",
+                   "hosts = db:99999\ndbname = mail\nuser = u\nquery = SELECT 1 FROM m WHERE a = %s\n", "hosts",
+                   "port"},
+        ConfigCase{
+            "my_tls", "mysql",
+            "hosts = 127.0.0.1\ndbname = mail\nuser = u\ntls = sometimes\nquery = SELECT 1 FROM m WHERE a = %s\n",
+            "tls", "expected off, prefer or require"},
+        ConfigCase{
+            "pg_ca", "pgsql",
+            "hosts = 127.0.0.1\ndbname = mail\nuser = u\ntls = require\ntls_ca_file = /nonexistent/ca.pem\nquery "
+            "= SELECT 1 FROM m WHERE a = %s\n",
+            "tls_ca_file", "/nonexistent/ca.pem"},
+        ConfigCase{"my_password_file", "mysql",
+                   kGood + "password_file = /nonexistent/secret\nquery = SELECT 1 FROM m WHERE a = %s\n",
+                   "password_file", "/nonexistent/secret"},
+        ConfigCase{"pg_unknown_key", "pgsql", kGood + "query = SELECT 1 FROM m WHERE a = %s\npassword = x\n",
+                   "password", "unknown key"},
+        ConfigCase{"my_scope", "mysql", kGood + "query = SELECT 1 FROM m WHERE a = %s\ndomains = example.test @x\n",
+                   "domains", "not a domain name"}),
+    [](const ::testing::TestParamInfo<ConfigCase>& i) { return i.param.name; });
+
+TEST(SqlConfig, PasswordFromItsFile_NeverInTheProblems) {
+    TempDir d;
+    testing::write_file(d.file("secret"), "s3cret-value\nsecond line\n");
+    std::string p = first_problem(
+        "pgsql", kGood + "password_file = " + d.file("secret") + "\nquery = SELECT 1 FROM m WHERE a = %s\n");
+    EXPECT_NE(p.find("password_file"), std::string::npos) << p;
+    EXPECT_EQ(p.find("s3cret-value"), std::string::npos) << p;
+}
+
+}  // namespace
+}  // namespace rcptguard
