@@ -53,7 +53,7 @@ DEPFLAGS     = -MMD -MP
 
 # System libraries, by the layer that needs them.
 LIBS_UTIL     :=
-LIBS_BACKENDS := -lsqlite3 -lldap -llber
+LIBS_BACKENDS := -lsqlite3 -lldap -llber -lssl -lcrypto
 LIBS_CORE     := -lcrypto
 LIBS_MILTER   := -lmilter -lcpp-httplib
 LIBS_LAYERS   := $(LIBS_CORE) $(LIBS_BACKENDS) $(LIBS_UTIL)

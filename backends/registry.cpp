@@ -4,16 +4,14 @@
 #include "backends/fail/fail_config.hpp"
 #include "backends/file/file_config.hpp"
 #include "backends/ldap/ldap_config.hpp"
+#include "backends/smtp/smtp_config.hpp"
 #include "backends/sqlite/sqlite_config.hpp"
 
 namespace rcptguard {
 
 const std::vector<const BackendType*>& backend_types() {
     static const std::vector<const BackendType*> types = {
-        &kSqliteBackendType,
-        &kFileBackendType,
-        &kLdapBackendType,
-        &kFailBackendType,
+        &kSqliteBackendType, &kFileBackendType, &kLdapBackendType, &kSmtpBackendType, &kFailBackendType,
     };
     return types;
 }

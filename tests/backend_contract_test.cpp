@@ -2,7 +2,9 @@
 // found, not found, case, +detail, catch-all, hostile keys, concurrency, and
 // "a store that is missing or corrupt answers TempFail, never NotFound".
 // Each backend type supplies a Store: how an admin would put rows into it and
-// how to produce a missing or corrupt one.
+// how to produce a missing or corrupt one. The call-ahead backend's "store"
+// is a mail server (a fake one on loopback) that accepts the rows' addresses
+// and rejects the rest, with "@domain" rows as its catch-alls.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -10,7 +12,10 @@
 
 #include "backends/file/file_backend.hpp"
 #include "backends/ldap/ldap_backend.hpp"
+#include "backends/smtp/smtp_backend.hpp"
+#include "backends/smtp/smtp_config.hpp"
 #include "backends/sqlite/sqlite_backend.hpp"
+#include "tests/fakes/fake_smtp_server.hpp"
 #include "tests/fakes/slapd_fixture.hpp"
 #include "tests/test_support.hpp"
 
@@ -25,6 +30,9 @@ struct Store {
     std::function<BackendPtr(TempDir&, const std::vector<std::string>&)> make;
     std::function<BackendPtr(TempDir&)> make_missing;
     std::function<BackendPtr(TempDir&)> make_corrupt;
+    // A call-ahead store: keys go to a mail server, which applies its own
+    // +detail and catch-all rules, so only the full address is ever asked.
+    bool downstream_decides = false;
 };
 
 std::string quote_for_file(const std::string& row) { return row + "\n"; }
@@ -113,6 +121,53 @@ Store ldap_store() {
     return s;
 }
 
+// A backend together with the fake server it asks; the server outlives it.
+struct SmtpStore {
+    testing::FakeSmtpServer server;
+    BackendPtr backend;
+};
+
+BackendPtr smtp_backend_on(std::shared_ptr<SmtpStore> store, const std::string& host) {
+    SmtpOptions o;
+    SmtpServer s;
+    std::string problem;
+    if (!parse_smtp_host(host, &s, &problem)) throw std::runtime_error(problem);
+    o.hosts = {s};
+    o.client.helo_name = "gw.example.test";
+    store->backend = std::make_shared<SmtpBackend>("contract", o);
+    return BackendPtr(store, store->backend.get());
+}
+
+Store smtp_store() {
+    Store s;
+    s.name = "smtp";
+    s.downstream_decides = true;
+    s.make = [](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
+        auto store = std::make_shared<SmtpStore>();
+        for (const auto& r : rows) {
+            if (!r.empty() && r.front() == '@')
+                store->server.add_catch_all(r.substr(1));
+            else
+                store->server.add_mailbox(r);
+        }
+        return smtp_backend_on(store, store->server.host());
+    };
+    s.make_missing = [](TempDir&) -> BackendPtr {
+        // Nothing listens there: connection refused.
+        auto store = std::make_shared<SmtpStore>();
+        std::string host = store->server.host();
+        store->server.stop();
+        return smtp_backend_on(store, host);
+    };
+    s.make_corrupt = [](TempDir&) -> BackendPtr {
+        // Something answers, but it does not speak SMTP.
+        auto store = std::make_shared<SmtpStore>();
+        store->server.set_greeting("HTTP/1.1 400 Bad Request\r\n\r\n");
+        return smtp_backend_on(store, store->server.host());
+    };
+    return s;
+}
+
 class BackendContract : public ::testing::TestWithParam<Store> {
 protected:
     BackendPtr make(const std::vector<std::string>& rows) { return GetParam().make(dir_, rows); }
@@ -143,6 +198,16 @@ TEST_P(BackendContract, DetailIsThePolicysJob_BackendMatchesExactly) {
 
 TEST_P(BackendContract, CatchAllEntry_FoundOnlyForItsDomain) {
     auto b = make({"@example.test"});
+    if (GetParam().downstream_decides) {
+        // The server accepts any address of its catch-all domain; the key
+        // "@domain" itself is never sent.
+        std::size_t m = 9;
+        EXPECT_EQ(b->lookup_any({"anyone@example.test", "@example.test"}, &m).status, LookupStatus::Found);
+        EXPECT_EQ(m, 0u);
+        EXPECT_EQ(b->lookup_any({"anyone@other.test", "@other.test"}, &m).status, LookupStatus::NotFound);
+        EXPECT_EQ(b->lookup("@example.test").status, LookupStatus::NotFound);
+        return;
+    }
     EXPECT_EQ(b->lookup("@example.test").status, LookupStatus::Found);
     EXPECT_EQ(b->lookup("@other.test").status, LookupStatus::NotFound);
     EXPECT_EQ(b->lookup("anyone@example.test").status, LookupStatus::NotFound);
@@ -184,13 +249,15 @@ TEST_P(BackendContract, HostileKeys_AreData_NeverMatchOtherRows) {
 
 TEST_P(BackendContract, LookupAny_ReportsMostSpecificMatch) {
     auto b = make({"User@Example.test", "@example.test"});
+    // A call-ahead backend asks for the full address only, so that is what matched.
+    const std::size_t want = GetParam().downstream_decides ? 0u : 1u;
     std::size_t matched = 99;
     std::vector<std::string> keys = {"user+tag@example.test", "user@example.test", "@example.test"};
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
-    EXPECT_EQ(matched, 1u);
+    EXPECT_EQ(matched, want);
     keys = {"other@example.test", "@example.test"};
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
-    EXPECT_EQ(matched, 1u);
+    EXPECT_EQ(matched, want);
     keys = {"other@else.test", "@else.test"};
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound);
     keys = {"' OR 1=1 --", "*)(uid=*", "%"};
@@ -234,7 +301,8 @@ TEST_P(BackendContract, ConcurrentLookups_AllAnsweredCorrectly) {
     EXPECT_EQ(wrong.load(), 0);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract, ::testing::Values(file_store(), sqlite_store(), ldap_store()),
+INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract,
+                         ::testing::Values(file_store(), sqlite_store(), ldap_store(), smtp_store()),
                          [](const ::testing::TestParamInfo<Store>& i) { return i.param.name; });
 
 }  // namespace
