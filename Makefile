@@ -77,7 +77,7 @@ CORE_LIB      := $(BUILD)/libcore.a
 LAYER_LIBS    := $(CORE_LIB) $(BACKENDS_LIB) $(UTIL_LIB)
 
 PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
-BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench
+BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench $(BUILD)/call_ahead_bench
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
 # Test tools (e.g. bounce_strip for the corpus test), built next to the programs.
@@ -151,6 +151,10 @@ $(BUILD)/milter_load: $(BUILD)/obj/bench/milter_load.o $(BUILD)/obj/bench/milter
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/bounce_bench: $(BUILD)/obj/bench/bounce_bench.o $(LAYER_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $< $(LAYER_LIBS) $(LIBS_LAYERS)
+
+$(BUILD)/call_ahead_bench: $(BUILD)/obj/bench/call_ahead_bench.o $(LAYER_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $< $(LAYER_LIBS) $(LIBS_LAYERS)
 
