@@ -187,6 +187,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     if (!opt.foreground) daemonize();
     pid.write_pid();
     drop_privileges(id);
+    // After daemonize(): a thread started before fork() would not exist in the child.
+    start_log_writer();
 
     std::thread(reload_thread, &holder, opt.config).detach();
     std::thread(maintenance_thread, &holder).detach();
@@ -225,6 +227,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     sleeper.stop();
     log_event(std::string("stopping rcptguard") + (rc == MI_SUCCESS ? "" : " after a libmilter error"));
     pid.remove();
+    stop_log_writer();  // every queued line is written before we go
     // Worker threads may still be inside callbacks: leave without running
     // destructors of the shared state they use.
     closelog();
@@ -353,9 +356,11 @@ int real_main(int argc, char** argv) {
         return run_daemon(opt, rt);
     } catch (const ConfigError& e) {
         log_error(std::string("fatal: ") + e.what());
+        stop_log_writer();
         return kExitConfig;
     } catch (const std::exception& e) {
         log_error(std::string("fatal: ") + e.what());
+        stop_log_writer();
         return kExitSoftware;
     }
 }

@@ -1,7 +1,7 @@
 // smtp_backend: see smtp_backend.hpp. Pool and retry rules from
 // doc/platform.md §8.4 (bounded check-out, a dead pooled connection retried
 // once on a new one, then TempFail - never a guessed verdict); what
-// downstream servers do in §10.
+// downstream servers do in §13.
 #include "backends/smtp/smtp_backend.hpp"
 
 #include "util/address.hpp"

@@ -8,7 +8,7 @@
 // sees memory BIOs (the socket I/O is ours), so a server that closed the
 // connection gives an error, never SIGPIPE, whatever the process's signal
 // settings (rcptguard-ctl and the unit tests do not ignore SIGPIPE;
-// doc/platform.md §10.4).
+// doc/platform.md §13.4).
 //
 // TLS: TlsClientContext is the OpenSSL context of one backend, made while the
 // configuration is read. With verify, the server's certificate must chain to a

@@ -4,7 +4,7 @@
 // "MAIL FROM:<sender>" plus one "RCPT TO:<recipient>" per recipient asked,
 // followed by RSET. No message is ever sent (no DATA).
 //
-// With PIPELINING (RFC 2920, doc/platform.md §10.2) a probe is one round trip: the RSET after the
+// With PIPELINING (RFC 2920, doc/platform.md §13.2) a probe is one round trip: the RSET after the
 // previous probe is sent at once but its reply is read together with the
 // replies to the next MAIL and RCPTs. Without it, each command waits for its
 // reply, and the RSET's reply is read before the probe returns.
@@ -23,7 +23,7 @@
 //   session), an RSET that was not accepted: the connection must be dropped.
 // A connection is spent() after probes_per_connection probes or
 // refusals_per_connection refused MAIL/RCPT commands (servers slow down or
-// cut off sessions with many refused recipients, doc/platform.md §10.3), or
+// cut off sessions with many refused recipients, doc/platform.md §13.3), or
 // once anything went wrong; its owner then
 // closes it. The destructor sends QUIT without waiting for the answer.
 //

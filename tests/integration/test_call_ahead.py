@@ -125,7 +125,7 @@ class CallAheadThroughPostfix(unittest.TestCase):
             "smtpd_tls_loglevel": "1",
             # Every accepted probe opens a queue file that RSET throws away;
             # with the default in_flow_delay (1s) Postfix makes each wait once
-            # probes outrun deliveries (doc/platform.md §10.3).
+            # probes outrun deliveries (doc/platform.md §13.3).
             "in_flow_delay": "0s",
         }).start()
         cls.host = "127.0.0.1:%d" % cls.down.port
