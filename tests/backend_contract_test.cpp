@@ -124,9 +124,17 @@ Store ldap_store() {
 }
 
 // A backend together with the fake server it asks; the server outlives it.
+// It offers SMTPUTF8, as a downstream must that takes international
+// addresses.
 struct SmtpStore {
-    testing::FakeSmtpServer server;
+    testing::FakeSmtpServer server{smtputf8_server()};
     BackendPtr backend;
+
+    static testing::FakeSmtpServer::Options smtputf8_server() {
+        testing::FakeSmtpServer::Options o;
+        o.smtputf8 = true;
+        return o;
+    }
 };
 
 BackendPtr smtp_backend_on(std::shared_ptr<SmtpStore> store, const std::string& host) {
@@ -275,6 +283,17 @@ TEST_P(BackendContract, LookupAny_UserAndCatchAllBothListed_UserKeyNamed) {
     auto b = make({"@example.test", "user@example.test", "user+tag@example.test"});
     std::size_t matched = 99;
     std::vector<std::string> keys = {"user+tag@example.test", "user@example.test", "@example.test"};
+    if (GetParam().downstream_decides) {
+        // Only the full address is asked; the downstream's catch-all accepts
+        // each, so the key named is always the first.
+        for (const char* first : {"user+tag@example.test", "user+other@example.test", "nobody+x@example.test"}) {
+            keys[0] = first;
+            matched = 99;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found) << first;
+            EXPECT_EQ(matched, 0u) << first;
+        }
+        return;
+    }
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
     EXPECT_EQ(matched, 0u);
     keys = {"user+other@example.test", "user@example.test", "@example.test"};
@@ -299,6 +318,17 @@ TEST_P(BackendContract, LookupAny_HostileKeyInEveryPosition_IsData) {
             // With the real catch-all behind it, the catch-all is what matched.
             keys = {"nobody@example.test", "nobody@example.test", "@example.test"};
             keys[pos] = h;
+            if (GetParam().downstream_decides) {
+                // Only the first key is asked: a hostile one is never sent
+                // (NotFound); otherwise the downstream's catch-all accepts
+                // the full address whatever the other keys hold.
+                LookupStatus want = pos == 0 ? LookupStatus::NotFound : LookupStatus::Found;
+                EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "key " << pos << ": " << h;
+                if (want == LookupStatus::Found) {
+                    EXPECT_EQ(matched, 0u) << h;
+                }
+                continue;
+            }
             LookupStatus want = pos == 2 ? LookupStatus::NotFound : LookupStatus::Found;
             EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "key " << pos << ": " << h;
             if (want == LookupStatus::Found) {
@@ -333,6 +363,39 @@ const IdnMailbox kIdnMailboxes[] = {
 
 TEST_P(BackendContract, IdnMailbox_StoredInEitherForm_FoundAskedInEitherForm) {
     AddressOptions opts;
+    if (GetParam().downstream_decides) {
+        // Only the first key reaches the downstream: the canonical address,
+        // local part folded, domain in A-label form. A downstream that lists
+        // its mailboxes in that form knows every spelling a client may use;
+        // +detail is its own business (the fake server has none).
+        for (const IdnMailbox& m : kIdnMailboxes) {
+            std::string row = m.stored[0] == '@' ? "@" + canonical_domain(m.stored + 1)
+                                                 : parse_address(std::string("<") + m.stored + ">", opts).canonical();
+            auto b = make({row});
+            for (const char* asked : m.asked) {
+                Address a = parse_address(asked, opts);
+                ASSERT_EQ(a.status, AddressStatus::Mailbox) << asked << ": " << a.error;
+                std::vector<std::string> keys = lookup_keys(a, opts);
+                LookupStatus want = m.stored[0] == '@' || strip_detail(a.local, opts.recipient_delimiters) == a.local
+                                        ? LookupStatus::Found
+                                        : LookupStatus::NotFound;
+                std::size_t matched = 99;
+                EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "row " << row << ", asked " << asked;
+                if (want == LookupStatus::Found) {
+                    EXPECT_EQ(matched, 0u) << asked;
+                }
+            }
+            if (m.stored[0] != '@') {
+                for (const char* other : {"<nobody@b\xC3\xBC\x63her.test>", "<nobody@xn--bcher-kva.test>"}) {
+                    std::size_t matched = 99;
+                    Address a = parse_address(other, opts);
+                    EXPECT_EQ(b->lookup_any(lookup_keys(a, opts), &matched).status, LookupStatus::NotFound)
+                        << "row " << row << ", asked " << other;
+                }
+            }
+        }
+        return;
+    }
     for (const IdnMailbox& m : kIdnMailboxes) {
         auto b = make({m.stored});
         for (const char* asked : m.asked) {
@@ -364,6 +427,15 @@ TEST_P(BackendContract, IdnKeys_MostSpecificMatchReported) {
     ASSERT_EQ(keys.size(), 6u);
     std::size_t matched = 99;
     ASSERT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    if (GetParam().downstream_decides) {
+        // The downstream's catch-all accepts the full address, the one key asked.
+        EXPECT_EQ(matched, 0u);
+        keys = lookup_keys(parse_address("<nobody@b\xC3\xBC\x63her.test>", opts), opts);
+        matched = 99;
+        ASSERT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+        EXPECT_EQ(matched, 0u);
+        return;
+    }
     // The mailbox (stored in one form or canonicalised at load), not the catch-all.
     EXPECT_TRUE(matched == 2 || matched == 3) << matched;
     keys = lookup_keys(parse_address("<nobody@b\xC3\xBC\x63her.test>", opts), opts);
@@ -386,6 +458,19 @@ TEST_P(BackendContract, MissingStore_TempFail_NeverNotFound) {
 
 TEST_P(BackendContract, LookupAny_AnyNumberOfKeys_EachConsidered) {
     auto b = make({"k7@example.test"});
+    if (GetParam().downstream_decides) {
+        // Only the first key, the full address, is ever asked.
+        for (std::size_t n = 1; n <= 9; ++n) {
+            std::vector<std::string> keys;
+            for (std::size_t i = 0; i < n; ++i) keys.push_back("k" + std::to_string(i) + "@example.test");
+            std::size_t matched = 99;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound) << n << " keys";
+            keys.front() = "k7@example.test";
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found) << n << " keys";
+            EXPECT_EQ(matched, 0u) << n << " keys";
+        }
+        return;
+    }
     for (std::size_t n = 1; n <= 9; ++n) {
         std::vector<std::string> keys;
         for (std::size_t i = 0; i < n; ++i) keys.push_back("k" + std::to_string(i) + "@example.test");

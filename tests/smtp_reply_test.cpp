@@ -114,7 +114,7 @@ TEST(SmtpReply, Summary_JoinsLines_PrintableAndBounded) {
     SmtpReply r;
     std::string problem;
     ASSERT_EQ(reader.next(&r, &problem), Step::Done);
-    EXPECT_EQ(r.summary(), "550 5.1.1 first?[31m / 5.1.1 second");
+    EXPECT_EQ(r.summary(), "550 5.1.1 first\\x1b[31m / 5.1.1 second");
     r.lines = {std::string(1000, 'y')};
     EXPECT_LE(r.summary(100).size(), 103u);
 }

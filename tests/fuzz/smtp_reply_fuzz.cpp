@@ -2,13 +2,14 @@
 // fed in pieces as a connection delivers them. No crash, no hang; a reply
 // handed out is well-formed (one code 200..599 for all its lines, at most
 // kMaxReplyLines lines of at most kMaxReplyLineBytes, no NUL), its summary is
-// printable and bounded, and only 250/251 or 550/551/553 with 5.1.x are ever
-// verdicts.
+// valid UTF-8 without control characters and bounded, and only 250/251 or
+// 550/551/553 with 5.1.x are ever verdicts.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
 
 #include "backends/smtp/smtp_reply.hpp"
+#include "util/text.hpp"
 
 using namespace rcptguard;
 
@@ -32,8 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 if (l.size() > kMaxReplyLineBytes || l.find('\0') != std::string::npos) std::abort();
             std::string summary = r.summary();
             if (summary.size() > 303) std::abort();
+            // printable(): valid UTF-8, control characters escaped as \xNN.
+            if (!is_valid_utf8(summary)) std::abort();
             for (char c : summary)
-                if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) >= 0x7f) std::abort();
+                if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) std::abort();
             RcptVerdict v = classify_rcpt_reply(r);
             if (v == RcptVerdict::Accepted && r.code != 250 && r.code != 251) std::abort();
             if (v == RcptVerdict::Unknown && (r.enhanced.rfind("5.1.", 0) != 0 || r.code / 100 != 5)) std::abort();
