@@ -57,7 +57,7 @@ DEPFLAGS     = -MMD -MP
 
 # System libraries, by the layer that needs them.
 LIBS_UTIL     := -lidn2 -lunistring
-LIBS_BACKENDS := -lsqlite3 -lldap -llber -lpq -lmariadb
+LIBS_BACKENDS := -lsqlite3 -lldap -llber -lpq -lmariadb -lssl -lcrypto
 LIBS_CORE     := -lcrypto
 LIBS_MILTER   := -lmilter -lcpp-httplib
 LIBS_LAYERS   := $(LIBS_CORE) $(LIBS_BACKENDS) $(LIBS_UTIL)
@@ -82,7 +82,7 @@ LAYER_LIBS    := $(CORE_LIB) $(BACKENDS_LIB) $(UTIL_LIB)
 
 PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
 BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench $(BUILD)/null_policy \
-               $(BUILD)/syslog_sink
+               $(BUILD)/syslog_sink $(BUILD)/call_ahead_bench
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
 # Test tools (e.g. bounce_strip for the corpus test), built next to the programs.
@@ -166,6 +166,10 @@ $(BUILD)/milter_load: $(BUILD)/obj/bench/milter_load.o $(BUILD)/obj/bench/milter
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
 
 $(BUILD)/bounce_bench: $(BUILD)/obj/bench/bounce_bench.o $(LAYER_LIBS)
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $< $(LAYER_LIBS) $(LIBS_LAYERS)
+
+$(BUILD)/call_ahead_bench: $(BUILD)/obj/bench/call_ahead_bench.o $(LAYER_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $< $(LAYER_LIBS) $(LIBS_LAYERS)
 

@@ -36,9 +36,16 @@ enum class LookupStatus { Found, NotFound, TempFail };
 
 struct LookupResult {
     LookupStatus status = LookupStatus::TempFail;
-    std::string reason;  // for TempFail: why; may be empty otherwise
+    std::string reason;  // for TempFail: why; for an unverified Found: why it was not checked; else may be empty
+    // A Found the store could not really check: it cannot tell valid from
+    // unknown recipients at the moment (a call-ahead downstream that accepts
+    // every address, backends/smtp/blind_mx.hpp). The answer is still Found -
+    // the recipient is accepted as it would be without rcptguard - and the
+    // backend chain counts it (rcptguard_backend_unverified_total).
+    bool unverified = false;
 
     static LookupResult found() { return {LookupStatus::Found, {}}; }
+    static LookupResult found_unverified(std::string why) { return {LookupStatus::Found, std::move(why), true}; }
     static LookupResult not_found() { return {LookupStatus::NotFound, {}}; }
     static LookupResult tempfail(std::string why) { return {LookupStatus::TempFail, std::move(why)}; }
 };

@@ -6,6 +6,7 @@
 #include "backends/ldap/ldap_config.hpp"
 #include "backends/mysql/mysql_config.hpp"
 #include "backends/pgsql/pgsql_config.hpp"
+#include "backends/smtp/smtp_config.hpp"
 #include "backends/sqlite/sqlite_config.hpp"
 #include "util/text.hpp"
 
@@ -13,8 +14,8 @@ namespace rcptguard {
 
 const std::vector<const BackendType*>& backend_types() {
     static const std::vector<const BackendType*> types = {
-        &kSqliteBackendType, &kPgsqlBackendType, &kMysqlBackendType,
-        &kFileBackendType,   &kLdapBackendType,  &kFailBackendType,
+        &kSqliteBackendType, &kPgsqlBackendType, &kMysqlBackendType, &kFileBackendType,
+        &kLdapBackendType,   &kSmtpBackendType,  &kFailBackendType,
     };
     return types;
 }

@@ -2,7 +2,9 @@
 // found, not found, case, +detail, catch-all, hostile keys, concurrency, and
 // "a store that is missing or corrupt answers TempFail, never NotFound".
 // Each backend type supplies a Store: how an admin would put rows into it and
-// how to produce a missing or corrupt one.
+// how to produce a missing or corrupt one. The call-ahead backend's "store"
+// is a mail server (a fake one on loopback) that accepts the rows' addresses
+// and rejects the rest, with "@domain" rows as its catch-alls.
 #include <gtest/gtest.h>
 
 #include <functional>
@@ -12,7 +14,10 @@
 #include "backends/ldap/ldap_backend.hpp"
 #include "backends/mysql/mysql_backend.hpp"
 #include "backends/pgsql/pgsql_backend.hpp"
+#include "backends/smtp/smtp_backend.hpp"
+#include "backends/smtp/smtp_config.hpp"
 #include "backends/sqlite/sqlite_backend.hpp"
+#include "tests/fakes/fake_smtp_server.hpp"
 #include "tests/fakes/mysql_fixture.hpp"
 #include "tests/fakes/pgsql_fixture.hpp"
 #include "tests/fakes/slapd_fixture.hpp"
@@ -33,6 +38,9 @@ struct Store {
     // More ways a store can be broken, each of which must answer TempFail
     // (a query the server refuses, a wrong password, ...): name, maker.
     std::vector<std::pair<std::string, std::function<BackendPtr(TempDir&)>>> more_broken = {};
+    // A call-ahead store: keys go to a mail server, which applies its own
+    // +detail and catch-all rules, so only the full address is ever asked.
+    bool downstream_decides = false;
 };
 
 std::string quote_for_file(const std::string& row) { return row + "\n"; }
@@ -240,6 +248,61 @@ Store mysql_store() {
     return s;
 }
 
+// A backend together with the fake server it asks; the server outlives it.
+// It offers SMTPUTF8, as a downstream must that takes international
+// addresses.
+struct SmtpStore {
+    testing::FakeSmtpServer server{smtputf8_server()};
+    BackendPtr backend;
+
+    static testing::FakeSmtpServer::Options smtputf8_server() {
+        testing::FakeSmtpServer::Options o;
+        o.smtputf8 = true;
+        return o;
+    }
+};
+
+BackendPtr smtp_backend_on(std::shared_ptr<SmtpStore> store, const std::string& host) {
+    SmtpOptions o;
+    SmtpServer s;
+    std::string problem;
+    if (!parse_smtp_host(host, &s, &problem)) throw std::runtime_error(problem);
+    o.hosts = {s};
+    o.client.helo_name = "gw.example.test";
+    store->backend = std::make_shared<SmtpBackend>("contract", o);
+    return BackendPtr(store, store->backend.get());
+}
+
+Store smtp_store() {
+    Store s;
+    s.name = "smtp";
+    s.downstream_decides = true;
+    s.make = [](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
+        auto store = std::make_shared<SmtpStore>();
+        for (const auto& r : rows) {
+            if (!r.empty() && r.front() == '@')
+                store->server.add_catch_all(r.substr(1));
+            else
+                store->server.add_mailbox(r);
+        }
+        return smtp_backend_on(store, store->server.host());
+    };
+    s.make_missing = [](TempDir&) -> BackendPtr {
+        // Nothing listens there: connection refused.
+        auto store = std::make_shared<SmtpStore>();
+        std::string host = store->server.host();
+        store->server.stop();
+        return smtp_backend_on(store, host);
+    };
+    s.make_corrupt = [](TempDir&) -> BackendPtr {
+        // Something answers, but it does not speak SMTP.
+        auto store = std::make_shared<SmtpStore>();
+        store->server.set_greeting("HTTP/1.1 400 Bad Request\r\n\r\n");
+        return smtp_backend_on(store, store->server.host());
+    };
+    return s;
+}
+
 class BackendContract : public ::testing::TestWithParam<Store> {
 protected:
     BackendPtr make(const std::vector<std::string>& rows) { return GetParam().make(dir_, rows); }
@@ -270,6 +333,16 @@ TEST_P(BackendContract, DetailIsThePolicysJob_BackendMatchesExactly) {
 
 TEST_P(BackendContract, CatchAllEntry_FoundOnlyForItsDomain) {
     auto b = make({"@example.test"});
+    if (GetParam().downstream_decides) {
+        // The server accepts any address of its catch-all domain; the key
+        // "@domain" itself is never sent.
+        std::size_t m = 9;
+        EXPECT_EQ(b->lookup_any({"anyone@example.test", "@example.test"}, &m).status, LookupStatus::Found);
+        EXPECT_EQ(m, 0u);
+        EXPECT_EQ(b->lookup_any({"anyone@other.test", "@other.test"}, &m).status, LookupStatus::NotFound);
+        EXPECT_EQ(b->lookup("@example.test").status, LookupStatus::NotFound);
+        return;
+    }
     EXPECT_EQ(b->lookup("@example.test").status, LookupStatus::Found);
     EXPECT_EQ(b->lookup("@other.test").status, LookupStatus::NotFound);
     EXPECT_EQ(b->lookup("anyone@example.test").status, LookupStatus::NotFound);
@@ -311,13 +384,15 @@ TEST_P(BackendContract, HostileKeys_AreData_NeverMatchOtherRows) {
 
 TEST_P(BackendContract, LookupAny_ReportsMostSpecificMatch) {
     auto b = make({"User@Example.test", "@example.test"});
+    // A call-ahead backend asks for the full address only, so that is what matched.
+    const std::size_t want = GetParam().downstream_decides ? 0u : 1u;
     std::size_t matched = 99;
     std::vector<std::string> keys = {"user+tag@example.test", "user@example.test", "@example.test"};
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
-    EXPECT_EQ(matched, 1u);
+    EXPECT_EQ(matched, want);
     keys = {"other@example.test", "@example.test"};
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
-    EXPECT_EQ(matched, 1u);
+    EXPECT_EQ(matched, want);
     keys = {"other@else.test", "@else.test"};
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound);
     keys = {"' OR 1=1 --", "*)(uid=*", "%"};
@@ -333,6 +408,17 @@ TEST_P(BackendContract, LookupAny_UserAndCatchAllBothListed_UserKeyNamed) {
     auto b = make({"@example.test", "user@example.test", "user+tag@example.test"});
     std::size_t matched = 99;
     std::vector<std::string> keys = {"user+tag@example.test", "user@example.test", "@example.test"};
+    if (GetParam().downstream_decides) {
+        // Only the full address is asked; the downstream's catch-all accepts
+        // each, so the key named is always the first.
+        for (const char* first : {"user+tag@example.test", "user+other@example.test", "nobody+x@example.test"}) {
+            keys[0] = first;
+            matched = 99;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found) << first;
+            EXPECT_EQ(matched, 0u) << first;
+        }
+        return;
+    }
     EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
     EXPECT_EQ(matched, 0u);
     keys = {"user+other@example.test", "user@example.test", "@example.test"};
@@ -357,6 +443,17 @@ TEST_P(BackendContract, LookupAny_HostileKeyInEveryPosition_IsData) {
             // With the real catch-all behind it, the catch-all is what matched.
             keys = {"nobody@example.test", "nobody@example.test", "@example.test"};
             keys[pos] = h;
+            if (GetParam().downstream_decides) {
+                // Only the first key is asked: a hostile one is never sent
+                // (NotFound); otherwise the downstream's catch-all accepts
+                // the full address whatever the other keys hold.
+                LookupStatus want = pos == 0 ? LookupStatus::NotFound : LookupStatus::Found;
+                EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "key " << pos << ": " << h;
+                if (want == LookupStatus::Found) {
+                    EXPECT_EQ(matched, 0u) << h;
+                }
+                continue;
+            }
             LookupStatus want = pos == 2 ? LookupStatus::NotFound : LookupStatus::Found;
             EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "key " << pos << ": " << h;
             if (want == LookupStatus::Found) {
@@ -391,6 +488,39 @@ const IdnMailbox kIdnMailboxes[] = {
 
 TEST_P(BackendContract, IdnMailbox_StoredInEitherForm_FoundAskedInEitherForm) {
     AddressOptions opts;
+    if (GetParam().downstream_decides) {
+        // Only the first key reaches the downstream: the canonical address,
+        // local part folded, domain in A-label form. A downstream that lists
+        // its mailboxes in that form knows every spelling a client may use;
+        // +detail is its own business (the fake server has none).
+        for (const IdnMailbox& m : kIdnMailboxes) {
+            std::string row = m.stored[0] == '@' ? "@" + canonical_domain(m.stored + 1)
+                                                 : parse_address(std::string("<") + m.stored + ">", opts).canonical();
+            auto b = make({row});
+            for (const char* asked : m.asked) {
+                Address a = parse_address(asked, opts);
+                ASSERT_EQ(a.status, AddressStatus::Mailbox) << asked << ": " << a.error;
+                std::vector<std::string> keys = lookup_keys(a, opts);
+                LookupStatus want = m.stored[0] == '@' || strip_detail(a.local, opts.recipient_delimiters) == a.local
+                                        ? LookupStatus::Found
+                                        : LookupStatus::NotFound;
+                std::size_t matched = 99;
+                EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "row " << row << ", asked " << asked;
+                if (want == LookupStatus::Found) {
+                    EXPECT_EQ(matched, 0u) << asked;
+                }
+            }
+            if (m.stored[0] != '@') {
+                for (const char* other : {"<nobody@b\xC3\xBC\x63her.test>", "<nobody@xn--bcher-kva.test>"}) {
+                    std::size_t matched = 99;
+                    Address a = parse_address(other, opts);
+                    EXPECT_EQ(b->lookup_any(lookup_keys(a, opts), &matched).status, LookupStatus::NotFound)
+                        << "row " << row << ", asked " << other;
+                }
+            }
+        }
+        return;
+    }
     for (const IdnMailbox& m : kIdnMailboxes) {
         auto b = make({m.stored});
         for (const char* asked : m.asked) {
@@ -422,6 +552,15 @@ TEST_P(BackendContract, IdnKeys_MostSpecificMatchReported) {
     ASSERT_EQ(keys.size(), 6u);
     std::size_t matched = 99;
     ASSERT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    if (GetParam().downstream_decides) {
+        // The downstream's catch-all accepts the full address, the one key asked.
+        EXPECT_EQ(matched, 0u);
+        keys = lookup_keys(parse_address("<nobody@b\xC3\xBC\x63her.test>", opts), opts);
+        matched = 99;
+        ASSERT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+        EXPECT_EQ(matched, 0u);
+        return;
+    }
     // The mailbox (stored in one form or canonicalised at load), not the catch-all.
     EXPECT_TRUE(matched == 2 || matched == 3) << matched;
     keys = lookup_keys(parse_address("<nobody@b\xC3\xBC\x63her.test>", opts), opts);
@@ -444,6 +583,19 @@ TEST_P(BackendContract, MissingStore_TempFail_NeverNotFound) {
 
 TEST_P(BackendContract, LookupAny_AnyNumberOfKeys_EachConsidered) {
     auto b = make({"k7@example.test"});
+    if (GetParam().downstream_decides) {
+        // Only the first key, the full address, is ever asked.
+        for (std::size_t n = 1; n <= 9; ++n) {
+            std::vector<std::string> keys;
+            for (std::size_t i = 0; i < n; ++i) keys.push_back("k" + std::to_string(i) + "@example.test");
+            std::size_t matched = 99;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound) << n << " keys";
+            keys.front() = "k7@example.test";
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found) << n << " keys";
+            EXPECT_EQ(matched, 0u) << n << " keys";
+        }
+        return;
+    }
     for (std::size_t n = 1; n <= 9; ++n) {
         std::vector<std::string> keys;
         for (std::size_t i = 0; i < n; ++i) keys.push_back("k" + std::to_string(i) + "@example.test");
@@ -495,7 +647,8 @@ TEST_P(BackendContract, ConcurrentLookups_AllAnsweredCorrectly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract,
-                         ::testing::Values(file_store(), sqlite_store(), ldap_store(), pgsql_store(), mysql_store()),
+                         ::testing::Values(file_store(), sqlite_store(), ldap_store(), pgsql_store(), mysql_store(),
+                                           smtp_store()),
                          [](const ::testing::TestParamInfo<Store>& i) { return i.param.name; });
 
 }  // namespace

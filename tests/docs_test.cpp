@@ -18,8 +18,9 @@ namespace {
 using testing::TempDir;
 
 // The sample with every "#key = value" line and "#[backend ...]" header
-// enabled, file-backend paths pointed at a real file, LDAP at a loopback port
-// where nothing listens (tests talk to loopback only), and all sections listed.
+// enabled, file-backend paths pointed at a real file, LDAP and the call-ahead
+// backend at a loopback port where nothing listens (tests talk to loopback
+// only), and all sections listed.
 std::string everything_enabled(const std::string& sample, const std::string& users_file,
                                const std::string& secret_file) {
     // (Plain string handling: std::regex trips a GCC 12 false warning under
@@ -49,6 +50,7 @@ std::string everything_enabled(const std::string& sample, const std::string& use
         if (l.rfind("type = ", 0) == 0) current_type = l.substr(7);
         if (current_type == "file" && l.rfind("path = ", 0) == 0) l = "path = " + users_file;
         if (current_type == "ldap" && l.rfind("uri = ", 0) == 0) l = "uri = ldap://127.0.0.1:9";
+        if (current_type == "smtp" && l.rfind("host = ", 0) == 0) l = "host = 127.0.0.1:9";
         if (current_type == "ldap" && l.rfind("bind_password_file = ", 0) == 0)
             l = "bind_password_file = " + secret_file;
         // SQL servers: nothing listens on the discard port of loopback.
@@ -104,8 +106,8 @@ TEST(Docs, SampleConfigWithEverythingEnabled_IsAccepted_AndEveryKeyDocumented) {
         }
     }
     EXPECT_GT(total, 40u);  // the readers really ran
-    for (const char* kind :
-         {"backend:sqlite", "backend:file", "backend:fail", "backend:ldap", "backend:pgsql", "backend:mysql", "domain"})
+    for (const char* kind : {"backend:sqlite", "backend:file", "backend:fail", "backend:ldap", "backend:pgsql",
+                             "backend:mysql", "backend:smtp", "domain"})
         EXPECT_TRUE(file.keys_read->count(kind)) << kind << " has no example section in etc/rcptguard.conf";
 }
 
@@ -136,7 +138,7 @@ std::string man_item(const std::string& section, std::string_view key) {
 TEST(Docs, EveryDeclaredBackendKey_InItsManSection_WithItsDefault) {
     std::string man = testing::read_file(testing::source_dir() + "/man/rcptguard.conf.5");
     std::string sample = testing::read_file(testing::source_dir() + "/etc/rcptguard.conf");
-    ASSERT_GE(backend_types().size(), 4u);
+    ASSERT_GE(backend_types().size(), 5u);
     for (const BackendType* t : backend_types()) {
         std::string section = man_section_of(man, t->name);
         ASSERT_FALSE(section.empty()) << "man/rcptguard.conf.5 has no section \"(type = " << t->name << ")\"";

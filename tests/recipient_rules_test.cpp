@@ -139,6 +139,21 @@ TEST_F(PolicyTest, MonitorMode_TempFailContinues) {
     EXPECT_EQ(d.would_reply.code, "451");
 }
 
+TEST_F(PolicyTest, UnverifiedFound_ValidAndCountedForItsBackend) {
+    // A call-ahead backend in front of a server that accepts everything answers
+    // Found without a real check: still valid, and counted.
+    b_->add_unverified("anyone@example.test");
+    Metrics metrics;
+    RecipientRules p(settings_, std::make_shared<BackendChain>(std::vector<BackendPtr>{a_, b_}, &metrics));
+    EXPECT_EQ(p.check("<anyone@example.test>").verdict, Verdict::Valid);
+    EXPECT_EQ(metrics.backend("b").unverified.load(), 1u);
+    EXPECT_EQ(metrics.backend("b").found.load(), 1u);
+    EXPECT_EQ(metrics.backend("a").unverified.load(), 0u);
+    a_->add("known@example.test");
+    EXPECT_EQ(p.check("<known@example.test>").verdict, Verdict::Valid);
+    EXPECT_EQ(metrics.backend("a").unverified.load(), 0u);
+}
+
 TEST_F(PolicyTest, OtherDomain_NoOpinion_NoLookup) {
     RecipientCheck c = policy().check("<user@elsewhere.test>");
     EXPECT_EQ(c.verdict, Verdict::NotOurs);

@@ -106,7 +106,10 @@ inline void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_o
     X(found, "rcptguard_backend_lookups_total", "result=\"found\"", 1, "Backend lookups by backend and result.") \
     X(not_found, "rcptguard_backend_lookups_total", "result=\"not_found\"", 1, "")                               \
     X(tempfail, "rcptguard_backend_lookups_total", "result=\"tempfail\"", 1, "")                                 \
-    X(lookup_micros, "rcptguard_backend_lookup_seconds_total", "", 1000000, "Time spent in backend lookups.")
+    X(lookup_micros, "rcptguard_backend_lookup_seconds_total", "", 1000000, "Time spent in backend lookups.")    \
+    X(unverified, "rcptguard_backend_unverified_total", "", 1,                                                   \
+      "Recipients a backend answered found without being able to check them (a call-ahead downstream that "      \
+      "accepts every address).")
 
 struct BackendCounters {
 #define RCPTGUARD_DECLARE_MEMBER(member, family, labels, divisor, help) Counter member{0};

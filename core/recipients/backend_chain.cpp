@@ -50,6 +50,7 @@ KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
             bump(r.status == LookupStatus::Found      ? c.found
                  : r.status == LookupStatus::NotFound ? c.not_found
                                                       : c.tempfail);
+            if (r.unverified) bump(c.unverified);
         }
         if (r.status == LookupStatus::Found)
             return {LookupStatus::Found, matched < keys.size() ? keys[matched] : std::string(), b.name(), {}, false};

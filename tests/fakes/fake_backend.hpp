@@ -1,5 +1,7 @@
 // fake_backend: a Backend for unit tests, answering from a map and counting
-// calls. Keys not in the map answer NotFound; keys in `failing` answer TempFail.
+// calls. Keys not in the map answer NotFound; keys in `failing` answer
+// TempFail; keys added with add_unverified() answer an unverified Found (as
+// a call-ahead backend does for a downstream that accepts everything).
 // With domains added (add_domain) it also has a "domain_query": domains in
 // its set are Found, others NotFound, everything TempFail while
 // fail_domains(true); domain lookups are counted separately.
@@ -23,6 +25,10 @@ public:
     void add(const std::string& key) {
         std::lock_guard<std::mutex> l(m_);
         found_.insert(key);
+    }
+    void add_unverified(const std::string& key) {
+        std::lock_guard<std::mutex> l(m_);
+        unverified_.insert(key);
     }
     void fail(const std::string& key) {
         std::lock_guard<std::mutex> l(m_);
@@ -52,6 +58,7 @@ public:
         std::lock_guard<std::mutex> l(m_);
         calls_.emplace_back(key);
         if (fail_all_ || failing_.count(std::string(key))) return LookupResult::tempfail("fake outage");
+        if (unverified_.count(std::string(key))) return LookupResult::found_unverified("fake: accepts everything");
         return found_.count(std::string(key)) ? LookupResult::found() : LookupResult::not_found();
     }
 
@@ -64,6 +71,7 @@ private:
     mutable std::mutex m_;
     std::set<std::string> found_;
     std::set<std::string> failing_;
+    std::set<std::string> unverified_;
     std::atomic<bool> fail_all_{false};
     std::atomic<bool> fail_domains_{false};
     std::atomic<bool> answers_domains_{false};
