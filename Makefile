@@ -52,7 +52,7 @@ ALL_LDFLAGS  = $(filter -fsanitize=%,$(OPT_$(CONFIG))) $(LDFLAGS) -pthread
 DEPFLAGS     = -MMD -MP
 
 # System libraries, by the layer that needs them.
-LIBS_UTIL     :=
+LIBS_UTIL     := -lhiredis
 LIBS_BACKENDS := -lsqlite3 -lldap -llber
 LIBS_CORE     := -lcrypto
 LIBS_MILTER   := -lmilter -lcpp-httplib
