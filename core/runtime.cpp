@@ -1,6 +1,8 @@
 // runtime: see runtime.hpp.
 #include "core/runtime.hpp"
 
+#include <ctime>
+
 #include "backends/registry.hpp"
 
 namespace rcptguard {
@@ -20,6 +22,7 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     auto settings = std::make_shared<Settings>(read_global_settings(file));
     auto rt = std::make_shared<Runtime>();
     rt->serial = serial;
+    rt->loaded_unix = static_cast<std::int64_t>(std::time(nullptr));
     rt->warnings = settings->warnings;
     BackendContext ctx{settings->recipients.address};
     for (const std::string& name : settings->backend_names) {
@@ -37,6 +40,7 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     // Every problem of the whole file at once, in file order.
     file.throw_if_problems();
     auto chain = std::make_shared<BackendChain>(rt->backends, context.metrics);
+    rt->chain = chain;
     std::shared_ptr<const KeyLookup> lookup = chain;
     if (settings->cache.enabled) {
         rt->cache = std::make_shared<CachedLookup>(chain, settings->cache,
@@ -62,6 +66,18 @@ std::vector<std::string> restart_only_changes(const Settings& a, const Settings&
     if (a.metrics_listen != b.metrics_listen) keys.push_back("metrics_listen");
     if (a.policy_socket != b.policy_socket) keys.push_back("policy_socket");
     if (a.policy_workers != b.policy_workers) keys.push_back("policy_workers");
+    if (a.control_socket != b.control_socket) keys.push_back("control_socket");
+    const SharedStateSettings &x = a.shared, &y = b.shared;
+    if (x.redis != y.redis) keys.push_back("shared_state");
+    if (x.server_specs != y.server_specs) keys.push_back("redis_servers");
+    if (x.password_file != y.password_file || x.password != y.password) keys.push_back("redis_password_file");
+    if (x.user != y.user) keys.push_back("redis_user");
+    if (x.db != y.db) keys.push_back("redis_db");
+    if (x.key_prefix != y.key_prefix) keys.push_back("redis_key_prefix");
+    if (x.timeout != y.timeout) keys.push_back("redis_timeout");
+    if (x.retry_after != y.retry_after) keys.push_back("redis_retry_after");
+    if (x.host_name != y.host_name) keys.push_back("host_name");
+    if (x.state_file != y.state_file) keys.push_back("state_file");
     return keys;
 }
 

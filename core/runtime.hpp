@@ -27,9 +27,11 @@ struct Runtime {
     std::shared_ptr<const Settings> settings;
     std::vector<BackendPtr> backends;
     std::shared_ptr<const RecipientRules> rules;
+    std::shared_ptr<const BackendChain> chain;
     std::shared_ptr<const CachedLookup> cache;  // null when cache = no
     std::vector<std::string> warnings;
-    unsigned long serial = 0;  // 1 for the first build, +1 per successful reload
+    unsigned long serial = 0;      // 1 for the first build, +1 per successful reload
+    std::int64_t loaded_unix = 0;  // when it was built (seconds since 1970)
 
     // Lets backends notice changed files; called by the maintenance thread.
     void maintain() const;
