@@ -23,6 +23,7 @@ namespace {
 
 constexpr std::size_t kMaxClients = 16;
 constexpr std::chrono::seconds kClientTimeout{10};
+constexpr std::chrono::seconds kBusyTimeout{2};
 
 struct Client {
     UniqueFd fd;
@@ -30,6 +31,8 @@ struct Client {
     std::string out;
     std::size_t sent = 0;
     bool answered = false;
+    bool draining = false;  // answer sent and write side shut: reading what is left until the client hangs up
+    bool busy = false;      // turned away: too many clients
     std::chrono::steady_clock::time_point deadline;
 };
 
@@ -52,9 +55,7 @@ public:
             auto now = std::chrono::steady_clock::now();
             for (std::size_t i = 1; i < fds.size(); ++i)
                 if (fds[i].revents) serve(clients_[i - 1], fds[i].revents);
-            std::erase_if(clients_, [&](const Client& c) {
-                return !c.fd || now > c.deadline || (c.answered && c.sent >= c.out.size());
-            });
+            std::erase_if(clients_, [&](const Client& c) { return !c.fd || now > c.deadline; });
             if (fds[0].revents & POLLIN) accept_one(now);
         }
     }
@@ -63,18 +64,29 @@ private:
     void accept_one(std::chrono::steady_clock::time_point now) {
         UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
         if (!fd) return;
-        if (clients_.size() >= kMaxClients) {
-            static const char kBusy[] = "error: busy, try again\n.\n";
-            (void)!::send(fd.get(), kBusy, sizeof kBusy - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            return;
-        }
+        std::size_t serving = 0;
+        for (const auto& c : clients_) serving += c.busy ? 0 : 1;
+        // Past kMaxClients: told so (and given a moment to read it); past
+        // twice that, closed at once.
+        if (clients_.size() >= 2 * kMaxClients) return;
         Client c;
         c.fd = std::move(fd);
-        c.deadline = now + kClientTimeout;
+        c.busy = serving >= kMaxClients;
+        c.deadline = now + (c.busy ? kBusyTimeout : kClientTimeout);
         clients_.push_back(std::move(c));
+        if (clients_.back().busy) answer(clients_.back(), "error: busy, try again\n.\n");
     }
 
     void serve(Client& c, short revents) {
+        if (c.draining) {
+            // Closing with unread input would make the kernel reset the
+            // connection, and the client could lose the answer: read what is
+            // left (and drop it) until the client hangs up.
+            char buf[4096];
+            ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
+            if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) c.fd.reset();
+            return;
+        }
         if (!c.answered) {
             char buf[512];
             ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
@@ -102,6 +114,8 @@ private:
             }
             c.sent += static_cast<std::size_t>(n);
         }
+        ::shutdown(c.fd.get(), SHUT_WR);
+        c.draining = true;
     }
 
     void answer(Client& c, std::string text) {
