@@ -10,6 +10,8 @@ namespace rcptguard {
 
 namespace {
 
+// Redis facts the script relies on: doc/platform.md §10.2 (atomic scripts,
+// TIME in scripts, TYPE's table, PTTL's -1/-2, Lua's lenient tonumber).
 // KEYS[1] = P bad:K, KEYS[2] = P ban:K.
 // ARGV: mode ("add" or "get"), count, window ms, threshold, ban ms, host,
 // longest acceptable ban ms.
