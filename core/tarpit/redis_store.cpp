@@ -11,7 +11,8 @@ namespace rcptguard {
 namespace {
 
 // Redis facts the script relies on: doc/platform.md §10.2 (atomic scripts,
-// TIME in scripts, TYPE's table, PTTL's -1/-2, Lua's lenient tonumber).
+// TIME in scripts, redis.pcall's error table, PTTL's -1/-2, Lua's lenient
+// tonumber).
 // KEYS[1] = P bad:K, KEYS[2] = P ban:K.
 // ARGV: mode ("add" or "get"), count, window ms, threshold, ban ms, host,
 // longest acceptable ban ms.
@@ -32,47 +33,48 @@ local width = math.floor(window / 8)
 if width < 1 then width = 1 end
 local current = math.floor(now / width)
 
-local function kind(key)
-  return redis.call('TYPE', key)['ok']
-end
 local function text(v)
   if type(v) ~= 'string' then return '' end
   return string.sub(v, 1, 255)
 end
+-- redis.pcall answers a table with an 'err' field instead of aborting
+-- (a key of another type): cheaper than asking TYPE first.
+local function failed(r)
+  return type(r) == 'table' and r['err'] ~= nil
+end
 
 local ban_left, ban_host = 0, ''
-local bk = kind(KEYS[2])
-if bk ~= 'none' then
-  local ttl = redis.call('PTTL', KEYS[2])
-  if bk == 'hash' and ttl > 0 and ttl <= longest then
+local ttl = redis.call('PTTL', KEYS[2])
+if ttl ~= -2 then
+  local h = redis.pcall('HGET', KEYS[2], 'host')
+  if not failed(h) and ttl > 0 and ttl <= longest then
     ban_left = ttl
-    ban_host = text(redis.call('HGET', KEYS[2], 'host'))
+    ban_host = text(h)
   elseif add then
     redis.call('DEL', KEYS[2])
   end
 end
 
 local sum, mine, last_host = 0, 0, ''
-local ck = kind(KEYS[1])
-if ck == 'hash' then
-  local f = redis.call('HGETALL', KEYS[1])
-  for i = 1, #f, 2 do
-    local name, v = f[i], f[i + 1]
-    if name == 'host' then
-      last_host = text(v)
-    else
-      local b = tonumber(string.match(name, '^b:(%d+)$') or '')
-      local c = tonumber(v)
-      if b and c and b > current - 8 and b <= current and c >= 0 and c <= cap and c == math.floor(c) then
-        sum = sum + c
-        if b == current then mine = c end
-      elseif add then
-        redis.call('HDEL', KEYS[1], name)
-      end
+local f = redis.pcall('HGETALL', KEYS[1])
+if failed(f) then
+  if add then redis.call('DEL', KEYS[1]) end
+  f = {}
+end
+for i = 1, #f, 2 do
+  local name, v = f[i], f[i + 1]
+  if name == 'host' then
+    last_host = text(v)
+  else
+    local b = tonumber(string.match(name, '^b:(%d+)$') or '')
+    local c = tonumber(v)
+    if b and c and b > current - 8 and b <= current and c >= 0 and c <= cap and c == math.floor(c) then
+      sum = sum + c
+      if b == current then mine = c end
+    elseif add then
+      redis.call('HDEL', KEYS[1], name)
     end
   end
-elseif ck ~= 'none' and add then
-  redis.call('DEL', KEYS[1])
 end
 
 local newly = 0
