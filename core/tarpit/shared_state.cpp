@@ -76,6 +76,9 @@ RedisOptions redis_options(const SharedStateSettings& s) {
     o.db = s.db;
     o.timeout = s.timeout;
     o.retry_after = s.retry_after;
+    // Enough for every libmilter worker busy with a bad recipient at once
+    // without queueing for a connection.
+    o.pool_size = 16;
     return o;
 }
 
