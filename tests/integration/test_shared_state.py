@@ -203,6 +203,34 @@ class SharedState(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("is not an address or prefix", r.stderr)
 
+    def test_ctl_asks_redis_directly_when_the_daemon_does_not_answer(self):
+        src = "127.0.5.1"
+        harvest(self.mx1.pf.port, src, 2)
+        harvest(self.mx2.pf.port, src, 1, start=10)
+        nowhere = os.path.join(self.root, "nobody-listens.ctl")
+        # No daemon at this socket: bans and unban fall back to Redis and say so.
+        r = h.rcptguard_ctl(self.mx1.rg.conf, "--socket", nowhere, "bans")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("# state: redis 127.0.0.1:%d (keys rcptguard:*)" % self.redis.port, r.stdout)
+        self.assertIn("# note: asked redis directly: rcptguard does not answer at", r.stdout)
+        rows = [line.split() for line in r.stdout.splitlines() if line.startswith("  " + src + " ")]
+        self.assertEqual(len(rows), 1, r.stdout)
+        self.assertEqual(rows[0][1], "3")
+        self.assertEqual(rows[0][3], "mx2.example.test")
+        # --redis asks Redis even though the daemon answers.
+        r = h.rcptguard_ctl(self.mx2.rg.conf, "--redis", "unban", src)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("lifted: 1 client matching %s in redis (every host sharing it)" % src, r.stdout)
+        self.assertEqual(self.redis.raw("EXISTS", "rcptguard:bad:" + src).strip(), "0")
+        self.assertNotIn("  %s " % src, self.mx1.ctl("bans").stdout)
+        # status and flush-cache need the daemon; --redis does not go with them.
+        r = h.rcptguard_ctl(self.mx1.rg.conf, "--socket", nowhere, "status")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("rcptguard does not answer at", r.stderr)
+        r = h.rcptguard_ctl(self.mx1.rg.conf, "--redis", "status")
+        self.assertEqual(r.returncode, 64)
+        self.assertIn("--redis goes with bans and unban", r.stderr)
+
     def test_status_names_generation_backends_and_shared_state(self):
         r = self.mx1.ctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
