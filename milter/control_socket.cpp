@@ -81,7 +81,7 @@ private:
         if (c.draining) {
             // Closing with unread input would make the kernel reset the
             // connection, and the client could lose the answer (doc/platform.md
-            // §10.3): read what is left (and drop it) until the client hangs up.
+            // §13.3): read what is left (and drop it) until the client hangs up.
             char buf[4096];
             ssize_t n = ::recv(c.fd.get(), buf, sizeof buf, 0);
             if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) c.fd.reset();

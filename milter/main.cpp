@@ -201,6 +201,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     if (!opt.foreground) daemonize();
     pid.write_pid();
     drop_privileges(id);
+    // After daemonize(): a thread started before fork() would not exist in the child.
+    start_log_writer();
 
     if (memory.shared) memory.shared->start();
     std::thread(reload_thread, &holder, opt.config).detach();
@@ -245,6 +247,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     clients.save(holder.get()->settings->tarpit.ban);
     if (!s.control_socket.empty()) unlink(s.control_socket.c_str());
     pid.remove();
+    stop_log_writer();  // every queued line is written before we go
     // Worker threads may still be inside callbacks: leave without running
     // destructors of the shared state they use.
     closelog();
@@ -373,9 +376,11 @@ int real_main(int argc, char** argv) {
         return run_daemon(opt, rt);
     } catch (const ConfigError& e) {
         log_error(std::string("fatal: ") + e.what());
+        stop_log_writer();
         return kExitConfig;
     } catch (const std::exception& e) {
         log_error(std::string("fatal: ") + e.what());
+        stop_log_writer();
         return kExitSoftware;
     }
 }

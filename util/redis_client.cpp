@@ -2,7 +2,7 @@
 //
 // hiredis's blocking calls wait as long as the socket timeouts allow per
 // read or write, so a server that trickles an answer could hold a thread far
-// past its timeout (doc/platform.md §10.1). Here hiredis only connects (redisConnectWithTimeout:
+// past its timeout (doc/platform.md §13.1). Here hiredis only connects (redisConnectWithTimeout:
 // non-blocking connect, bounded wait), formats commands and parses answers;
 // the socket is switched to non-blocking and every wait is a poll() bounded by
 // the one deadline of the call. Answers are built by our own reader functions,
@@ -50,7 +50,7 @@ RedisValue* slot_for(const redisReadTask* task) {
 }
 
 void* create_string(const redisReadTask* task, char* str, size_t len) {
-    // hiredis 0.14 trusts announced sizes (doc/platform.md §10.1): refuse
+    // hiredis 0.14 trusts announced sizes (doc/platform.md §13.1): refuse
     // them here, before anything is allocated.
     if (!take(task, 1, len)) return nullptr;
     RedisValue* v = slot_for(task);

@@ -10,7 +10,7 @@ namespace rcptguard {
 
 namespace {
 
-// Redis facts the script relies on: doc/platform.md §10.2 (atomic scripts,
+// Redis facts the script relies on: doc/platform.md §13.2 (atomic scripts,
 // TIME in scripts, redis.pcall's error table, PTTL's -1/-2, Lua's lenient
 // tonumber).
 // KEYS[1] = P bad:K, KEYS[2] = P ban:K.
