@@ -106,6 +106,24 @@ TEST(RedisStore, TwoHostsCount_BanAtCombinedThreshold_Once) {
     EXPECT_EQ(st.ban_left.count(), 0);
 }
 
+// redis_servers = unix:/path: the same server and keys as over TCP.
+TEST(RedisStore, UnixSocket_SameCountsAsOverTcp) {
+    RedisFixture& r = RedisFixture::shared();
+    RedisStore tcp(options_for(r.address()), prefix_for_test());
+    RedisStore local(options_for(r.unix_address()), prefix_for_test());
+    SharedStanding st;
+    std::string error;
+    ASSERT_TRUE(local.ping(&error)) << error;
+    for (int i = 0; i < 2; ++i) ASSERT_TRUE(local.add_bad("192.0.2.9", 1, bans(3), "mx1", &st, &error)) << error;
+    ASSERT_TRUE(tcp.add_bad("192.0.2.9", 1, bans(3), "mx2", &st, &error)) << error;
+    EXPECT_TRUE(st.newly_banned);
+    ASSERT_TRUE(local.standing("192.0.2.9", bans(3), &st, &error)) << error;
+    EXPECT_EQ(st.bad_in_window, 3u);
+    EXPECT_GT(st.ban_left.count(), 0);
+    EXPECT_EQ(st.ban_host, "mx2");
+    EXPECT_NE(local.describe().find(r.unix_address()), std::string::npos) << local.describe();
+}
+
 TEST(RedisStore, ThresholdZeroOrBanTimeZero_CountsButNeverBans) {
     RedisFixture& r = RedisFixture::shared();
     RedisStore s(options_for(r.address()), prefix_for_test());

@@ -62,7 +62,8 @@ RedisFixture::RedisFixture() {
     std::string conf = "port " + std::to_string(port_) +
                        "\nbind 127.0.0.1\nprotected-mode yes\ndaemonize no\nsave \"\"\nappendonly no\n"
                        "dir " +
-                       dir_.path() + "\nlogfile " + dir_.file("redis.log") +
+                       dir_.path() + "\nlogfile " + dir_.file("redis.log") + "\nunixsocket " + dir_.file("redis.sock") +
+                       "\nunixsocketperm 700" +
                        "\nuser default on nopass ~* &* +@all\n"
                        "user " +
                        kUser + " on >" + kPassword + " ~* +@all\n";

@@ -3,9 +3,9 @@
 // "A throwaway slapd", applied to Redis).
 //
 // Each instance has its own redis.conf and directory (a TempDir), listens on
-// a free port on 127.0.0.1 only, saves nothing, and runs in the foreground as
-// our child with a parent-death signal, so a crashed test binary leaves no
-// server behind. An ACL user kUser with kPassword exists besides the default
+// a free port on 127.0.0.1 only and on a unix socket in its directory, saves
+// nothing, and runs in the foreground as our child with a parent-death
+// signal, so a crashed test binary leaves no server behind. An ACL user kUser with kPassword exists besides the default
 // user (no password).
 //
 // shared() is one instance for the whole test binary, started on first use
@@ -41,6 +41,8 @@ public:
 
     int port() const { return port_; }
     std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+    // The same server through its unix socket ("unix:/tmp/.../redis.sock").
+    std::string unix_address() const { return "unix:" + dir_.file("redis.sock"); }
 
     void start();   // again after stop(): same port, empty
     void stop();    // SIGKILL: the server dies, the data is gone
