@@ -137,6 +137,18 @@ int open_control_socket(const std::string& path, uid_t owner, gid_t group) {
     auto fail = [&path](const std::string& step) {
         return system_error_now("control_socket " + path + ": cannot listen: " + step);
     };
+    // A missing directory (/run is emptied at boot) is made as for the pid
+    // file and the milter socket, 0750 and the socket's owner, so that the
+    // daemon's group can reach the socket inside.
+    std::size_t slash = path.find_last_of('/');
+    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+    struct stat st;
+    if (!dir.empty() && ::stat(dir.c_str(), &st) != 0) {
+        if (::mkdir(dir.c_str(), 0750) != 0) throw fail("cannot create directory " + dir);
+        if ((owner != static_cast<uid_t>(-1) || group != static_cast<gid_t>(-1)) &&
+            ::chown(dir.c_str(), owner, group) != 0)
+            throw fail("cannot set the owner of directory " + dir);
+    }
     if (unix_socket_path_is_stale(path)) ::unlink(path.c_str());
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
     if (!fd) throw fail("socket");

@@ -4,8 +4,9 @@
 //
 // The socket is created before privileges are dropped, owned by the daemon's
 // user and group, mode 0660: root and members of the daemon's group may use
-// it. A path some live process still listens on is refused; a stale one
-// (left by a crash) is replaced.
+// it. A missing directory is created (mode 0750, the same owner). A path some
+// live process still listens on is refused; a stale one (left by a crash) is
+// replaced.
 //
 // Hostile or broken clients cannot hurt the daemon: one thread serves at most
 // kMaxClients at once (more are told "busy" and closed), a request is one line

@@ -36,7 +36,7 @@ def config(root, port, db, extra=""):
     return """\
 socket = inet:{port}@127.0.0.1
 pid_file = {root}/rcptguard.pid
-control_socket = {root}/control.sock
+control_socket = {root}/run/control.sock
 state_file = {root}/state
 host_name = mx.example.test
 domains = example.test
@@ -91,7 +91,8 @@ class LocalStateAndControl(unittest.TestCase):
         h.make_sqlite_db(cls.db, ["alice@example.test"])
         cls.port = h.free_port()
         cls.state = os.path.join(cls.root, "state")
-        cls.sock = os.path.join(cls.root, "control.sock")
+        # run/ does not exist yet: the daemon makes it (as /run/rcptguard after a boot).
+        cls.sock = os.path.join(cls.root, "run", "control.sock")
         cls.rg = h.Rcptguard(cls.root, config(cls.root, cls.port, cls.db)).start(wait_port=cls.port)
         cls.pf = h.Postfix(cls.root, main={"smtpd_milters": "inet:127.0.0.1:%d" % cls.port}).start()
 
@@ -158,6 +159,7 @@ class LocalStateAndControl(unittest.TestCase):
 
     def test_status_flush_cache_and_socket_mode(self):
         self.assertEqual(stat.S_IMODE(os.stat(self.sock).st_mode), 0o660)
+        self.assertEqual(stat.S_IMODE(os.stat(os.path.dirname(self.sock)).st_mode), 0o750)
         self.assertEqual(h.rcpt_verdict(self.pf.port, "<alice@example.test>", source="127.0.0.44")[0], 250)
         r = self.ctl("status")
         self.assertEqual(r.returncode, 0, r.stderr)
