@@ -56,7 +56,7 @@ ALL_LDFLAGS  = $(filter -fsanitize=%,$(OPT_$(CONFIG))) $(LDFLAGS) -pthread
 DEPFLAGS     = -MMD -MP
 
 # System libraries, by the layer that needs them.
-LIBS_UTIL     := -lidn2 -lunistring
+LIBS_UTIL     := -lhiredis -lidn2 -lunistring
 LIBS_BACKENDS := -lsqlite3 -lldap -llber -lpq -lmariadb -lssl -lcrypto
 LIBS_CORE     := -lcrypto
 LIBS_MILTER   := -lmilter -lcpp-httplib

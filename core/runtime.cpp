@@ -2,6 +2,7 @@
 #include "core/runtime.hpp"
 
 #include <algorithm>
+#include <ctime>
 #include <map>
 
 #include "backends/registry.hpp"
@@ -35,6 +36,7 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     const RecipientSettings& rs = settings->recipients;
     auto rt = std::make_shared<Runtime>();
     rt->serial = serial;
+    rt->loaded_unix = static_cast<std::int64_t>(std::time(nullptr));
     rt->warnings = settings->warnings;
     BackendContext ctx{rs.address};
     // Every backend named anywhere, built once, in the order first named.
@@ -86,6 +88,7 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     RecipientLookups lookups;
     auto chain = chain_of(settings->backend_names, context.metrics);
     lookups.recipients = chain;
+    rt->chain = chain;
     if (settings->cache.enabled) {
         rt->cache = std::make_shared<CachedLookup>(chain, settings->cache, clock, context.metrics);
         lookups.recipients = rt->cache;
@@ -119,6 +122,18 @@ std::vector<std::string> restart_only_changes(const Settings& a, const Settings&
     if (a.metrics_listen != b.metrics_listen) keys.push_back("metrics_listen");
     if (a.policy_socket != b.policy_socket) keys.push_back("policy_socket");
     if (a.policy_workers != b.policy_workers) keys.push_back("policy_workers");
+    if (a.control_socket != b.control_socket) keys.push_back("control_socket");
+    const SharedStateSettings &x = a.shared, &y = b.shared;
+    if (x.redis != y.redis) keys.push_back("shared_state");
+    if (x.server_specs != y.server_specs) keys.push_back("redis_servers");
+    if (x.password_file != y.password_file || x.password != y.password) keys.push_back("redis_password_file");
+    if (x.user != y.user) keys.push_back("redis_user");
+    if (x.db != y.db) keys.push_back("redis_db");
+    if (x.key_prefix != y.key_prefix) keys.push_back("redis_key_prefix");
+    if (x.timeout != y.timeout) keys.push_back("redis_timeout");
+    if (x.retry_after != y.retry_after) keys.push_back("redis_retry_after");
+    if (x.host_name != y.host_name) keys.push_back("host_name");
+    if (x.state_file != y.state_file) keys.push_back("state_file");
     return keys;
 }
 

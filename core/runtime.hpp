@@ -27,13 +27,15 @@ struct Runtime {
     std::shared_ptr<const Settings> settings;
     std::vector<BackendPtr> backends;  // every backend in use, each once
     std::shared_ptr<const RecipientRules> rules;
+    std::shared_ptr<const BackendChain> chain;  // the global backends, for rcptguard-ctl status
     std::shared_ptr<const CachedLookup> cache;  // the global backends' cache; null when cache = no
     std::vector<std::string> warnings;
     // What the stores said about the configured queries ("backend NAME:
     // query: ..."): "rcptguard -n" fails with them, a reload is refused, and
     // at start they are logged as errors (lookups answer TempFail).
     std::vector<std::string> query_problems;
-    unsigned long serial = 0;  // 1 for the first build, +1 per successful reload
+    unsigned long serial = 0;      // 1 for the first build, +1 per successful reload
+    std::int64_t loaded_unix = 0;  // when it was built (seconds since 1970)
 
     // Lets backends notice changed files; called by the maintenance thread.
     void maintain() const;

@@ -123,7 +123,7 @@ void Connection::apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d, 
         log_notice(log_prefix("tarpit") + "client " + tarpit_.client_key + ": " +
                    (monitor ? "would ban (monitor mode)" : "banned") + " for " + format_duration(ts.ban.ban_time) +
                    ": " + std::to_string(out.client.bad_in_window) + " bad recipients within " +
-                   format_duration(ts.ban.window));
+                   format_duration(ts.ban.window) + (out.client.shared ? " on all hosts sharing the state" : ""));
     if (out.disconnect) {
         RcptDecision r = refuse(too_many_recipients_reply(current_rcpt_),
                                 std::to_string(tarpit_.bad + tarpit_.deferred) +

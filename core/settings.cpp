@@ -134,6 +134,7 @@ Settings read_global_settings(const ConfigFile& file) {
     }
 
     s.tarpit = read_tarpit_settings(r);
+    s.shared = read_shared_state_settings(r, &s.warnings);
     s.cache = read_cache_settings(r);
     s.bounces = read_bounce_settings(r);
     s.batv = read_batv_settings(r, p.address.recipient_delimiters);
@@ -142,6 +143,10 @@ Settings read_global_settings(const ConfigFile& file) {
     if (!s.policy_socket.empty())
         if (std::string e = check_policy_socket_spec(s.policy_socket); !e.empty()) r.error("policy_socket", e);
     s.policy_workers = static_cast<unsigned>(r.integer("policy_workers", s.policy_workers, 1, 64));
+    s.control_socket = r.string("control_socket", "");
+    if (!s.control_socket.empty() && s.control_socket.front() != '/')
+        r.error("control_socket", "must be an absolute path (a unix socket)");
+    if (s.control_socket.size() >= 108) r.error("control_socket", "the path is too long for a unix socket");
     s.metrics_listen = r.string("metrics_listen", "");
     if (!s.metrics_listen.empty()) {
         std::string host;

@@ -11,6 +11,7 @@
 #include "core/bounce/bounce_settings.hpp"
 #include "core/cache/lookup_cache.hpp"
 #include "core/recipients/recipient_rules.hpp"
+#include "core/tarpit/shared_state.hpp"
 #include "core/tarpit/tarpit.hpp"
 #include "util/config_file.hpp"
 #include "util/log.hpp"
@@ -33,8 +34,9 @@ struct Settings {
     std::vector<std::string> backend_names;
     RecipientSettings recipients;
 
-    // Harvest defence (tarpit.hpp).
+    // Harvest defence (tarpit.hpp) and where it keeps its memory (shared_state.hpp; restart).
     TarpitSettings tarpit;
+    SharedStateSettings shared;
 
     // BATV (batv_settings.hpp).
     BatvSettings batv;
@@ -50,6 +52,7 @@ struct Settings {
     bool milter_recipient_checks = true;  // judge RCPT in the milter (off when the policy service does)
     std::string policy_socket;            // "" = off; inet:HOST:PORT or unix:PATH (restart)
     unsigned policy_workers = 4;          // (restart)
+    std::string control_socket;           // "" = off; rcptguard-ctl's unix socket (restart)
 
     // Not errors, but worth telling the admin ("file:line: ..."); logged at
     // start and reload, printed by -n.

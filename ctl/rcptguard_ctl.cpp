@@ -1,9 +1,12 @@
 // rcptguard-ctl: manage the recipients in rcptguard's SQLite database, with the
 // daemon's own normalisation, safely while the daemon runs (see
 // rcptguard-ctl(8)). "check" runs the daemon's full lookup path, like
-// "rcptguard -q".
+// "rcptguard -q". "bans", "unban", "flush-cache" and "status" ask the running
+// daemon over its control socket (core/control.hpp); with shared_state =
+// redis, "bans" and "unban" can also go straight to Redis.
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,9 +18,11 @@
 #include <optional>
 #include <sstream>
 
+#include "core/control.hpp"
 #include "core/query.hpp"
 #include "core/runtime.hpp"
 #include "core/settings.hpp"
+#include "ctl/control_client.hpp"
 #include "ctl/recipient_db.hpp"
 #include "util/config_file.hpp"
 #include "util/log.hpp"
@@ -45,12 +50,20 @@ void usage(std::ostream& o) {
          "  check ADDRESS [SENDER] the daemon's verdict: exit 0 valid, 1 unknown, 2 temporary failure,\n"
          "                        3 not one of our domains (same as rcptguard -q [-S SENDER];\n"
          "                        SENDER '<>' for a bounce)\n"
+         "the running daemon (its control_socket):\n"
+         "  bans                  clients banned or being counted: bad recipients in the window,\n"
+         "                        banned until, the host that counted them last\n"
+         "  unban ADDRESS|PREFIX  lift the ban (and the count) everywhere the state is shared\n"
+         "  flush-cache [ADDRESS] empty the lookup cache, or forget one recipient (or client)\n"
+         "  status                uptime, configuration generation, backends, shared state\n"
          "options:\n"
          "  -c CONFIG      configuration (default "
       << kDefaultConfigPath
       << ")\n"
          "  --db PATH      use this database instead of the one in the configuration\n"
          "  --backend NAME the [backend NAME] to use when the configuration has several sqlite ones\n"
+         "  --socket PATH  the daemon's control socket (default: control_socket in CONFIG)\n"
+         "  --redis        bans/unban: ask Redis directly (shared_state = redis), not the daemon\n"
          "  -h, --help     this help;  -V, --version  the version\n"
          "See rcptguard-ctl(8).\n";
 }
@@ -59,6 +72,8 @@ struct Options {
     std::string config = kDefaultConfigPath;
     std::string db;
     std::string backend;
+    std::string socket;
+    bool redis = false;
     std::string command;
     std::vector<std::string> args;
 };
@@ -214,12 +229,91 @@ int cmd_import(const Context& c, const Options& o) {
     return 0;
 }
 
+// bans and unban straight from Redis: when the daemon does not answer, or
+// with --redis. The daemon's own table catches up the next time it asks
+// Redis about the client (a few seconds at most).
+int redis_direct(const Options& o, const Settings& s, const std::string& why) {
+    if (!s.shared.redis)
+        throw std::runtime_error(why + (o.redis ? "" : " (is rcptguard running?)") +
+                                 (o.redis ? ": shared_state is not redis in " + o.config : std::string()));
+    RedisStore store(redis_options(s.shared), s.shared.key_prefix);
+    std::string error;
+    auto now = static_cast<std::int64_t>(std::time(nullptr));
+    if (o.command == "bans") {
+        std::vector<ClientRecord> records;
+        if (!store.list(s.tarpit.ban, kMaxListedClients, &records, &error))
+            throw std::runtime_error("redis " + store.describe() + ": " + error);
+        std::cout << format_client_records(records, now, "redis " + store.describe(),
+                                           o.redis ? "" : "asked redis directly: " + why);
+        return 0;
+    }
+    auto net = parse_network(o.args[0]);
+    if (!net) throw std::invalid_argument("'" + o.args[0] + "' is not an address or prefix");
+    std::size_t lifted = 0;
+    if (!store.forget(*net, &lifted, &error)) throw std::runtime_error("redis " + store.describe() + ": " + error);
+    if (!o.redis) std::cerr << "rcptguard-ctl: note: asked redis directly: " << why << "\n";
+    if (lifted == 0)
+        std::cout << "nothing to lift: no client matching " << o.args[0] << " is banned or counted in redis\n";
+    else
+        std::cout << "lifted: " << lifted << (lifted == 1 ? " client" : " clients") << " matching " << o.args[0]
+                  << " in redis (every host sharing it)\n";
+    return 0;
+}
+
+int cmd_daemon(const Options& o) {
+    const std::string& cmd = o.command;
+    if ((cmd == "bans" || cmd == "status") && !o.args.empty()) throw std::invalid_argument(cmd + " takes no arguments");
+    if (cmd == "unban" && o.args.size() != 1) throw std::invalid_argument("unban needs one ADDRESS or PREFIX");
+    if (cmd == "flush-cache" && o.args.size() > 1) throw std::invalid_argument("flush-cache takes at most one ADDRESS");
+    Settings s;
+    bool have_settings = false;
+    try {
+        s = read_settings(load_config_file(o.config));
+        have_settings = true;
+    } catch (const ConfigError&) {
+        if (o.socket.empty()) throw;
+    }
+    bool direct_possible = cmd == "bans" || cmd == "unban";
+    if (o.redis) {
+        if (!direct_possible) throw std::invalid_argument("--redis goes with bans and unban");
+        if (!have_settings) throw std::runtime_error("--redis needs the configuration " + o.config);
+        return redis_direct(o, s, "");
+    }
+    std::string path = !o.socket.empty() ? o.socket : s.control_socket;
+    if (path.empty()) {
+        std::string why = "no control_socket in " + o.config + " (set one and restart rcptguard, or use --socket)";
+        if (direct_possible && have_settings && s.shared.redis) return redis_direct(o, s, why);
+        throw std::runtime_error(why);
+    }
+    std::string request = cmd;
+    for (const auto& a : o.args) {
+        for (char c : a)
+            if (static_cast<unsigned char>(c) <= 0x20 || static_cast<unsigned char>(c) >= 0x7F)
+                throw std::invalid_argument("'" + printable(a, 80) + "': only printable characters, no blanks");
+        request += " " + a;
+    }
+    ControlReply r = ask_daemon(path, request);
+    if (!r.reached) {
+        std::string why = "rcptguard does not answer at " + r.error;
+        if (direct_possible && have_settings && s.shared.redis) return redis_direct(o, s, why);
+        throw std::runtime_error(why + " (is it running? control_socket in " + o.config + ")");
+    }
+    if (!r.ok) {
+        std::cerr << "rcptguard-ctl: " << r.error << "\n";
+        return kExitError;
+    }
+    std::cout << r.body;
+    return 0;
+}
+
 int run(const Options& o) {
     const std::string& cmd = o.command;
-    static const char* const kCommands[] = {"check", "init", "add", "del", "import", "list", "export", "domains"};
+    static const char* const kCommands[] = {"check",  "init",    "add",  "del",   "import",      "list",
+                                            "export", "domains", "bans", "unban", "flush-cache", "status"};
     bool known = false;
     for (const char* k : kCommands) known = known || cmd == k;
     if (!known) throw std::invalid_argument("unknown command '" + cmd + "'");
+    if (cmd == "bans" || cmd == "unban" || cmd == "flush-cache" || cmd == "status") return cmd_daemon(o);
     if (cmd == "check") {
         if (o.args.empty() || o.args.size() > 2) throw std::invalid_argument("check needs ADDRESS [SENDER]");
         auto rt = build_runtime(o.config, 1);
@@ -271,6 +365,7 @@ int main(int argc, char** argv) {
     quiet.to_syslog = false;
     quiet.to_stderr = false;
     configure_logging(quiet);
+    signal(SIGPIPE, SIG_IGN);  // a daemon or Redis that hangs up is an error message, not a silent death
     Options o;
     for (int i = 1; i < argc; ++i) {
         std::string a = argv[i];
@@ -295,6 +390,10 @@ int main(int argc, char** argv) {
             o.db = value();
         else if (o.command.empty() && a == "--backend")
             o.backend = value();
+        else if (o.command.empty() && a == "--socket")
+            o.socket = value();
+        else if (o.command.empty() && a == "--redis")
+            o.redis = true;
         else if (o.command.empty() && !a.empty() && a[0] == '-') {
             std::cerr << "rcptguard-ctl: unknown option " << a << "\n";
             usage(std::cerr);

@@ -26,6 +26,7 @@
 #include "core/query.hpp"
 #include "core/runtime.hpp"
 #include "milter/callbacks.hpp"
+#include "milter/control_socket.hpp"
 #include "milter/daemon.hpp"
 #include "milter/metrics_http.hpp"
 #include "policyd/policy_service.hpp"
@@ -131,11 +132,14 @@ void reload(RuntimeHolder* holder, const std::string& path) {
     }
 }
 
-[[noreturn]] void maintenance_thread(RuntimeHolder* holder) {
+[[noreturn]] void maintenance_thread(RuntimeHolder* holder, ClientState* clients) {
     for (;;) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
         try {
-            holder->get()->maintain();
+            auto rt = holder->get();
+            rt->maintain();
+            // The shared state's retry and the state file.
+            clients->maintain(rt->settings->tarpit.ban);
         } catch (const std::exception& e) {
             log_error(std::string("maintenance: ") + e.what());
         }
@@ -164,16 +168,21 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     static RuntimeHolder holder(rt);
     const SteadyClock& clock = daemon_clock();
     static InterruptibleSleeper sleeper;
-    static ClientTable clients(s.tarpit.max_clients, clock);
+    // The tarpit's memory: this host's table, and Redis when shared (restart-only keys).
+    static ClientMemory memory =
+        build_client_memory(s.shared, ClientMemoryContext{s.tarpit.max_clients, &clock, &daemon_metrics(), nullptr});
+    static ClientState& clients = memory.state();
+    if (std::string problem = memory.local->load(s.tarpit.ban); !problem.empty()) log_warning(problem);
     static Tarpit tarpit(clients, sleeper, clock);
     static Services services{clock, tarpit, daemon_metrics()};
     daemon_metrics().set_refresh([](Metrics& m) {
         auto now = holder.get();
         m.cache_entries.store(static_cast<std::int64_t>(now->cache ? now->cache->size() : 0));
-        m.tarpit_clients.store(static_cast<std::int64_t>(clients.size()));
-        m.tarpit_banned_clients.store(static_cast<std::int64_t>(clients.banned_now()));
+        m.tarpit_clients.store(static_cast<std::int64_t>(clients.local_table().size()));
+        m.tarpit_banned_clients.store(static_cast<std::int64_t>(clients.local_table().banned_now()));
         m.tarpit_waiting.store(static_cast<std::int64_t>(tarpit.sleepers()));
         m.config_generation.store(static_cast<std::int64_t>(now->serial));
+        m.shared_state_up.store(memory.shared && clients.healthy() ? 1 : 0);
     });
     daemon_metrics().start_time.store(static_cast<std::int64_t>(std::time(nullptr)));
     daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
@@ -194,6 +203,11 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     if (!s.policy_socket.empty())
         policy_fd = open_policy_socket(s.policy_socket, s.socket_mode,
                                        id.socket_gid != static_cast<gid_t>(-1) ? id.socket_gid : id.gid);
+    // rcptguard-ctl's socket: the daemon's user and group, mode 0660.
+    int control_fd = -1;
+    if (!s.control_socket.empty())
+        control_fd = open_control_socket(s.control_socket, id.change ? id.uid : static_cast<uid_t>(-1),
+                                         id.change ? id.gid : static_cast<gid_t>(-1));
 
     if (!opt.foreground) daemonize();
     pid.write_pid();
@@ -201,8 +215,12 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     // After daemonize(): a thread started before fork() would not exist in the child.
     start_log_writer();
 
+    if (memory.shared) memory.shared->start();
     std::thread(reload_thread, &holder, opt.config).detach();
-    std::thread(maintenance_thread, &holder).detach();
+    std::thread(maintenance_thread, &holder, &clients).detach();
+    if (control_fd >= 0)
+        start_control_service(
+            control_fd, ControlContext{&holder, &clients, static_cast<std::int64_t>(std::time(nullptr)), nullptr});
     if (policy_fd >= 0) start_policy_service(policy_fd, holder, services, s.policy_workers);
     if (!s.metrics_listen.empty()) {
         std::string host;
@@ -237,6 +255,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     int rc = smfi_main();
     sleeper.stop();
     log_event(std::string("stopping rcptguard") + (rc == MI_SUCCESS ? "" : " after a libmilter error"));
+    clients.save(holder.get()->settings->tarpit.ban);
+    if (!s.control_socket.empty()) unlink(s.control_socket.c_str());
     pid.remove();
     stop_log_writer();  // every queued line is written before we go
     // Worker threads may still be inside callbacks: leave without running

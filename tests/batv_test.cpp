@@ -185,7 +185,7 @@ protected:
     std::shared_ptr<testing::FakeBackend> backend_;
     testing::FakeClock clock_;
     testing::FakeSleeper sleeper_{clock_};
-    ClientTable clients_{100, clock_};
+    LocalClientState clients_{LocalStateOptions{100, "", "", nullptr}, clock_};
     Tarpit tarpit_{clients_, sleeper_, clock_};
     Metrics metrics_;
     Services services_{clock_, tarpit_, metrics_};

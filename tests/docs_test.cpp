@@ -60,6 +60,7 @@ std::string everything_enabled(const std::string& sample, const std::string& use
             l = "password_file = " + secret_file;
         if (l.rfind("[domain ", 0) == 0) current_type.clear();
         if (l.rfind("batv_key_file = ", 0) == 0) l = "batv_key_file = " + secret_file + ".batv";
+        if (l.rfind("redis_password_file = ", 0) == 0) l = "redis_password_file = " + secret_file;
         if (l.rfind("backends = ", 0) == 0) {
             l = "backends =";
             for (const auto& n : names) l += " " + n;

@@ -138,7 +138,7 @@ protected:
     RuntimeHolder holder_;
     FakeClock clock_;
     FakeSleeper sleeper_{clock_};
-    ClientTable clients_{1000, clock_};
+    LocalClientState clients_{LocalStateOptions{1000, "", "", nullptr}, clock_};
     Tarpit tarpit_{clients_, sleeper_, clock_};
     Metrics metrics_;
     Services services_{clock_, tarpit_, metrics_};

@@ -236,7 +236,7 @@ protected:
     std::shared_ptr<FakeBackend> backend_;
     FakeClock clock_;
     FakeSleeper sleeper_{clock_};
-    ClientTable clients_{1000, clock_};
+    LocalClientState clients_{LocalStateOptions{1000, "", "", nullptr}, clock_};
     Tarpit tarpit_{clients_, sleeper_, clock_};
     Metrics metrics_;
     Services services_{clock_, tarpit_, metrics_};
@@ -279,8 +279,8 @@ TEST_F(TarpitSessionTest, ParallelHarvesters_EachCutOff_SharedClientBanned) {
     for (auto& th : threads) th.join();
     EXPECT_EQ(cut_off.load() + refused_at_once.load(), 2 * kSessions);  // nobody got 10 guesses
     // 4 x 6 bad recipients from 192.0.2.66 passed ban_threshold 8: banned now.
-    EXPECT_TRUE(clients_.status("192.0.2.66", runtime()->settings->tarpit.ban).banned);
-    EXPECT_FALSE(clients_.status("198.51.100.7", runtime()->settings->tarpit.ban).banned);
+    EXPECT_TRUE(clients_.local_table().status("192.0.2.66", runtime()->settings->tarpit.ban).banned);
+    EXPECT_FALSE(clients_.local_table().status("198.51.100.7", runtime()->settings->tarpit.ban).banned);
 }
 
 TEST_F(TarpitSessionTest, ValidRecipientsAfterThreshold_AlsoDelayed_NoTimingOracle) {
@@ -369,7 +369,7 @@ TEST_F(TarpitSessionTest, TrustedNetwork_NeverDelayedOrCutOff) {
     c.on_mail("<s@x.test>", "");
     for (int i = 0; i < 30; ++i) EXPECT_EQ(rcpt(c, "<n@example.test>").reply.code, "550");
     EXPECT_TRUE(sleeper_.sleeps().empty());
-    EXPECT_EQ(clients_.size(), 0u);
+    EXPECT_EQ(clients_.local_table().size(), 0u);
 }
 
 TEST_F(TarpitSessionTest, AuthenticatedClient_Exempt) {

@@ -69,6 +69,15 @@ inline void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_o
     G(tarpit_clients, "rcptguard_tarpit_clients", "", 1, "Clients remembered by the harvest defence.")                \
     G(tarpit_banned_clients, "rcptguard_tarpit_banned_clients", "", 1, "Clients banned now.")                         \
     G(tarpit_waiting, "rcptguard_tarpit_waiting", "", 1, "Connections waiting in the tarpit now.")                    \
+    G(shared_state_up, "rcptguard_shared_state_up", "", 1,                                                            \
+      "1 while the shared state (Redis) answers, 0 while this host uses its own (or shared_state = local).")          \
+    C(shared_state_ok, "rcptguard_shared_state_requests_total", "result=\"ok\"", 1,                                   \
+      "Questions to the shared state by result: answered, failed, skipped while it was down, cached.")                \
+    C(shared_state_failed, "rcptguard_shared_state_requests_total", "result=\"failed\"", 1, "")                       \
+    C(shared_state_skipped, "rcptguard_shared_state_requests_total", "result=\"skipped\"", 1, "")                     \
+    C(shared_state_cached, "rcptguard_shared_state_requests_total", "result=\"cached\"", 1, "")                       \
+    C(shared_state_outages, "rcptguard_shared_state_outages_total", "", 1,                                            \
+      "Times the shared state stopped answering and this host went on with its own counts.")                          \
     C(bounces_stripped, "rcptguard_bounces_total", "outcome=\"stripped\"", 1,                                         \
       "Null-sender messages examined by the bounce stripper.")                                                        \
     C(bounces_unchanged, "rcptguard_bounces_total", "outcome=\"unchanged\"", 1, "")                                   \

@@ -68,6 +68,12 @@ std::optional<Network> parse_network(std::string_view text) {
     return Network{addr->masked(bits), bits};
 }
 
+bool networks_overlap(const Network& a, const Network& b) {
+    if (a.base.v6 != b.base.v6) return false;
+    unsigned bits = a.prefix_bits < b.prefix_bits ? a.prefix_bits : b.prefix_bits;
+    return a.base.masked(bits).bytes == b.base.masked(bits).bytes;
+}
+
 std::string NetworkList::add_all(const std::vector<std::string>& entries) {
     for (const auto& e : entries) {
         auto n = parse_network(e);

@@ -34,6 +34,10 @@ struct Network {
 // Parses "192.0.2.0/24", "2001:db8::/32", "[::1]/128" or a bare address.
 std::optional<Network> parse_network(std::string_view text);
 
+// True when the two networks share an address: one contains the other (a
+// client key "192.0.2.0/24" and the address 192.0.2.7, or the reverse).
+bool networks_overlap(const Network& a, const Network& b);
+
 class NetworkList {
 public:
     // Returns "" or the first entry that is not a network.

@@ -60,6 +60,20 @@ void CachedLookup::clear() const {
     }
 }
 
+std::size_t CachedLookup::forget(const std::vector<std::string>& keys) const {
+    std::size_t n = 0;
+    for (const auto& key : keys) {
+        Shard& sh = shard_for(key);
+        std::lock_guard<std::mutex> lock(sh.mutex);
+        auto it = sh.map.find(key);
+        if (it == sh.map.end()) continue;
+        sh.lru.erase(it->second.lru);
+        sh.map.erase(it);
+        ++n;
+    }
+    return n;
+}
+
 void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) const {
     Shard& sh = shard_for(key);
     std::string k(key);

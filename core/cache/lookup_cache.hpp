@@ -55,6 +55,9 @@ public:
     KeyAnswer lookup(const std::vector<std::string>& keys) const override;
     std::size_t size() const;
     void clear() const;
+    // Forgets what is remembered under these keys (rcptguard-ctl flush-cache
+    // ADDRESS); returns how many entries went.
+    std::size_t forget(const std::vector<std::string>& keys) const;
 
 private:
     struct Entry {

@@ -18,6 +18,10 @@
 // Thread-safety: lookup() may be called from many threads at once.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +46,16 @@ public:
     virtual KeyAnswer lookup(const std::vector<std::string>& keys) const = 0;
 };
 
+// How one backend has been doing, for rcptguard-ctl status.
+struct BackendHealth {
+    std::string name;
+    std::string type;
+    bool failing = false;              // its last answer was TempFail
+    std::uint64_t failures = 0;        // TempFail answers since this configuration was loaded
+    std::string last_error;            // "" = none yet
+    std::int64_t last_error_unix = 0;  // when (seconds since 1970)
+};
+
 // metrics (optional) receives per-backend counts and lookup times.
 class BackendChain final : public KeyLookup {
 public:
@@ -50,11 +64,23 @@ public:
     BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics = nullptr);
     KeyAnswer lookup(const std::vector<std::string>& keys) const override;
     const std::vector<BackendPtr>& backends() const { return backends_; }
+    std::vector<BackendHealth> health() const;
 
 private:
+    // Cheap to keep up on every lookup: atomics, and a lock only on TempFail.
+    struct Record {
+        std::atomic<bool> failing{false};
+        std::atomic<std::uint64_t> failures{0};
+        std::mutex mutex;
+        std::string last_error;
+        std::int64_t last_error_unix = 0;
+    };
+    void record(std::size_t i, const LookupResult& r) const;
+
     std::vector<BackendPtr> backends_;
-    std::vector<DomainSet> scopes_;           // parallel to backends_, or empty
-    std::vector<BackendCounters*> counters_;  // parallel to backends_, or empty
+    std::vector<DomainSet> scopes_;                 // parallel to backends_, or empty
+    std::vector<BackendCounters*> counters_;        // parallel to backends_, or empty
+    std::vector<std::unique_ptr<Record>> records_;  // parallel to backends_
 };
 
 BackendPtr domain_query_view(BackendPtr backend);

@@ -3,6 +3,7 @@
 // it sends, at the price of a window edge that moves in eighths.
 #include "core/tarpit/client_table.hpp"
 
+#include <algorithm>
 #include <functional>
 
 namespace rcptguard {
@@ -39,12 +40,7 @@ static std::int64_t bucket_of(Millis now, const BanSettings& s) {
     return now.count() / width;
 }
 
-ClientStatus ClientTable::add_bad(const std::string& key, unsigned count, const BanSettings& s) {
-    if (key.empty()) return {};
-    Millis now = clock_.now();
-    std::int64_t b = bucket_of(now, s);
-    Shard& sh = shard_for(key);
-    std::lock_guard<std::mutex> lock(sh.mutex);
+ClientTable::Entry& ClientTable::touch(Shard& sh, const std::string& key) {
     auto it = sh.map.find(key);
     if (it == sh.map.end()) {
         if (sh.map.size() >= per_shard_) {
@@ -57,7 +53,16 @@ ClientStatus ClientTable::add_bad(const std::string& key, unsigned count, const 
     } else {
         sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
     }
-    Entry& e = it->second;
+    return it->second;
+}
+
+ClientStatus ClientTable::add_bad(const std::string& key, unsigned count, const BanSettings& s) {
+    if (key.empty()) return {};
+    Millis now = clock_.now();
+    std::int64_t b = bucket_of(now, s);
+    Shard& sh = shard_for(key);
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    Entry& e = touch(sh, key);
     int slot = static_cast<int>(((b % kBuckets) + kBuckets) % kBuckets);
     if (e.bucket_id[slot] != b) {
         e.bucket_id[slot] = b;
@@ -70,6 +75,7 @@ ClientStatus ClientTable::add_bad(const std::string& key, unsigned count, const 
         st.banned = true;
         st.newly_banned = true;
         st.ban_left = s.ban_time;
+        ban_changes_.fetch_add(1, std::memory_order_relaxed);
     }
     return st;
 }
@@ -110,6 +116,62 @@ void ClientTable::clear() {
         sh->map.clear();
         sh->lru.clear();
     }
+    ban_changes_.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<ClientRecord> ClientTable::list(const BanSettings& s, std::size_t max) {
+    Millis now = clock_.now();
+    std::int64_t b = bucket_of(now, s);
+    std::vector<ClientRecord> out;
+    for (const auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        for (const auto& [key, e] : sh->map) {
+            ClientStatus st = describe(e, b, now);
+            if (st.bad_in_window == 0 && !st.banned) continue;
+            out.push_back(ClientRecord{key, st.bad_in_window, st.banned ? st.ban_left : Millis(0), ""});
+        }
+    }
+    std::sort(out.begin(), out.end(), [](const ClientRecord& x, const ClientRecord& y) {
+        if ((x.ban_left.count() > 0) != (y.ban_left.count() > 0)) return x.ban_left.count() > 0;
+        if (x.bad_in_window != y.bad_in_window) return x.bad_in_window > y.bad_in_window;
+        return x.key < y.key;
+    });
+    if (out.size() > max) out.resize(max);
+    return out;
+}
+
+std::size_t ClientTable::forget_if(const std::function<bool(const std::string&)>& matches) {
+    std::size_t n = 0;
+    for (auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        for (auto it = sh->map.begin(); it != sh->map.end();) {
+            if (matches(it->first)) {
+                sh->lru.erase(it->second.lru);
+                it = sh->map.erase(it);
+                ++n;
+            } else {
+                ++it;
+            }
+        }
+    }
+    if (n > 0) ban_changes_.fetch_add(1, std::memory_order_relaxed);
+    return n;
+}
+
+void ClientTable::restore_ban(const std::string& key, Millis ban_left, unsigned bad, const BanSettings& s) {
+    if (key.empty() || ban_left.count() <= 0) return;
+    Millis now = clock_.now();
+    std::int64_t b = bucket_of(now, s);
+    Shard& sh = shard_for(key);
+    std::lock_guard<std::mutex> lock(sh.mutex);
+    Entry& e = touch(sh, key);
+    e.banned_until = std::max(e.banned_until, now + ban_left);
+    int slot = static_cast<int>(((b % kBuckets) + kBuckets) % kBuckets);
+    if (window_sum(e, b) == 0 && bad > 0) {
+        e.bucket_id[slot] = b;
+        e.count[slot] = bad;
+    }
+    ban_changes_.fetch_add(1, std::memory_order_relaxed);
 }
 
 }  // namespace rcptguard

@@ -6,12 +6,16 @@
 // Bounded: at most max_clients entries, least recently seen evicted first, so
 // a flood of distinct clients costs a fixed amount of memory. Sharded, with a
 // short lock per shard and no lock held across anything slow.
+// This is the local memory of one host; core/tarpit/client_state.hpp says who
+// uses it (alone, or behind the state shared through Redis).
 // Thread-safety: every member may be called from many threads at once.
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -34,6 +38,15 @@ struct ClientStatus {
     bool banned = false;
     bool newly_banned = false;  // this call crossed the threshold
     Millis ban_left{0};
+    bool shared = false;  // counted on every host that shares the state (Redis)
+};
+
+// One client as "rcptguard-ctl bans" shows it.
+struct ClientRecord {
+    std::string key;  // client_key(): an address or an IPv6 prefix
+    unsigned bad_in_window = 0;
+    Millis ban_left{0};  // 0 = not banned
+    std::string host;    // the host that counted it last ("" = not known)
 };
 
 class ClientTable {
@@ -46,6 +59,19 @@ public:
     std::size_t capacity() const { return max_clients_; }
     std::size_t banned_now();
     void clear();
+
+    // Clients banned or with bad recipients in the window, at most max (banned
+    // ones first, then by count); host is left empty.
+    std::vector<ClientRecord> list(const BanSettings& s, std::size_t max);
+    // Forgets every client for which matches(key) is true (its count and its
+    // ban); returns how many.
+    std::size_t forget_if(const std::function<bool(const std::string&)>& matches);
+    // Bans key for ban_left from now (restoring a saved ban), keeping the
+    // longer ban if it already has one; bad is its count at the time.
+    void restore_ban(const std::string& key, Millis ban_left, unsigned bad, const BanSettings& s);
+    // Moves whenever a ban was made, restored or lifted (the state file is
+    // written when it moved).
+    std::uint64_t ban_changes() const { return ban_changes_.load(std::memory_order_relaxed); }
 
 private:
     static constexpr std::size_t kShards = 16;
@@ -64,6 +90,7 @@ private:
     };
 
     Shard& shard_for(const std::string& key);
+    Entry& touch(Shard& sh, const std::string& key);  // find or create, most recently seen; sh locked
     static unsigned window_sum(const Entry& e, std::int64_t current_bucket);
     static ClientStatus describe(const Entry& e, std::int64_t bucket, Millis now);
 
@@ -71,6 +98,7 @@ private:
     std::size_t per_shard_;
     const Clock& clock_;
     std::vector<std::unique_ptr<Shard>> shards_;
+    std::atomic<std::uint64_t> ban_changes_{0};
 };
 
 }  // namespace rcptguard

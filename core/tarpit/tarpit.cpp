@@ -59,9 +59,13 @@ bool reached_max_bad(const TarpitSession& t, const TarpitSettings& s) {
 
 }  // namespace
 
-TarpitGate Tarpit::before_lookup(const TarpitSession& t, const TarpitSettings& s, ClientStatus* status) {
+TarpitGate Tarpit::before_lookup(TarpitSession& t, const TarpitSettings& s, ClientStatus* status) {
     if (t.exempt) return TarpitGate::Proceed;
-    ClientStatus st = clients_.status(t.client_key, s.ban);
+    // One question per connection; after that, what this host already knows
+    // (no round trip to a shared state for a valid recipient).
+    ClientStatus st = t.standing_checked ? clients_.known_status(t.client_key, s.ban)
+                                         : clients_.connection_status(t.client_key, s.ban);
+    t.standing_checked = true;
     if (status) *status = st;
     if (st.banned) return TarpitGate::Banned;
     if (reached_max_bad(t, s)) return TarpitGate::CutOff;
@@ -76,7 +80,10 @@ TarpitOutcome Tarpit::after_verdict(TarpitSession& t, const TarpitSettings& s, b
     unsigned bad_before = t.bad + t.deferred;
     if (bad) {
         ++t.bad;
+        Millis t0 = clock_.now();
         out.client = clients_.add_bad(t.client_key, 1, s.ban);
+        // Time spent asking a shared state counts against the wait like the lookup's own.
+        lookup_elapsed += clock_.now() - t0;
     }
     if (reached_max_bad(t, s)) {
         out.disconnect = true;

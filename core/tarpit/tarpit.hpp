@@ -10,6 +10,12 @@
 // above that. Waits are interruptible (shutdown) and at most max_sleepers
 // connections sleep at once (past that: reply at once, still count).
 //
+// Memory across connections (counts in the ban window, bans) is a ClientState
+// (client_state.hpp): this host's table, or the state shared by all MX hosts
+// through Redis. The tarpit asks it once per connection (at the first
+// recipient), then only what it already knows, and counts each bad recipient;
+// a wait for the shared state is taken out of the tarpit's own delay.
+//
 // Pure decisions (tarpit_delay_for, the Tarpit methods) take the clock and the
 // sleeper by interface so they are unit-tested without sleeping.
 // Thread-safety: Tarpit is shared by all connections and thread-safe;
@@ -20,7 +26,7 @@
 #include <string>
 
 #include "core/reply.hpp"
-#include "core/tarpit/client_table.hpp"
+#include "core/tarpit/client_state.hpp"
 #include "util/clock.hpp"
 #include "util/config_file.hpp"
 #include "util/network.hpp"
@@ -61,6 +67,7 @@ struct TarpitSession {
     unsigned bad = 0;        // bad recipients on this connection (ours and the MTA's)
     unsigned deferred = 0;   // recipients answered with the uniform deferral
     Millis slept{0};
+    bool standing_checked = false;  // the client's standing was asked at this connection's start
 };
 
 // Before a recipient is looked up: go on, refuse a banned client, cut off a
@@ -77,12 +84,12 @@ struct TarpitOutcome {
 
 class Tarpit {
 public:
-    Tarpit(ClientTable& clients, Sleeper& sleeper, const Clock& clock)
+    Tarpit(ClientState& clients, Sleeper& sleeper, const Clock& clock)
         : clients_(clients), sleeper_(sleeper), clock_(clock) {}
 
     // Before the lookup: is the client banned, past max_bad_recipients, or
     // past the uniform deferral point?
-    TarpitGate before_lookup(const TarpitSession& t, const TarpitSettings& s, ClientStatus* status);
+    TarpitGate before_lookup(TarpitSession& t, const TarpitSettings& s, ClientStatus* status);
     // After the verdict (bad = unknown, bad syntax, rejected by the MTA).
     TarpitOutcome after_verdict(TarpitSession& t, const TarpitSettings& s, bool bad, Millis lookup_elapsed);
     // Waits d unless max_sleepers connections already sleep; returns the time
@@ -90,11 +97,11 @@ public:
     Millis wait(Millis d, const TarpitSettings& s);
 
     const Clock& clock() const { return clock_; }
-    ClientTable& clients() { return clients_; }
+    ClientState& clients() { return clients_; }
     unsigned sleepers() const { return sleepers_.load(); }
 
 private:
-    ClientTable& clients_;
+    ClientState& clients_;
     Sleeper& sleeper_;
     const Clock& clock_;
     std::atomic<unsigned> sleepers_{0};

@@ -1049,3 +1049,89 @@ class MariaDB(_SqlServer):
         if check and r.returncode != 0:
             raise AssertionError("mariadb failed: %s %s" % (r.stdout, r.stderr))
         return r.stdout
+
+
+# --- Redis: a throwaway redis-server ------------------------------------------
+
+class Redis:
+    """A throwaway redis-server on 127.0.0.1 (doc/testing.md): its own
+    redis.conf, port and directory, no persistence, run in the foreground as
+    our child. users: extra ACL lines, e.g. "user rcptguard on >pw ~* +@all".
+    kill() (SIGKILL), pause()/resume() (SIGSTOP: a hung server whose kernel
+    still accepts connections), start() again on the same port (empty: nothing
+    is saved)."""
+
+    def __init__(self, root, name="redis", users=()):
+        self.dir = os.path.join(root, name)
+        os.makedirs(self.dir)
+        self.port = free_port()
+        self.conf = os.path.join(self.dir, "redis.conf")
+        self.logfile = os.path.join(self.dir, "redis.log")
+        self.proc = None
+        self.paused = False
+        lines = ["port %d" % self.port, "bind 127.0.0.1", "protected-mode yes", "dir " + self.dir,
+                 "daemonize no", 'save ""', "appendonly no", "databases 16", "loglevel notice",
+                 "logfile " + self.logfile]
+        lines += ["user default on nopass ~* &* +@all"] + list(users)
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    @property
+    def address(self):
+        return "127.0.0.1:%d" % self.port
+
+    def start(self):
+        _main_thread_only("redis-server")
+        self.proc = subprocess.Popen(["redis-server", self.conf], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        on_cleanup(self.kill)
+        wait_until(lambda: self.cli_ok() or self.proc.poll() is not None, 20, "redis on port %d" % self.port)
+        if self.proc.poll() is not None:
+            with open(self.logfile, errors="replace") as f:
+                raise AssertionError("redis-server exited with %s:\n%s" % (self.proc.returncode, f.read()))
+        return self
+
+    def cli(self, *args, check=True):
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--no-raw"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=20)
+        if check and r.returncode != 0:
+            raise AssertionError("redis-cli %s failed: %s %s" % (args, r.stdout, r.stderr))
+        return r.stdout
+
+    def raw(self, *args):
+        """redis-cli --raw: values one per line."""
+        r = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--raw"] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=20)
+        if r.returncode != 0:
+            raise AssertionError("redis-cli %s failed: %s %s" % (args, r.stdout, r.stderr))
+        return r.stdout
+
+    def cli_ok(self):
+        try:
+            return self.raw("PING").strip() == "PONG"
+        except (AssertionError, subprocess.TimeoutExpired):
+            return False
+
+    def kill(self):
+        """SIGKILL: the server dies, connections are cut, the data is gone."""
+        if self.proc and self.proc.poll() is None:
+            self.resume()
+            self.proc.kill()
+            self.proc.wait()
+        wait_until(lambda: not port_open(self.port), 10, "redis port closed")
+
+    def pause(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGSTOP)
+            self.paused = True
+            wait_until(lambda: _all_threads_stopped(self.proc.pid), 10, "redis-server to stop")
+
+    def resume(self):
+        if self.paused and self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+        self.paused = False
+
+
+def rcptguard_ctl(config, *args, timeout=30):
+    return subprocess.run([binary("rcptguard-ctl"), "-c", config] + [str(a) for a in args], capture_output=True,
+                          text=True, timeout=timeout)

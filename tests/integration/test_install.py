@@ -100,6 +100,10 @@ class Install(unittest.TestCase):
         text = text.replace("socket = inet:8894@127.0.0.1", "socket = inet:%d@127.0.0.1" % port)
         text = text.replace("user = rcptguard", "user = nobody")
         text = re.sub(r"(?m)^domains = example\.com$", "domains = example.com\npid_file = %s/rcptguard.pid" % dest, text)
+        # The sample's control socket and state file live in /run and /var/lib: keep them in the tree.
+        text = text.replace("control_socket = /run/rcptguard/control.sock", "control_socket = %s/run/control.sock" % dest)
+        text = text.replace("state_file = /var/lib/rcptguard/state", "state_file = %s/state" % dest)
+        self.assertNotRegex(text, r"(?m)^\w+ = /(run|var/lib)/")
         with open(conf, "w") as f:
             f.write(text)
         ctl = os.path.join(sbin, "rcptguard-ctl")
