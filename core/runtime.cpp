@@ -20,6 +20,7 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     auto settings = std::make_shared<Settings>(read_global_settings(file));
     auto rt = std::make_shared<Runtime>();
     rt->serial = serial;
+    rt->source = file;
     rt->warnings = settings->warnings;
     BackendContext ctx{settings->recipients.address};
     for (const std::string& name : settings->backend_names) {

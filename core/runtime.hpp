@@ -30,6 +30,7 @@ struct Runtime {
     std::shared_ptr<const CachedLookup> cache;  // null when cache = no
     std::vector<std::string> warnings;
     unsigned long serial = 0;  // 1 for the first build, +1 per successful reload
+    ConfigFile source;         // the file as read, so a reload can say what changed
 
     // Lets backends notice changed files; called by the maintenance thread.
     void maintain() const;

@@ -93,8 +93,15 @@ void reload(RuntimeHolder* holder, const std::string& path) {
         for (const auto& w : fresh->warnings) log_warning(w);
         set_log_level(fresh->settings->log.level);
         holder->publish(fresh);
+        // What changed first, so the summary line below ends the report.
+        std::vector<ConfigChange> changes = config_changes(running->source, fresh->source);
+        for (const auto& c : changes) log_event("reload: changed " + describe(c));
         log_event("reload: configuration " + path + " loaded (" + std::to_string(fresh->backends.size()) +
-                  " backends, generation " + std::to_string(fresh->serial) + ")");
+                  " backends, generation " + std::to_string(fresh->serial) + ", " +
+                  (changes.empty()       ? std::string("nothing changed")
+                   : changes.size() == 1 ? std::string("1 change")
+                                         : std::to_string(changes.size()) + " changes") +
+                  ")");
         bump(daemon_metrics().reloads);
         daemon_metrics().last_reload_success.store(1);
         daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
