@@ -25,11 +25,13 @@
 #include "core/runtime.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/daemon.hpp"
+#include "milter/listener.hpp"
 #include "milter/metrics_http.hpp"
 #include "policyd/policy_service.hpp"
 #include "util/log.hpp"
 #include "util/network.hpp"
 #include "util/paths.hpp"
+#include "util/socket_spec.hpp"
 #include "util/text.hpp"
 #include "util/version.hpp"
 
@@ -183,8 +185,11 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     mode_t old_umask = umask(0077);
     int opened = smfi_opensocket(true);
     umask(old_umask);
-    if (opened != MI_SUCCESS)
-        throw std::runtime_error("cannot listen on " + spec + " (see syslog for libmilter's reason)");
+    if (opened != MI_SUCCESS) {
+        std::string why = milter_listen_problem(spec);
+        throw std::runtime_error("socket " + spec + ": cannot listen" + (why.empty() ? "" : ": " + why) +
+                                 (why == std::strerror(EADDRINUSE) ? " (is another milter running there?)" : ""));
+    }
     apply_socket_permissions(spec, s.socket_mode, id);
     int policy_fd = -1;
     if (!s.policy_socket.empty())
@@ -228,14 +233,23 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         pthread_attr_destroy(&attr);
     }
 #endif
-    int rc = smfi_main();
+    // Serving: a parent waiting in daemonize() may exit 0 now.
+    report_start_success();
+    ListenerStop stop = run_listener([](int sig) {
+        log_event(std::string("stopping rcptguard: SIG") + sigabbrev_np(sig) + " received");
+        sleeper.stop();  // tarpit waits end at once
+    });
     sleeper.stop();
-    log_event(std::string("stopping rcptguard") + (rc == MI_SUCCESS ? "" : " after a libmilter error"));
+    if (stop.signal != 0)
+        log_event("stopped rcptguard: libmilter's listener closed " + format_duration(stop.stop_time) + " after SIG" +
+                  sigabbrev_np(stop.signal) + (stop.timed_out ? " (gave up waiting for it)" : ""));
+    else
+        log_event(std::string("stopping rcptguard") + (stop.failed ? " after a libmilter error" : ""));
     pid.remove();
     // Worker threads may still be inside callbacks: leave without running
     // destructors of the shared state they use.
     closelog();
-    _exit(rc == MI_SUCCESS ? 0 : 1);
+    _exit(stop.failed ? 1 : 0);
 }
 
 int print_stats(const Options& opt) {
@@ -356,15 +370,30 @@ int real_main(int argc, char** argv) {
         return run_query(*rt, opt.query_address, std::cout, static_cast<std::int64_t>(std::time(nullptr)),
                          opt.query_sender);
     }
+    int code = kExitSoftware;
+    std::string why;
     try {
         return run_daemon(opt, rt);
     } catch (const ConfigError& e) {
-        log_error(std::string("fatal: ") + e.what());
-        return kExitConfig;
+        code = kExitConfig;
+        why = e.what();
     } catch (const std::exception& e) {
-        log_error(std::string("fatal: ") + e.what());
-        return kExitSoftware;
+        why = e.what();
     }
+    // Every fatal start error reaches the terminal: with -f the log writes
+    // to stderr itself; otherwise it is printed (or, once detached, handed to
+    // the parent waiting in daemonize(), which prints it and exits with code).
+    std::string terminal;
+    for_each_line(why, [&terminal](std::string_view line, int) {
+        log_error("fatal: " + std::string(line));
+        terminal += "rcptguard: fatal: " + std::string(line) + "\n";
+        return true;
+    });
+    if (!opt.foreground) report_start_failure(terminal, code);
+    // Threads may already run (reload, maintenance, listeners): leave
+    // without destructors, as a normal stop does.
+    closelog();
+    _exit(code);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "util/log.hpp"
+#include "util/socket_spec.hpp"
 
 namespace rcptguard {
 
@@ -23,7 +24,8 @@ std::string start_metrics_server(const std::string& host, int port, Metrics& met
     });
     if (!server->bind_to_port(host, port)) {
         delete server;
-        return "cannot listen on " + host + ":" + std::to_string(port);
+        std::string why = tcp_listen_problem(host, port);
+        return "cannot listen on " + host + ":" + std::to_string(port) + (why.empty() ? "" : ": " + why);
     }
     std::thread([server] {
         if (!server->listen_after_bind()) log_error("metrics: listener stopped");
