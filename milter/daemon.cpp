@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -56,14 +57,17 @@ Identity resolve_identity(const Settings& s, const ConfigFile& file) {
             if (v.key == key) return v.line;
         return 0;
     };
+    // Every unknown name at once, in file order, like the other problems.
+    std::vector<ConfigError> problems;
+    auto problem = [&](const std::string& key, const std::string& text) {
+        problems.emplace_back(file.path, line_of(key), key, text);
+    };
     if (!s.user.empty()) {
         struct passwd pw, *res = nullptr;
         char buf[16384];
         if (getpwnam_r(s.user.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
-            throw ConfigError(
-                file.path, line_of("user"), "user",
-                "no such user '" + s.user + "' (create it, e.g. adduser --system --group " + s.user + ")");
-        if (geteuid() == 0) {
+            problem("user", "no such user '" + s.user + "' (create it, e.g. adduser --system --group " + s.user + ")");
+        else if (geteuid() == 0) {
             id.change = true;
             id.uid = res->pw_uid;
             id.gid = res->pw_gid;
@@ -73,18 +77,23 @@ Identity resolve_identity(const Settings& s, const ConfigFile& file) {
     if (!s.group.empty()) {
         gid_t g;
         if (!lookup_group(s.group, &g))
-            throw ConfigError(file.path, line_of("group"), "group", "no such group '" + s.group + "'");
-        if (id.change) id.gid = g;
+            problem("group", "no such group '" + s.group + "'");
+        else if (id.change)
+            id.gid = g;
     }
     if (!s.socket_group.empty()) {
         gid_t g;
         if (!lookup_group(s.socket_group, &g))
-            throw ConfigError(file.path, line_of("socket_group"), "socket_group",
-                              "no such group '" + s.socket_group + "'");
-        id.socket_gid = g;
+            problem("socket_group", "no such group '" + s.socket_group + "'");
+        else
+            id.socket_gid = g;
     } else if (id.change) {
         id.socket_gid = id.gid;
     }
+    std::stable_sort(problems.begin(), problems.end(),
+                     [](const ConfigError& a, const ConfigError& b) { return a.line() < b.line(); });
+    if (problems.size() == 1) throw problems.front();
+    if (!problems.empty()) throw ConfigErrors(std::move(problems));
     return id;
 }
 

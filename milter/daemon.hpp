@@ -21,7 +21,8 @@ struct Identity {
     gid_t socket_gid = static_cast<gid_t>(-1);  // -1 = leave as created
 };
 
-// Resolves user, group and socket_group; throws ConfigError for unknown names.
+// Resolves user, group and socket_group; throws ConfigError(s) naming every
+// unknown one. rcptguard -n calls it too.
 Identity resolve_identity(const Settings& s, const ConfigFile& file);
 
 class PidFile {

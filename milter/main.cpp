@@ -360,6 +360,15 @@ int real_main(int argc, char** argv) {
         return kExitConfig;
     }
     if (opt.check_only) {
+        try {
+            resolve_identity(*rt->settings, rt->source);  // user, group, socket_group exist?
+        } catch (const ConfigError& e) {
+            for_each_line(e.what(), [](std::string_view line, int) {
+                std::cerr << "rcptguard: " << line << "\n";
+                return true;
+            });
+            return kExitConfig;
+        }
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
         std::cout << "rcptguard: " << opt.config << ": configuration is valid (" << rt->backends.size()
                   << " backends)\n";

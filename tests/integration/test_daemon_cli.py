@@ -93,6 +93,16 @@ class CommandLine(unittest.TestCase):
             self.assertEqual(r.returncode, 78, args)
             self.assertAllInOrder(r.stderr, path)
 
+    def test_check_unknown_user_and_groups_all_reported(self):
+        path = self.write("names.conf", base(self.root, self.db, "inet:1@127.0.0.1",
+                                             "socket_group = no-such-group-here\nuser = no-such-user-here"))
+        r = h.run_rcptguard("-n", "-c", path)
+        self.assertEqual(r.returncode, 78)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 2, r.stderr)
+        self.assertIn("%s:5: socket_group: no such group 'no-such-group-here'" % path, lines[0])
+        self.assertIn("%s:6: user: no such user 'no-such-user-here'" % path, lines[1])
+
     def test_check_unreadable_config(self):
         r = h.run_rcptguard("-n", "-c", os.path.join(self.root, "absent.conf"))
         self.assertNotEqual(r.returncode, 0)
