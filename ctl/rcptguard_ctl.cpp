@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "core/query.hpp"
+#include "core/recipients/domain_set.hpp"
 #include "core/runtime.hpp"
 #include "core/settings.hpp"
 #include "ctl/recipient_db.hpp"
@@ -36,10 +37,12 @@ void usage(std::ostream& o) {
     o << "usage: rcptguard-ctl [-c CONFIG] [--db PATH] [--backend NAME] COMMAND [ARGS]\n"
          "commands:\n"
          "  init                  create the database (schema, WAL mode, owner from 'user')\n"
-         "  add ADDRESS...        add recipients (user@domain or @domain for a catch-all)\n"
+         "  add ADDRESS...        add recipients (user@domain or @domain for a catch-all) of the\n"
+         "                        configuration's 'domains' (--force: of any domain)\n"
          "  del ADDRESS...        remove recipients\n"
          "  list [PATTERN]        list recipients, optionally matching a glob ('*@example.com')\n"
-         "  import FILE|-         add one address per line, all or nothing; bad lines are reported\n"
+         "  import FILE|-         add one address per line, all or nothing; bad lines (and, without\n"
+         "                        --force, addresses outside 'domains') are reported\n"
          "  export                print every recipient, one per line (importable)\n"
          "  domains               list the domains the database covers\n"
          "  check ADDRESS [SENDER] the daemon's verdict: exit 0 valid, 1 unknown, 2 temporary failure,\n"
@@ -51,6 +54,7 @@ void usage(std::ostream& o) {
       << ")\n"
          "  --db PATH      use this database instead of the one in the configuration\n"
          "  --backend NAME the [backend NAME] to use when the configuration has several sqlite ones\n"
+         "  --force        add and import addresses of domains rcptguard does not answer for\n"
          "  -h, --help     this help;  -V, --version  the version\n"
          "See rcptguard-ctl(8).\n";
 }
@@ -61,10 +65,12 @@ struct Options {
     std::string backend;
     std::string command;
     std::vector<std::string> args;
+    bool force = false;  // add/import: also domains not in 'domains'
 };
 
 struct Context {
     AddressOptions address;
+    DomainSet domains;  // the configuration's 'domains' (when config_read)
     std::string db_path;
     std::string user, group;  // from the configuration, for init
     bool config_read = false;
@@ -85,6 +91,7 @@ Context load_context(const Options& o, bool need_config) {
     Settings s = read_settings(file);
     c.config_read = true;
     c.address = s.recipients.address;
+    c.domains = s.recipients.domains;
     c.user = s.user;
     c.group = s.group;
     if (!o.db.empty()) {
@@ -169,11 +176,34 @@ int cmd_init(const Context& c) {
     return 0;
 }
 
+// The domain of a normalised entry ("user@dom" or "@dom").
+std::string entry_domain(const std::string& entry) { return entry.substr(entry.rfind('@') + 1); }
+
+// "" when rcptguard consults the database for this entry's domain, else why
+// storing it would be pointless: rcptguard answers only for 'domains'.
+std::string outside_domains(const Context& c, const Options& o, const std::string& entry) {
+    if (!c.config_read || c.domains.contains(entry_domain(entry))) return "";
+    return "domain " + entry_domain(entry) + " is not in 'domains' of " + o.config + " (rcptguard never looks it up)";
+}
+constexpr const char* kForceAdvice = ": add it there first, or use --force";
+
 int cmd_add_del(const Context& c, const Options& o, bool add) {
     if (o.args.empty()) throw std::invalid_argument(o.command + " needs at least one address");
     RecipientDb db(c.db_path, c.address);
     bool ok = true;
     std::vector<std::string> entries = normalize_all(db, o.args, &ok);
+    if (add) {
+        for (const auto& e : entries) {
+            std::string why = outside_domains(c, o, e);
+            if (why.empty()) continue;
+            if (o.force) {
+                std::cerr << "rcptguard-ctl: warning: " << e << ": " << why << "\n";
+            } else {
+                std::cerr << "rcptguard-ctl: " << e << ": " << why << kForceAdvice << "\n";
+                ok = false;
+            }
+        }
+    }
     if (!ok) {
         std::cerr << "rcptguard-ctl: nothing changed\n";
         return kExitError;
@@ -201,7 +231,10 @@ int cmd_import(const Context& c, const Options& o) {
     }
     RecipientDb db(c.db_path, c.address);
     long added = 0, present = 0;
-    std::vector<ImportProblem> problems = db.import(text, &added, &present);
+    std::vector<ImportProblem> problems = db.import(text, &added, &present, [&](const std::string& entry) {
+        std::string why = o.force ? std::string() : outside_domains(c, o, entry);
+        return why.empty() ? why : why + kForceAdvice;
+    });
     std::string name = o.args[0] == "-" ? "<stdin>" : o.args[0];
     for (const auto& p : problems)
         std::cerr << "rcptguard-ctl: " << name << ":" << p.line << ": " << p.text << ": " << p.problem << "\n";
@@ -286,7 +319,9 @@ int main(int argc, char** argv) {
             std::cout << "rcptguard-ctl " << RCPTGUARD_VERSION << "\n";
             return 0;
         }
-        if (o.command.empty() && a == "-c")
+        if (a == "--force")
+            o.force = true;
+        else if (o.command.empty() && a == "-c")
             o.config = value();
         else if (o.command.empty() && a == "--db")
             o.db = value();
