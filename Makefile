@@ -112,10 +112,11 @@ $(BUILD)/obj/%.o: %.cpp
 	@echo "  CXX     $(BUILD)/$<"
 	$(Q)$(CXX) $(ALL_CPPFLAGS) $(ALL_CXXFLAGS) $(DEPFLAGS) -c $< -o $@
 
-# etc/schema.sql compiled into rcptguard-ctl (init), so the binary needs no data files.
+# etc/schema.sql compiled into rcptguard-ctl (init), so the binary needs no data files;
+# without the sqlite3 shell's dot-commands, which are not SQL.
 $(BUILD)/gen/ctl/schema_sql.inc: etc/schema.sql
 	@mkdir -p $(dir $@)
-	$(Q){ printf '// generated from etc/schema.sql\nstatic const char kSchemaSql[] = R"RCPTGUARD_SCHEMA('; cat $<; \
+	$(Q){ printf '// generated from etc/schema.sql\nstatic const char kSchemaSql[] = R"RCPTGUARD_SCHEMA('; sed '/^\./d' $<; \
 	  printf ')RCPTGUARD_SCHEMA";\n'; } > $@
 $(BUILD)/obj/ctl/recipient_db.o: $(BUILD)/gen/ctl/schema_sql.inc
 
