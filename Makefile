@@ -160,8 +160,8 @@ $(BUILD)/null_milter: $(BUILD)/obj/bench/null_milter.o
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_MILTER)
 
 # The unit tests also drive the policy door and the libmilter callbacks (over
-# a fake libmilter in tests/fakes/, so no MTA is needed).
-UNIT_DOOR_OBJS := $(call objs,$(POLICYD_SRCS) milter/callbacks.cpp milter/milter_reply.cpp)
+# a fake libmilter in tests/fakes/, so no MTA is needed), and render the status page.
+UNIT_DOOR_OBJS := $(call objs,$(POLICYD_SRCS) milter/callbacks.cpp milter/milter_reply.cpp milter/status_page.cpp)
 $(UNIT_BIN): $(call objs,$(UNIT_SRCS)) $(UNIT_DOOR_OBJS) $(LAYER_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LAYER_LIBS) $(LIBS_LAYERS) $(GTEST_LIBS)

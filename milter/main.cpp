@@ -23,10 +23,12 @@
 #include "backends/sqlite/sqlite_backend.hpp"
 #include "core/query.hpp"
 #include "core/runtime.hpp"
+#include "core/status.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/daemon.hpp"
 #include "milter/listener.hpp"
 #include "milter/metrics_http.hpp"
+#include "milter/status_page.hpp"
 #include "policyd/policy_service.hpp"
 #include "util/log.hpp"
 #include "util/network.hpp"
@@ -85,6 +87,7 @@ const SteadyClock& daemon_clock() {
     return *c;
 }
 RuntimeContext daemon_context() { return RuntimeContext{&daemon_metrics(), &daemon_clock()}; }
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 void reload(RuntimeHolder* holder, const std::string& path) {
     auto running = holder->get();
@@ -106,7 +109,8 @@ void reload(RuntimeHolder* holder, const std::string& path) {
                   ")");
         bump(daemon_metrics().reloads);
         daemon_metrics().last_reload_success.store(1);
-        daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+        daemon_metrics().last_reload_time.store(unix_now());
+        daemon_metrics().config_load_time.store(unix_now());
     } catch (const std::exception& e) {
         // One line per problem (a configuration error lists them all).
         for_each_line(e.what(), [](std::string_view line, int) {
@@ -117,7 +121,7 @@ void reload(RuntimeHolder* holder, const std::string& path) {
                   ")");
         bump(daemon_metrics().reload_failures);
         daemon_metrics().last_reload_success.store(0);
-        daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+        daemon_metrics().last_reload_time.store(unix_now());
     }
 }
 
@@ -131,15 +135,29 @@ void reload(RuntimeHolder* holder, const std::string& path) {
     }
 }
 
+// The status page's per-minute history; sampled by the maintenance thread.
+StatusRecorder& status_recorder() {
+    static StatusRecorder* r = new StatusRecorder(daemon_metrics());  // never destroyed, like the metrics
+    return *r;
+}
+
 [[noreturn]] void maintenance_thread(RuntimeHolder* holder) {
     for (;;) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
         try {
-            holder->get()->maintain();
+            auto rt = holder->get();
+            rt->maintain();
+            status_recorder().sample(unix_now(), *rt);
         } catch (const std::exception& e) {
             log_error(std::string("maintenance: ") + e.what());
         }
     }
+}
+
+std::string host_name() {
+    char buf[256] = {0};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "this host";
+    return buf;
 }
 
 int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
@@ -173,9 +191,10 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         m.tarpit_waiting.store(static_cast<std::int64_t>(tarpit.sleepers()));
         m.config_generation.store(static_cast<std::int64_t>(now->serial));
     });
-    daemon_metrics().start_time.store(static_cast<std::int64_t>(std::time(nullptr)));
-    daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+    daemon_metrics().start_time.store(unix_now());
+    daemon_metrics().last_reload_time.store(unix_now());
     daemon_metrics().last_reload_success.store(1);
+    daemon_metrics().config_load_time.store(unix_now());
     if (!register_milter(&holder, &services)) throw std::runtime_error("smfi_register failed");
     std::string spec = s.socket;
     if (smfi_setconn(const_cast<char*>(spec.c_str())) != MI_SUCCESS)
@@ -207,7 +226,10 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         std::string host;
         int port = 0;
         parse_host_port(s.metrics_listen, &host, &port);
-        std::string err = start_metrics_server(host, port, daemon_metrics());
+        status_recorder().sample(unix_now(), *rt);  // the baseline
+        std::string err = start_metrics_server(host, port, daemon_metrics(), [] {
+            return render_status_page(status_recorder().snapshot(unix_now(), *holder.get(), clients), host_name());
+        });
         if (!err.empty()) throw std::runtime_error("metrics_listen: " + err);
         auto ip = IpAddress::parse(host);
         NetworkList loopback;
@@ -376,8 +398,7 @@ int real_main(int argc, char** argv) {
     }
     if (opt.query) {
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
-        return run_query(*rt, opt.query_address, std::cout, static_cast<std::int64_t>(std::time(nullptr)),
-                         opt.query_sender);
+        return run_query(*rt, opt.query_address, std::cout, unix_now(), opt.query_sender);
     }
     int code = kExitSoftware;
     std::string why;

@@ -10,7 +10,8 @@
 
 namespace rcptguard {
 
-std::string start_metrics_server(const std::string& host, int port, Metrics& metrics) {
+std::string start_metrics_server(const std::string& host, int port, Metrics& metrics,
+                                 std::function<std::string()> status_page) {
     // Leaked on purpose: it serves until the process exits (see main.cpp).
     auto* server = new httplib::Server;
     server->new_task_queue = [] { return new httplib::ThreadPool(2); };
@@ -19,8 +20,14 @@ std::string start_metrics_server(const std::string& host, int port, Metrics& met
     server->Get("/metrics", [&metrics](const httplib::Request&, httplib::Response& res) {
         res.set_content(metrics.prometheus_text(), "text/plain; version=0.0.4; charset=utf-8");
     });
-    server->Get("/", [](const httplib::Request&, httplib::Response& res) {
-        res.set_content("rcptguard: statistics at /metrics\n", "text/plain");
+    server->Get("/", [status_page = std::move(status_page)](const httplib::Request&, httplib::Response& res) {
+        // Self-contained by construction; the policy makes sure a browser
+        // loads nothing else either (and runs no script at all).
+        res.set_header("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'");
+        res.set_header("X-Content-Type-Options", "nosniff");
+        res.set_header("Referrer-Policy", "no-referrer");
+        res.set_header("Cache-Control", "no-store");
+        res.set_content(status_page(), "text/html; charset=utf-8");
     });
     if (!server->bind_to_port(host, port)) {
         delete server;

@@ -23,6 +23,10 @@ KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
             bump(r.status == LookupStatus::Found      ? c.found
                  : r.status == LookupStatus::NotFound ? c.not_found
                                                       : c.tempfail);
+            if (r.status == LookupStatus::TempFail)
+                c.note_failure(r.reason, std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
         }
         if (r.status == LookupStatus::Found)
             return {LookupStatus::Found, matched < keys.size() ? keys[matched] : std::string(), b.name(), {}, false};

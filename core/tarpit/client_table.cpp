@@ -3,6 +3,7 @@
 // it sends, at the price of a window edge that moves in eighths.
 #include "core/tarpit/client_table.hpp"
 
+#include <algorithm>
 #include <functional>
 
 namespace rcptguard {
@@ -102,6 +103,30 @@ std::size_t ClientTable::banned_now() {
             if (kv.second.banned_until > now) ++n;
     }
     return n;
+}
+
+std::vector<ClientListEntry> ClientTable::list(const BanSettings& s, std::size_t limit, std::size_t* total) {
+    Millis now = clock_.now();
+    std::int64_t b = bucket_of(now, s);
+    std::vector<ClientListEntry> all;
+    for (const auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        for (const auto& [key, e] : sh->map) {
+            ClientStatus st = describe(e, b, now);
+            if (st.banned || st.bad_in_window > 0) all.push_back({key, st});
+        }
+    }
+    if (total) *total = all.size();
+    auto before = [](const ClientListEntry& x, const ClientListEntry& y) {
+        if (x.status.banned != y.status.banned) return x.status.banned;
+        if (x.status.ban_left != y.status.ban_left) return x.status.ban_left > y.status.ban_left;
+        if (x.status.bad_in_window != y.status.bad_in_window) return x.status.bad_in_window > y.status.bad_in_window;
+        return x.key < y.key;
+    };
+    std::size_t n = std::min(limit, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), before);
+    all.resize(n);
+    return all;
 }
 
 void ClientTable::clear() {
