@@ -9,6 +9,8 @@
 #   make tsan       build with ThreadSanitizer in build/tsan, run the tests
 #   make fuzz       build libFuzzer targets (clang) in build/fuzz, run each briefly
 #   make bench      benchmarks (prints figures, asserts nothing)
+#   make deb        install missing packages, build the Debian package into build/deb/, lintian it
+#   make check-deb  install, exercise, upgrade and purge build/deb's package on this machine (root)
 #   make install    PREFIX, DESTDIR, SYSCONFDIR, MANDIR as in the GNU conventions
 #
 # CXX, CXXFLAGS, CPPFLAGS, LDFLAGS and BUILD from the environment or the command
@@ -52,7 +54,7 @@ ALL_LDFLAGS  = $(filter -fsanitize=%,$(OPT_$(CONFIG))) $(LDFLAGS) -pthread
 DEPFLAGS     = -MMD -MP
 
 # System libraries, by the layer that needs them.
-LIBS_UTIL     :=
+LIBS_UTIL     := -lidn2 -lunistring
 LIBS_BACKENDS := -lsqlite3 -lldap -llber
 LIBS_CORE     := -lcrypto
 LIBS_MILTER   := -lmilter -lcpp-httplib
@@ -77,7 +79,8 @@ CORE_LIB      := $(BUILD)/libcore.a
 LAYER_LIBS    := $(CORE_LIB) $(BACKENDS_LIB) $(UTIL_LIB)
 
 PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
-BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench
+BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench $(BUILD)/null_policy \
+               $(BUILD)/syslog_sink
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
 # Test tools (e.g. bounce_strip for the corpus test), built next to the programs.
@@ -90,14 +93,24 @@ DATADIR     ?= $(PREFIX)/share
 MANDIR      ?= $(DATADIR)/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR     ?=
-SHARE       := $(DATADIR)/rcptguard
+# The sample configuration, the schema and the MTA snippets (the Debian
+# package puts them under /usr/share/doc/rcptguard/examples).
+PKGDATADIR  ?= $(DATADIR)/rcptguard
 SHARE_FILES := etc/schema.sql etc/users.txt etc/postfix-main.cf.snippet etc/sendmail.mc.snippet
+# make install strips the programs with $(STRIP); STRIP= (empty) installs them
+# as built (the Debian build does, so that dh_strip keeps the debug symbols).
+STRIP       ?= strip
+# make install records the directories it had to create here, and make
+# uninstall removes them again (those that are empty). Empty = no record.
+DIRS_RECORD ?= $(PKGDATADIR)/installed-directories
+INSTALL_DIRS = $(SBINDIR) $(MANDIR)/man5 $(MANDIR)/man8 $(PKGDATADIR) $(SYSTEMDUNITDIR) $(SYSCONFDIR)/rcptguard
 # Man pages and the sample configuration name the default paths; installed
-# with other PREFIX/SYSCONFDIR values they name those instead.
-INSTALL_SED := sed -e 's|/etc/rcptguard|$(SYSCONFDIR)/rcptguard|g' -e 's|/usr/local/|$(PREFIX)/|g'
+# with other PREFIX/SYSCONFDIR/PKGDATADIR/SYSTEMDUNITDIR values they name those.
+INSTALL_SED := sed -e 's|/etc/rcptguard|$(SYSCONFDIR)/rcptguard|g' -e 's|/usr/local/share/rcptguard/|$(PKGDATADIR)/|g' \
+                   -e 's|/usr/local/lib/systemd/system/|$(SYSTEMDUNITDIR)/|g' -e 's|/usr/local/|$(PREFIX)/|g'
 
 .PHONY: all programs tests bench-programs fuzz-targets deps check bench soak install uninstall test-unit \
-        test-integration demo asan tsan fuzz clean FORCE
+        test-integration demo asan tsan fuzz deb check-deb clean FORCE
 .DEFAULT_GOAL := all
 .SECONDARY:
 
@@ -159,6 +172,10 @@ $(BUILD)/null_milter: $(BUILD)/obj/bench/null_milter.o
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^ $(LIBS_MILTER)
 
+$(BUILD)/null_policy $(BUILD)/syslog_sink: $(BUILD)/%: $(BUILD)/obj/bench/%.o
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
+
 # The unit tests also drive the policy door and the libmilter callbacks (over
 # a fake libmilter in tests/fakes/, so no MTA is needed), and render the status page.
 UNIT_DOOR_OBJS := $(call objs,$(POLICYD_SRCS) milter/callbacks.cpp milter/milter_reply.cpp milter/status_page.cpp)
@@ -172,8 +189,9 @@ $(TOOL_BINS): $(BUILD)/%: $(BUILD)/obj/tests/tools/%.o $(LAYER_LIBS)
 
 # bounce_strip and bounce_fuzz prepare messages exactly like the bounce unit tests do.
 $(BUILD)/bounce_strip $(BUILD)/fuzz/bounce_fuzz: $(BUILD)/obj/tests/fakes/bounce_message.o
-# address_fuzz checks the replies as the libmilter door renders them.
+# Fuzz targets of the doors link the door's object they exercise.
 $(BUILD)/fuzz/address_fuzz: $(BUILD)/obj/milter/milter_reply.o
+$(BUILD)/fuzz/policy_fuzz: $(BUILD)/obj/policyd/policy_protocol.o
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/tests/fuzz/%.o $(LAYER_LIBS)
 	@mkdir -p $(dir $@)
@@ -229,35 +247,88 @@ fuzz: deps
 	$(MAKE) -j$(JOBS) CONFIG=fuzz fuzz-targets
 	tools/run-fuzz build/fuzz $(FUZZ_SECONDS)
 
+# The Debian package (debian/), built by dpkg-buildpackage in a copy of this
+# tree under build/deb/ (dpkg-buildpackage writes into the parent directory,
+# and the copy keeps debian/'s build products out of the tree); the .deb,
+# -dbgsym .deb, .buildinfo and .changes land in build/deb/. Any lintian error
+# or warning fails it. The version is util/version.hpp's; debian/rules refuses
+# a debian/changelog that names another.
+VERSION     := $(shell sed -n 's/^[#]define RCPTGUARD_VERSION "\(.*\)"$$/\1/p' util/version.hpp)
+DEB_DIR     := build/deb
+deb: deps
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/src/rcptguard-$(VERSION)
+	tar -c --exclude=./build --exclude=./.git --exclude=__pycache__ . | tar -x -C $(DEB_DIR)/src/rcptguard-$(VERSION)
+	cd $(DEB_DIR)/src/rcptguard-$(VERSION) && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL CXX="$(CXX)" \
+	  dpkg-buildpackage -b -us -uc -j$(JOBS)
+	mv $(DEB_DIR)/src/*.deb $(DEB_DIR)/src/*.buildinfo $(DEB_DIR)/src/*.changes $(DEB_DIR)/
+	rm -rf $(DEB_DIR)/src
+	lintian --fail-on error,warning $(DEB_DIR)/rcptguard_$(VERSION)_*.changes
+	@echo "built:"; ls -1 $(DEB_DIR)/*.deb; echo "install with: apt install ./$(DEB_DIR)/rcptguard_$(VERSION)_$$(dpkg --print-architecture).deb"
+
+# Installs that package on this machine, runs it, upgrades and purges it, and
+# leaves the machine as it was (tests/package/test_deb.py; root, no systemd
+# needed). Builds the package first if build/deb/ has none.
+check-deb: $(if $(wildcard $(DEB_DIR)/rcptguard_$(VERSION)_*.deb),,deb)
+	python3 tests/package/test_deb.py $(DEB_DIR)
+
 # GNU conventions: PREFIX, DESTDIR, SBINDIR, SYSCONFDIR, DATADIR, MANDIR,
-# SYSTEMDUNITDIR. An existing rcptguard.conf is never overwritten.
+# PKGDATADIR, SYSTEMDUNITDIR; STRIP and DIRS_RECORD above. Builds and installs
+# the two programs only (no benchmark or test programs). An existing
+# rcptguard.conf is never overwritten.
 install: programs
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8 \
-	  $(DESTDIR)$(SHARE) $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/rcptguard
-	install -m 0755 $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl $(DESTDIR)$(SBINDIR)/
+	$(Q)new=$$(for d in $(INSTALL_DIRS) $(if $(DIRS_RECORD),$(dir $(DIRS_RECORD))); do \
+	    d=$${d%/}; while [ -n "$$d" ] && [ ! -d "$(DESTDIR)$$d" ]; do echo "$$d"; d=$${d%/*}; done; done | sort -u); \
+	  install -d $(addprefix $(DESTDIR),$(INSTALL_DIRS)) $(if $(DIRS_RECORD),$(DESTDIR)$(dir $(DIRS_RECORD))) || exit 1; \
+	  if [ -n "$(DIRS_RECORD)" ] && [ -n "$$new" ]; then \
+	    { cat "$(DESTDIR)$(DIRS_RECORD)" 2>/dev/null; echo "$$new"; } | sort -u > "$(DESTDIR)$(DIRS_RECORD).new" && \
+	    mv -f "$(DESTDIR)$(DIRS_RECORD).new" "$(DESTDIR)$(DIRS_RECORD)"; fi
+	install -m 0755 $(if $(STRIP),-s --strip-program=$(STRIP)) $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl \
+	  $(DESTDIR)$(SBINDIR)/
 	for f in man/rcptguard.8 man/rcptguard-ctl.8 man/rcptguard.conf.5; do \
 	  s=$${f##*.}; $(INSTALL_SED) $$f > $(DESTDIR)$(MANDIR)/man$$s/$${f#man/} && \
 	  chmod 0644 $(DESTDIR)$(MANDIR)/man$$s/$${f#man/} || exit 1; done
-	install -m 0644 $(SHARE_FILES) $(DESTDIR)$(SHARE)/
-	$(INSTALL_SED) etc/rcptguard.conf > $(DESTDIR)$(SHARE)/rcptguard.conf.sample
-	chmod 0644 $(DESTDIR)$(SHARE)/rcptguard.conf.sample
+	install -m 0644 $(SHARE_FILES) $(DESTDIR)$(PKGDATADIR)/
+	$(INSTALL_SED) etc/rcptguard.conf > $(DESTDIR)$(PKGDATADIR)/rcptguard.conf.sample
+	chmod 0644 $(DESTDIR)$(PKGDATADIR)/rcptguard.conf.sample
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' etc/rcptguard.service.in \
 	  > $(DESTDIR)$(SYSTEMDUNITDIR)/rcptguard.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/rcptguard.service
 	@if [ -e $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf ]; then \
-	  echo "kept $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf (the new sample is $(SHARE)/rcptguard.conf.sample)"; \
+	  echo "kept $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf (the new sample is $(PKGDATADIR)/rcptguard.conf.sample)"; \
 	else \
-	  install -m 0644 $(DESTDIR)$(SHARE)/rcptguard.conf.sample $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf; \
+	  install -m 0644 $(DESTDIR)$(PKGDATADIR)/rcptguard.conf.sample $(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf; \
 	fi
 
-# Leaves the configuration and the database alone, as a package "remove" does.
+# Leaves the configuration and the database alone, as a package "remove" does;
+# removes the directories install created (when empty), a stale pid file, and
+# names the lines of the MTA's configuration that still point at rcptguard.
+RUN_PID_FILE := /run/rcptguard/rcptguard.pid
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/rcptguard $(DESTDIR)$(SBINDIR)/rcptguard-ctl
 	rm -f $(DESTDIR)$(MANDIR)/man8/rcptguard.8 $(DESTDIR)$(MANDIR)/man8/rcptguard-ctl.8
 	rm -f $(DESTDIR)$(MANDIR)/man5/rcptguard.conf.5 $(DESTDIR)$(SYSTEMDUNITDIR)/rcptguard.service
-	rm -f $(addprefix $(DESTDIR)$(SHARE)/,$(notdir $(SHARE_FILES)) rcptguard.conf.sample)
-	-rmdir $(DESTDIR)$(SHARE) 2>/dev/null
-	@echo "left in place: $(DESTDIR)$(SYSCONFDIR)/rcptguard/ and the recipient database"
+	rm -f $(addprefix $(DESTDIR)$(PKGDATADIR)/,$(notdir $(SHARE_FILES)) rcptguard.conf.sample)
+	$(Q)rec="$(DESTDIR)$(DIRS_RECORD)"; \
+	  if [ -n "$(DIRS_RECORD)" ] && [ -f "$$rec" ]; then dirs=$$(cat "$$rec"); rm -f "$$rec"; \
+	  else dirs="$(PKGDATADIR)"; fi; \
+	  for d in $$(printf '%s\n' $$dirs | sort -r); do rmdir "$(DESTDIR)$$d" 2>/dev/null || true; done
+	$(Q)if [ -z "$(DESTDIR)" ] && [ -f $(RUN_PID_FILE) ]; then \
+	  pid=$$(cat $(RUN_PID_FILE)); \
+	  if [ -n "$$pid" ] && kill -0 "$$pid" 2>/dev/null; then \
+	    echo "rcptguard is still running (pid $$pid): stop it (systemctl stop rcptguard, or kill $$pid)"; \
+	  else rm -f $(RUN_PID_FILE); rmdir $(dir $(RUN_PID_FILE)) 2>/dev/null || true; fi; fi
+	@echo "left in place: $(DESTDIR)$(SYSCONFDIR)/rcptguard/, the recipient database and the rcptguard user (deluser --system rcptguard)"
+	@if refs=$$(tools/mta-references "$(DESTDIR)$(SYSCONFDIR)/rcptguard/rcptguard.conf"); then \
+	  echo "*** Your MTA still sends mail through rcptguard, which is gone: Postfix defers all mail"; \
+	  echo "*** (milter_default_action = tempfail). Remove rcptguard from these lines, then postfix reload"; \
+	  echo "*** (Sendmail: remove its INPUT_MAIL_FILTER from sendmail.mc and rebuild sendmail.cf):"; \
+	  printf '%s\n' "$$refs" | sed 's/^/***   /'; \
+	else \
+	  echo "If you added rcptguard to Postfix, remove its lines from main.cf, then postfix reload:"; \
+	  sed -n 's/^\(smtpd_milters\|non_smtpd_milters\|internal_mail_filter_classes\) *=/  &/p' etc/postfix-main.cf.snippet; \
+	  echo "  (and the milter_* lines, if rcptguard was your only milter)"; \
+	fi
 
 clean:
 	rm -rf build

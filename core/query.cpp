@@ -48,14 +48,22 @@ int query_batv(const Runtime& rt, std::string_view address, std::int64_t unix_no
         if (enforcing) return kQueryUnknown;
         if (!tagged) return -1;
     } else if (br.check == TagCheck::Valid) {
-        out << who << ": BATV tag valid: recipient rewritten to <" << br.plain << ">\n";
+        out << who << ": BATV tag valid: recipient rewritten to " << display_address(br.rewrite) << "\n";
     } else {
         out << who << ": BATV tag invalid (" << to_string(br.check) << "), not checked for mail from "
-            << display_address(*from) << " (batv_verify_all_senders = no): recipient rewritten to <" << br.plain
-            << ">\n";
+            << display_address(*from) << " (batv_verify_all_senders = no): recipient rewritten to "
+            << display_address(br.rewrite) << "\n";
     }
-    *check_address = br.plain;
+    *check_address = br.rewrite;
     return -1;
+}
+
+// A canonical domain as an administrator recognises it: "bücher.test
+// (xn--bcher-kva.test)" for an internationalised one.
+std::string describe_domain(const std::string& canonical) {
+    std::string unicode = unicode_domain(canonical);
+    if (unicode == canonical) return printable(canonical);
+    return printable(unicode) + " (" + printable(canonical) + ")";
 }
 
 int print_verdict(const RecipientRules& policy, std::string_view address, std::ostream& out) {
@@ -71,7 +79,8 @@ int print_verdict(const RecipientRules& policy, std::string_view address, std::o
             return kQueryValid;
         case Verdict::NotOurs:
             out << who << ": not ours: "
-                << (c.reason.empty() ? "domain " + printable(c.address.domain) + " is not in 'domains'" : c.reason)
+                << (c.reason.empty() ? "domain " + describe_domain(c.address.domain) + " is not in 'domains'"
+                                     : c.reason)
                 << ": no opinion\n";
             return kQueryNotOurs;
         case Verdict::Unknown:

@@ -9,6 +9,13 @@ namespace {
 
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
+void append_code_point(std::string& out, char32_t cp) {
+    static const char kHex[] = "0123456789ABCDEF";
+    std::string digits;
+    for (; cp; cp >>= 4) digits.insert(digits.begin(), kHex[cp & 15]);
+    out += "\\x{" + digits + "}";
+}
+
 bool valid_xcode_part(std::string_view p, std::size_t max_digits) {
     if (p.empty() || p.size() > max_digits) return false;
     for (char c : p)
@@ -28,12 +35,22 @@ std::string Reply::text() const {
     // Half the limit: a door that escapes characters (libmilter doubles '%')
     // still stays within it.
     constexpr std::size_t kBudget = kMaxReplyText / 2 - 3;
-    if (address.empty()) return printable(phrase, kBudget);
-    std::string who = display_address(address);
-    return printable(who + ": Recipient address rejected: " + phrase, kBudget);
+    if (address.empty()) return ascii_reply_text(phrase, kBudget);
+    std::string who = "<" + ascii_reply_text(address, 256) + ">";
+    return ascii_reply_text(who + ": Recipient address rejected: " + phrase, kBudget);
 }
 
-std::string Reply::to_string() const { return code + " " + xcode + " " + text(); }
+std::string Reply::to_string() const {
+    std::string t = text();
+    std::string out;
+    out.reserve(code.size() + xcode.size() + t.size() + 2);
+    out += code;
+    out += ' ';
+    out += xcode;
+    out += ' ';
+    out += t;
+    return out;
+}
 
 bool reply_is_well_formed(const Reply& r) {
     if (r.number() < 400 || r.number() > 599) return false;
@@ -49,6 +66,36 @@ bool reply_is_well_formed(const Reply& r) {
 }
 
 std::string display_address(std::string_view original) { return "<" + printable(original, 256) + ">"; }
+
+std::string ascii_reply_text(std::string_view s, std::size_t max_len) {
+    std::string out;
+    out.reserve(s.size() < max_len ? s.size() : max_len + 3);
+    std::size_t i = 0;
+    while (i < s.size()) {
+        auto c = static_cast<unsigned char>(s[i]);
+        std::string piece;
+        std::size_t used = 1;
+        char32_t cp = 0;
+        std::size_t n = c >= 0x80 ? utf8_char(s.substr(i), &cp) : 0;
+        if (c >= 0x20 && c < 0x7F) {
+            piece.push_back(static_cast<char>(c));
+        } else if (n > 0 && cp >= 0xA0) {
+            append_code_point(piece, cp);
+            used = n;
+        } else {
+            // Controls (C0, DEL, C1) and bytes that are not UTF-8.
+            piece.push_back('?');
+            used = n > 0 ? n : 1;
+        }
+        if (out.size() + piece.size() > max_len) {
+            out += "...";
+            break;
+        }
+        out += piece;
+        i += used;
+    }
+    return out;
+}
 
 Reply unknown_user_reply(std::string_view original, std::string_view reject_message) {
     return Reply{"550", "5.1.1", std::string(original), std::string(reject_message)};

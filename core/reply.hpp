@@ -10,8 +10,10 @@
 //
 // Rules enforced here (doc/platform.md §3): the enhanced status code's class
 // matches the reply code's (Postfix drops the milter for the rest of the
-// session on "550 4.x.x"); dynamic text is printable and single-line and stays
-// under libmilter's 980-character limit.
+// session on "550 4.x.x"); dynamic text is printable ASCII and single-line
+// and stays under libmilter's 980-character limit. Replies stay ASCII even for
+// UTF-8 addresses (ascii_reply_text()); logs show them in UTF-8
+// (display_address()).
 // Thread-safety: value types and pure functions.
 #pragma once
 
@@ -44,8 +46,17 @@ constexpr std::size_t kMaxReplyText = 980;
 // and the phrase is non-empty.
 bool reply_is_well_formed(const Reply& r);
 
-// "<address>" as shown in replies and logs: printable and bounded.
+// "<address>" as shown in logs and in what rcptguard -q and rcptguard-ctl
+// print: valid UTF-8 as it is, control characters and invalid bytes escaped
+// (util/text.hpp printable()), bounded.
 std::string display_address(std::string_view original);
+
+// Untrusted text made fit for an SMTP reply: printable ASCII only, cut at
+// max_len bytes (with "..." appended) between characters. A valid non-ASCII
+// character is written as RFC 6533's EmbeddedUnicodeChar "\x{HEX}"
+// ("j\x{F6}rg@b\x{FC}cher.test"), so a UTF-8 address stays legible and
+// unambiguous; control characters and bytes that are not UTF-8 become '?'.
+std::string ascii_reply_text(std::string_view s, std::size_t max_len);
 
 Reply unknown_user_reply(std::string_view original, std::string_view reject_message);
 Reply lookup_tempfail_reply(std::string_view original, std::string_view tempfail_message);

@@ -297,20 +297,39 @@ void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d, co
     LogLevel level =
         d.accepted_on_error || (!d.monitored && d.action == RcptAction::TempFail) ? LogLevel::Warning : LogLevel::Info;
     if (!log_enabled(level)) return;
-    std::string cause;
-    if (c.verdict == Verdict::TempFail)
-        cause = ": backend " + c.backend + ": " + printable(c.reason, 300);
-    else if (c.verdict == Verdict::BadSyntax)
-        cause = ": " + c.reason;
-    std::string prefix = log_prefix("rcpt") + who();
-    if (d.accepted_on_error)
-        log_warning(prefix + ": accept despite lookup failure (on_backend_error = accept)" + cause + tail());
-    else if (d.monitored)
-        log_info(prefix + ": would reject (monitor mode): " + d.would_reply.to_string() + cause + tail());
-    else if (d.action == RcptAction::TempFail)
-        log_warning(prefix + ": defer: " + d.reply.to_string() + cause + tail());
+    // One line per refused recipient at the default log level: built in one
+    // buffer rather than through a chain of temporaries.
+    std::string line;
+    line.reserve(320);
+    if (queue_id_.empty())
+        line += "NOQUEUE";
     else
-        log_info(prefix + ": reject: " + d.reply.to_string() + cause + tail());
+        line += printable(queue_id_, 32);
+    line += ": rcpt: ";
+    line += display_address(c.address.original);
+    if (d.accepted_on_error) {
+        line += ": accept despite lookup failure (on_backend_error = accept)";
+    } else if (d.monitored) {
+        line += ": would reject (monitor mode): ";
+        line += d.would_reply.to_string();
+    } else {
+        line += d.action == RcptAction::TempFail ? ": defer: " : ": reject: ";
+        line += d.reply.to_string();
+    }
+    if (c.verdict == Verdict::TempFail) {
+        line += ": backend ";
+        line += c.backend;
+        line += ": ";
+        line += printable(c.reason, 300);
+    } else if (c.verdict == Verdict::BadSyntax) {
+        line += ": ";
+        line += c.reason;
+    }
+    line += "; client=";
+    line += client_text();
+    line += " from=";
+    line += display_address(sender_);
+    log_line(level, line);
 }
 
 }  // namespace rcptguard

@@ -47,8 +47,8 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
     // Not refused (monitor mode, or not asked to): a tagged recipient is
     // delivered to the address the tag stands for.
     if (br.kind != BatvRecipient::Kind::Tagged) return out;
-    rcpt_rewrites_.emplace_back(std::string(raw), "<" + br.plain + ">");
-    out.check_address = br.plain;
+    rcpt_rewrites_.emplace_back(std::string(raw), "<" + br.rewrite + ">");
+    out.check_address = br.rewrite;
     return out;
 }
 
@@ -73,14 +73,17 @@ void Connection::sign_sender(EomEdits& edits) const {
     const Address& s = sender_address_;
     std::string tag = prvs_tag(*b.keys.signing(), batv_day(services_.unix_time()), b.lifetime_days, s.canonical());
     const std::string& delims = runtime_->rules->settings().address.recipient_delimiters;
-    // The tagged local part keeps the sender's own spelling (case) of it.
+    // The tagged address keeps the sender's own spelling of the local part
+    // (case, UTF-8) and the form of the domain (U-labels or ASCII); the tag
+    // is over the canonical address, so any spelling verifies.
     std::string local = s.original.substr(0, s.original.rfind('@'));
     if (local.find(':') != std::string::npos) local = s.local;  // had a source route
-    auto tagged = tagged_sender(local, s.domain, tag, b.form, delims.empty() ? '\0' : delims[0]);
+    auto tagged = tagged_sender(local, domain_as_written(s), tag, b.form, delims.empty() ? '\0' : delims[0]);
     if (tagged) {
         edits.new_sender = "<" + *tagged + ">";
         bump(services_.metrics.batv_signed);
-        log_info(log_prefix("batv") + display_address(s.original) + ": sender signed as " + edits.new_sender);
+        log_info(log_prefix("batv") + display_address(s.original) + ": sender signed as " +
+                 printable(edits.new_sender, 300));
     } else {
         log_info(log_prefix("batv") + display_address(s.original) +
                  ": not signed (quoted, already tagged or "

@@ -210,7 +210,8 @@ int cmd_add_del(const Context& c, const Options& o, bool add) {
     }
     std::vector<std::string> skipped = add ? db.add(entries) : db.remove(entries);
     for (const auto& s : skipped)
-        std::cerr << "rcptguard-ctl: " << s << ": " << (add ? "already present" : "not present") << "\n";
+        std::cerr << "rcptguard-ctl: " << printable(s, 300) << ": " << (add ? "already present" : "not present")
+                  << "\n";
     std::cout << (add ? "added " : "removed ") << entries.size() - skipped.size() << "\n";
     return 0;
 }
@@ -281,7 +282,9 @@ int run(const Options& o) {
             have_domains = true;
         }
         for (const auto& d : db.domains()) {
-            std::cout << d.domain << "\t" << d.addresses << (d.addresses == 1 ? " address" : " addresses")
+            std::string unicode = unicode_domain(d.domain);
+            std::cout << printable(unicode) << (unicode != d.domain ? " (" + printable(d.domain) + ")" : "") << "\t"
+                      << d.addresses << (d.addresses == 1 ? " address" : " addresses")
                       << (d.catch_all ? ", catch-all" : "");
             if (have_domains && !s.recipients.domains.contains(d.domain))
                 std::cout << "\t(not in 'domains': never consulted)";

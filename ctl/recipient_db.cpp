@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <map>
 
 #include "backends/file/file_backend.hpp"
 #include "ctl/schema_sql.inc"
@@ -117,7 +118,21 @@ std::vector<std::string> RecipientDb::add(const std::vector<std::string>& entrie
     exec("BEGIN IMMEDIATE");
     try {
         Stmt ins(db_, "INSERT OR IGNORE INTO recipients(address) VALUES (?1)");
+        Stmt find(db_, "SELECT address FROM recipients WHERE address = ?1");
         for (const auto& e : entries) {
+            // The daemon finds an internationalised domain's entry in either
+            // form: one already stored in the other form is the same entry.
+            std::string other;
+            std::vector<std::string> forms = entry_forms(e);
+            for (std::size_t i = 1; i < forms.size() && other.empty(); ++i) {
+                find.bind(1, forms[i]);
+                if (find.step()) other = find.text(0);
+                find.reset();
+            }
+            if (!other.empty()) {
+                present.push_back(e + " (as " + other + ")");
+                continue;
+            }
             ins.bind(1, e);
             ins.step();
             if (sqlite3_changes(db_) == 0) present.push_back(e);
@@ -137,10 +152,15 @@ std::vector<std::string> RecipientDb::remove(const std::vector<std::string>& ent
     try {
         Stmt del(db_, "DELETE FROM recipients WHERE address = ?1");
         for (const auto& e : entries) {
-            del.bind(1, e);
-            del.step();
-            if (sqlite3_changes(db_) == 0) absent.push_back(e);
-            del.reset();
+            // Every form the daemon would find (see add()).
+            int removed = 0;
+            for (const auto& form : entry_forms(e)) {
+                del.bind(1, form);
+                del.step();
+                removed += sqlite3_changes(db_);
+                del.reset();
+            }
+            if (removed == 0) absent.push_back(e);
         }
         exec("COMMIT");
     } catch (...) {
@@ -152,20 +172,48 @@ std::vector<std::string> RecipientDb::remove(const std::vector<std::string>& ent
 
 std::vector<std::string> RecipientDb::list(const std::string& glob) const {
     std::vector<std::string> out;
+    // A pattern whose domain is a plain domain name matches that domain in
+    // both forms ('*@bücher.test' lists rows stored as xn--bcher-kva.test too).
+    std::vector<std::string> patterns{glob};
+    auto at = glob.rfind('@');
+    if (at != std::string::npos && glob.find_first_of("*?[", at) == std::string::npos) {
+        std::string d = canonical_domain(std::string_view(glob).substr(at + 1));
+        if (!d.empty()) {
+            std::string local = glob.substr(0, at + 1);
+            patterns = {local + d};
+            if (unicode_domain(d) != d) patterns.push_back(local + unicode_domain(d));
+        }
+    }
     Stmt q(db_, glob.empty() ? "SELECT address FROM recipients ORDER BY address"
-                             : "SELECT address FROM recipients WHERE lower(address) GLOB lower(?1) ORDER BY address");
-    if (!glob.empty()) q.bind(1, glob);
+                             : "SELECT address FROM recipients WHERE lower(address) GLOB lower(?1) "
+                               "OR lower(address) GLOB lower(?2) ORDER BY address");
+    if (!glob.empty()) {
+        q.bind(1, patterns[0]);
+        q.bind(2, patterns.back());
+    }
     while (q.step()) out.push_back(q.text(0));
     return out;
 }
 
 std::vector<RecipientDb::DomainCount> RecipientDb::domains() const {
-    std::vector<DomainCount> out;
+    // Rows of an internationalised domain may hold either form: counted
+    // together, under the canonical (A-label) form.
+    std::map<std::string, DomainCount> by_domain;
     Stmt q(db_,
            "SELECT lower(substr(address, instr(address, '@') + 1)) AS d, "
            "sum(CASE WHEN address LIKE '@%' THEN 0 ELSE 1 END), max(address LIKE '@%') "
-           "FROM recipients GROUP BY d ORDER BY d");
-    while (q.step()) out.push_back({q.text(0), q.integer(1), q.integer(2) != 0});
+           "FROM recipients GROUP BY d");
+    while (q.step()) {
+        std::string stored = q.text(0);
+        std::string d = canonical_domain(stored);
+        if (d.empty()) d = stored;  // not a domain (written by hand): shown as it is
+        DomainCount& c = by_domain[d];
+        c.domain = d;
+        c.addresses += q.integer(1);
+        c.catch_all = c.catch_all || q.integer(2) != 0;
+    }
+    std::vector<DomainCount> out;
+    for (auto& [d, c] : by_domain) out.push_back(std::move(c));
     return out;
 }
 

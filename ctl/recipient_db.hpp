@@ -45,12 +45,18 @@ public:
 
     // Normalises one address or @domain; "" and *problem when invalid.
     std::string normalize(const std::string& text, std::string* problem) const;
-    // Adds entries (already normalised); returns those that were present already.
+    // Adds entries (already normalised, so in canonical form: A-label
+    // domains); returns those that were present already, also those stored
+    // with the other form of an internationalised domain ("e (as other)").
     std::vector<std::string> add(const std::vector<std::string>& entries);
-    // Removes entries; returns those that were not present.
+    // Removes entries in every form the daemon finds (both forms of an
+    // internationalised domain); returns those that were not present.
     std::vector<std::string> remove(const std::vector<std::string>& entries);
+    // All rows, or those matching a glob (ASCII case ignored); a glob whose
+    // domain part is a plain domain matches both forms of it.
     std::vector<std::string> list(const std::string& glob) const;
-    // (domain, addresses, has catch-all)
+    // (canonical domain, addresses, has catch-all), both forms of an
+    // internationalised domain counted together; sorted by domain.
     struct DomainCount {
         std::string domain;
         long addresses = 0;

@@ -218,6 +218,8 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     if (!opt.foreground) daemonize();
     pid.write_pid();
     drop_privileges(id);
+    // After daemonize(): a thread started before fork() would not exist in the child.
+    start_log_writer();
 
     std::thread(reload_thread, &holder, opt.config).detach();
     std::thread(maintenance_thread, &holder).detach();
@@ -268,6 +270,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     else
         log_event(std::string("stopping rcptguard") + (stop.failed ? " after a libmilter error" : ""));
     pid.remove();
+    stop_log_writer();  // every queued line is written before we go
     // Worker threads may still be inside callbacks: leave without running
     // destructors of the shared state they use.
     closelog();
@@ -419,6 +422,7 @@ int real_main(int argc, char** argv) {
         terminal += "rcptguard: fatal: " + std::string(line) + "\n";
         return true;
     });
+    stop_log_writer();  // every queued line is written before we go
     if (!opt.foreground) report_start_failure(terminal, code);
     // Threads may already run (reload, maintenance, listeners): leave
     // without destructors, as a normal stop does.

@@ -4,6 +4,7 @@
 namespace rcptguard {
 
 std::string escape_percent(std::string_view s) {
+    if (s.find('%') == std::string_view::npos) return std::string(s);  // the usual case
     std::string out;
     out.reserve(s.size() + 8);
     for (char c : s) {

@@ -74,7 +74,7 @@ std::string policy_action(const RcptDecision& d) {
     // Postfix treats "NNN x.y.z text" like an access(5) result and sends
     // "NNN x.y.z <address>: Recipient address rejected: text" itself: the
     // phrase alone, so the client reads what the milter would have sent.
-    return d.reply.code + " " + d.reply.xcode + " " + printable(d.reply.phrase, kMaxReplyText / 2);
+    return d.reply.code + " " + d.reply.xcode + " " + ascii_reply_text(d.reply.phrase, kMaxReplyText / 2);
 }
 
 }  // namespace rcptguard

@@ -13,6 +13,7 @@
 #include "backends/sqlite/sqlite_backend.hpp"
 #include "tests/fakes/slapd_fixture.hpp"
 #include "tests/test_support.hpp"
+#include "util/address.hpp"
 
 namespace rcptguard {
 namespace {
@@ -79,12 +80,13 @@ Store sqlite_store() {
 }
 
 // A real slapd (started once per test binary), one fresh ou per store; the
-// documented OpenLDAP filter, so hostile keys meet two substitutions.
+// documented OpenLDAP filter plus utf8MailAddress, the fixture's attribute for
+// UTF-8 addresses (mail is ASCII-only), so hostile keys meet three substitutions.
 LdapOptions ldap_options(const std::string& uri, const std::string& base) {
     LdapOptions o;
     o.connection.uris = {uri};
     o.base = base;
-    std::string problem = o.filter.parse("(|(mail=%s)(mailAlternateAddress=%s))");
+    std::string problem = o.filter.parse("(|(mail=%s)(mailAlternateAddress=%s)(utf8MailAddress=%s))");
     if (!problem.empty()) throw std::runtime_error(problem);
     return o;
 }
@@ -200,6 +202,108 @@ TEST_P(BackendContract, LookupAny_ReportsMostSpecificMatch) {
     EXPECT_EQ(matched, 0u);
 }
 
+TEST_P(BackendContract, LookupAny_UserAndCatchAllBothListed_UserKeyNamed) {
+    // LDAP answers all keys with one search that returns both entries; the
+    // most specific key must still be the one named.
+    auto b = make({"@example.test", "user@example.test", "user+tag@example.test"});
+    std::size_t matched = 99;
+    std::vector<std::string> keys = {"user+tag@example.test", "user@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 0u);
+    keys = {"user+other@example.test", "user@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    keys = {"nobody+x@example.test", "nobody@example.test", "@example.test"};
+    EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 2u);
+}
+
+TEST_P(BackendContract, LookupAny_HostileKeyInEveryPosition_IsData) {
+    using namespace std::string_literals;
+    auto b = make({"user@example.test", "@example.test"});
+    const std::vector<std::string> hostile = {"*",   "*)(mail=*", "*)(|(mail=*", "\\", "user@example.test\0x"s,
+                                              "(|)", "%s",        "' OR 1=1 --"};
+    for (std::size_t pos = 0; pos < 3; ++pos) {
+        for (const auto& h : hostile) {
+            std::vector<std::string> keys = {"nobody@else.test", "nobody@else.test", "@else.test"};
+            keys[pos] = h;
+            std::size_t matched = 99;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::NotFound) << "key " << pos << ": " << h;
+            // With the real catch-all behind it, the catch-all is what matched.
+            keys = {"nobody@example.test", "nobody@example.test", "@example.test"};
+            keys[pos] = h;
+            LookupStatus want = pos == 2 ? LookupStatus::NotFound : LookupStatus::Found;
+            EXPECT_EQ(b->lookup_any(keys, &matched).status, want) << "key " << pos << ": " << h;
+            if (want == LookupStatus::Found) {
+                EXPECT_EQ(matched, 2u) << h;
+            }
+        }
+    }
+}
+
+// International addresses (issue 21): the same mailbox stored with its
+// domain in either form - U-label as an admin types it, A-label - and asked
+// with the daemon's lookup keys for every spelling a client may use, each
+// backend answering through lookup_any as the chain asks it.
+struct IdnMailbox {
+    const char* stored;
+    std::vector<const char*> asked;  // as clients write them; all the same mailbox
+};
+
+const IdnMailbox kIdnMailboxes[] = {
+    {"j\xC3\xB6rg@b\xC3\xBC\x63her.test",
+     {"<j\xC3\xB6rg@b\xC3\xBC\x63her.test>", "<j\xC3\xB6rg@xn--bcher-kva.test>", "<J\xC3\x96RG@B\xC3\x9C\x43HER.test>",
+      "<jo\xCC\x88rg@bu\xCC\x88\x63her.test>", "<j\xC3\xB6rg+tag@XN--BCHER-KVA.TEST.>"}},
+    {"j\xC3\xB6rg@xn--bcher-kva.test",
+     {"<j\xC3\xB6rg@b\xC3\xBC\x63her.test>", "<j\xC3\xB6rg@xn--bcher-kva.test>", "<J\xC3\x96RG@B\xC3\x9C\x43HER.test>",
+      "<jo\xCC\x88rg@bu\xCC\x88\x63her.test>", "<j\xC3\xB6rg+tag@XN--BCHER-KVA.TEST.>"}},
+    {"user@b\xC3\xBC\x63her.test", {"<user@b\xC3\xBC\x63her.test>", "<USER@xn--bcher-kva.test>"}},
+    {"user@xn--bcher-kva.test", {"<user@b\xC3\xBC\x63her.test>", "<USER@xn--bcher-kva.test>"}},
+    {"\xC3\xBCser@example.test", {"<\xC3\xBCser@example.test>", "<\xC3\x9C\x53\x45R@Example.test>"}},
+    {"@caf\xC3\xA9.test", {"<anyone@caf\xC3\xA9.test>", "<anyone@xn--caf-dma.test>", "<x+y@CAF\xC3\x89.test>"}},
+    {"@xn--caf-dma.test", {"<anyone@caf\xC3\xA9.test>", "<anyone@xn--caf-dma.test>", "<x+y@CAF\xC3\x89.test>"}},
+};
+
+TEST_P(BackendContract, IdnMailbox_StoredInEitherForm_FoundAskedInEitherForm) {
+    AddressOptions opts;
+    for (const IdnMailbox& m : kIdnMailboxes) {
+        auto b = make({m.stored});
+        for (const char* asked : m.asked) {
+            Address a = parse_address(asked, opts);
+            ASSERT_EQ(a.status, AddressStatus::Mailbox) << asked << ": " << a.error;
+            std::size_t matched = 99;
+            EXPECT_EQ(b->lookup_any(lookup_keys(a, opts), &matched).status, LookupStatus::Found)
+                << "stored " << m.stored << ", asked " << asked;
+        }
+        // Other mailboxes of the domain, in either form, are still unknown
+        // (unless the stored row is the catch-all).
+        if (m.stored[0] != '@') {
+            for (const char* other : {"<nobody@b\xC3\xBC\x63her.test>", "<nobody@xn--bcher-kva.test>",
+                                      "<\xC3\xBC"
+                                      "berall@example.test>"}) {
+                std::size_t matched = 99;
+                Address a = parse_address(other, opts);
+                EXPECT_EQ(b->lookup_any(lookup_keys(a, opts), &matched).status, LookupStatus::NotFound)
+                    << "stored " << m.stored << ", asked " << other;
+            }
+        }
+    }
+}
+
+TEST_P(BackendContract, IdnKeys_MostSpecificMatchReported) {
+    auto b = make({"j\xC3\xB6rg@b\xC3\xBC\x63her.test", "@xn--bcher-kva.test"});
+    AddressOptions opts;
+    std::vector<std::string> keys = lookup_keys(parse_address("<j\xC3\xB6rg+x@b\xC3\xBC\x63her.test>", opts), opts);
+    ASSERT_EQ(keys.size(), 6u);
+    std::size_t matched = 99;
+    ASSERT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    // The mailbox (stored in one form or canonicalised at load), not the catch-all.
+    EXPECT_TRUE(matched == 2 || matched == 3) << matched;
+    keys = lookup_keys(parse_address("<nobody@b\xC3\xBC\x63her.test>", opts), opts);
+    ASSERT_EQ(b->lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(keys[matched].front(), '@');
+}
+
 TEST_P(BackendContract, MissingStore_TempFail_NeverNotFound) {
     auto b = GetParam().make_missing(dir_);
     LookupResult r = b->lookup("user@example.test");
@@ -207,6 +311,26 @@ TEST_P(BackendContract, MissingStore_TempFail_NeverNotFound) {
     EXPECT_FALSE(r.reason.empty());
     std::size_t m = 0;
     EXPECT_EQ(b->lookup_any({"user@example.test", "@example.test"}, &m).status, LookupStatus::TempFail);
+    // An internationalised domain's six keys too.
+    AddressOptions opts;
+    EXPECT_EQ(b->lookup_any(lookup_keys(parse_address("<j\xC3\xB6rg+x@b\xC3\xBC\x63her.test>", opts), opts), &m).status,
+              LookupStatus::TempFail);
+}
+
+TEST_P(BackendContract, LookupAny_AnyNumberOfKeys_EachConsidered) {
+    auto b = make({"k7@example.test"});
+    for (std::size_t n = 1; n <= 9; ++n) {
+        std::vector<std::string> keys;
+        for (std::size_t i = 0; i < n; ++i) keys.push_back("k" + std::to_string(i) + "@example.test");
+        std::size_t matched = 99;
+        LookupResult r = b->lookup_any(keys, &matched);
+        if (n >= 8) {
+            EXPECT_EQ(r.status, LookupStatus::Found) << n << " keys";
+            EXPECT_EQ(matched, 7u) << n << " keys";
+        } else {
+            EXPECT_EQ(r.status, LookupStatus::NotFound) << n << " keys";
+        }
+    }
 }
 
 TEST_P(BackendContract, CorruptStore_TempFail_NeverNotFound) {

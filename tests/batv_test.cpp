@@ -154,16 +154,19 @@ protected:
     void SetUp() override {
         backend_ = std::make_shared<testing::FakeBackend>("users");
         backend_->add("alice@example.com");
+        backend_->add("j\xC3\xB6rg@xn--bcher-kva.example");
         services_.unix_time = [this] { return now_; };
     }
     std::shared_ptr<const Runtime> runtime(bool enforce = true, bool trusted = true, bool verify_all = false) {
         auto s = std::make_shared<Settings>();
         s->recipients.domains.add_exact("example.com");
+        s->recipients.domains.add_exact("xn--bcher-kva.example");  // bücher.example
         s->tarpit.enabled = false;
         s->tarpit.ban.ban_threshold = 0;
         if (trusted) s->tarpit.trusted_networks.add_all({"192.0.2.0/24"});
         s->batv.enabled = true;
         s->batv.domains.add_exact("example.com");
+        s->batv.domains.add_exact("xn--bcher-kva.example");
         s->batv.keys.keys = {BatvKey{3, "session-test-secret-3"}};
         s->batv.enforce = enforce;
         s->batv.verify_all_senders = verify_all;
@@ -280,6 +283,55 @@ TEST_F(BatvSession, NonNullSenderToTaggedAddress_StrippedNotRefused) {
     EXPECT_EQ(c.on_rcpt({"<alice@example.com>", "", false}).action, RcptAction::Continue);
 }
 
+// UTF-8 senders (RFC 6531): the tag goes in front of the UTF-8 local part as
+// the sender wrote it, the domain keeps its form, and the HMAC is over the
+// canonical address, so every spelling of the bounce address verifies.
+const std::string kJoergCanonical = "j\xC3\xB6rg@xn--bcher-kva.example";
+
+TEST_F(BatvSession, Utf8Sender_TagBeforeUtf8LocalPart_SignedOverCanonicalAddress) {
+    std::string tag = prvs_tag(BatvKey{3, "session-test-secret-3"}, batv_day(now_), 7, kJoergCanonical);
+    Connection u(runtime(), {"h", "192.0.2.9"}, services_);
+    u.on_mail("<J\xC3\xB6rg@B\xC3\xBC\x63her.example>", "");
+    u.on_rcpt({"<friend@elsewhere.test>", "", false});
+    EXPECT_EQ(u.on_eom(false).new_sender, "<prvs=" + tag + "=J\xC3\xB6rg@b\xC3\xBC\x63her.example>");
+    // The same sender written with the ASCII form of the domain: same tag, ASCII domain kept.
+    Connection a(runtime(), {"h", "192.0.2.9"}, services_);
+    a.on_mail("<j\xC3\xB6rg@xn--bcher-kva.example>", "");
+    a.on_rcpt({"<friend@elsewhere.test>", "", false});
+    EXPECT_EQ(a.on_eom(false).new_sender, "<prvs=" + tag + "=j\xC3\xB6rg@xn--bcher-kva.example>");
+}
+
+struct Utf8BounceCase {
+    std::string rcpt;       // what the bounce is addressed to; TAG stands for the valid tag
+    std::string rewritten;  // the recipient it is delivered to
+};
+
+TEST_F(BatvSession, BounceToTaggedUtf8Address_AnySpelling_ValidAndRewrittenInItsForm) {
+    std::string tag = prvs_tag(BatvKey{3, "session-test-secret-3"}, batv_day(now_), 7, kJoergCanonical);
+    const Utf8BounceCase cases[] = {
+        {"prvs=" + tag + "=J\xC3\xB6rg@b\xC3\xBC\x63her.example", "<j\xC3\xB6rg@b\xC3\xBC\x63her.example>"},
+        {"prvs=" + tag + "=j\xC3\xB6rg@xn--bcher-kva.example", "<j\xC3\xB6rg@xn--bcher-kva.example>"},
+        {"PRVS=" + tag + "=J\xC3\x96RG@XN--BCHER-KVA.EXAMPLE", "<j\xC3\xB6rg@xn--bcher-kva.example>"},
+        {"prvs=" + tag + "=jo\xCC\x88rg@bu\xCC\x88\x63her.example", "<j\xC3\xB6rg@b\xC3\xBC\x63her.example>"},
+        {"j\xC3\xB6rg+prvs=" + tag + "@b\xC3\xBC\x63her.example", "<j\xC3\xB6rg@b\xC3\xBC\x63her.example>"},
+    };
+    for (const auto& k : cases) {
+        Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+        c.on_mail("<>", "");
+        RcptDecision d = c.on_rcpt({"<" + k.rcpt + ">", "", false});
+        EXPECT_EQ(d.action, RcptAction::Continue) << k.rcpt << ": " << d.reply.to_string();
+        EomEdits e = c.on_eom(false);
+        ASSERT_EQ(e.rewrite_rcpts.size(), 1u) << k.rcpt;
+        EXPECT_EQ(e.rewrite_rcpts[0].second, k.rewritten) << k.rcpt;
+    }
+    // A forged tag on the UTF-8 address is still refused.
+    Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<>", "");
+    RcptDecision forged = c.on_rcpt({"<prvs=3123abcdef=j\xC3\xB6rg@b\xC3\xBC\x63her.example>", "", false});
+    EXPECT_EQ(forged.reply.code, "550");
+    EXPECT_EQ(forged.reply.xcode, "5.7.1");
+}
+
 // rcptguard -q / rcptguard-ctl check: the same classification as at RCPT.
 class BatvQuery : public BatvSession {
 protected:
@@ -303,6 +355,12 @@ TEST_F(BatvQuery, ValidTag_PlainAddressChecked) {
     EXPECT_NE(text().find("BATV tag valid: recipient rewritten to <alice@example.com>"), std::string::npos) << text();
     EXPECT_EQ(query(tagged("nosuch")), kQueryUnknown) << text();
     EXPECT_NE(text().find("550 5.1.1"), std::string::npos) << text();
+}
+
+TEST_F(BatvQuery, ValidTagOnUtf8Address_RewrittenInUtf8_AndFound) {
+    std::string tag = prvs_tag(BatvKey{3, "session-test-secret-3"}, batv_day(now_), 7, kJoergCanonical);
+    EXPECT_EQ(query("prvs=" + tag + "=j\xC3\xB6rg@b\xC3\xBC\x63her.example"), kQueryValid) << text();
+    EXPECT_TRUE(says("BATV tag valid: recipient rewritten to <j\xC3\xB6rg@b\xC3\xBC\x63her.example>")) << text();
 }
 
 TEST_F(BatvQuery, InvalidTag_ExitUnknownWhenEnforcing_PlainCheckedInMonitorMode) {

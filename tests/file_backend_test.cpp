@@ -38,6 +38,29 @@ TEST(FileBackend, Format_CommentsBlankLinesPostfixMapValues) {
     EXPECT_EQ(b.lookup("\"john doe\"@example.test").status, LookupStatus::Found);
 }
 
+TEST(FileBackend, InternationalEntries_CanonicalisedAtLoad) {
+    TempDir d;
+    testing::write_file(d.file("u"),
+                        "J\xC3\xB6rg@B\xC3\xBC\x63her.test\nuser@XN--BCHER-KVA.test\n\xC3\x9C\x53\x45R@example.test\n"
+                        "@caf\xC3\xA9.test\n");
+    FileBackend b("f", d.file("u"), AddressOptions{});
+    ASSERT_EQ(b.load(), "");
+    // One form in memory: the canonical one the daemon asks first.
+    EXPECT_EQ(b.lookup("j\xC3\xB6rg@xn--bcher-kva.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("user@xn--bcher-kva.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("\xC3\xBCser@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("@xn--caf-dma.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("j\xC3\xB6rg@b\xC3\xBC\x63her.test").status, LookupStatus::NotFound);
+}
+
+TEST(FileBackend, InvalidIdnEntry_ReportsLine) {
+    TempDir d;
+    testing::write_file(d.file("u"), "a@example.test\nb@xn--zzzz.test\n");
+    FileBackend b("f", d.file("u"), AddressOptions{});
+    std::string err = b.load();
+    EXPECT_NE(err.find(d.file("u") + ":2: invalid domain"), std::string::npos) << err;
+}
+
 TEST(FileBackend, BadLine_ReportsPathAndLine) {
     TempDir d;
     testing::write_file(d.file("u"), "a@example.test\n\nnodomain\n");

@@ -168,6 +168,72 @@ TEST(LdapBackendAnswers, SizeLimitExceededAfterAnEntry_Found) {
     }
 }
 
+TEST(LdapBackendAnswers, LookupAny_ResultCutShortBySizeLimit_MostSpecificStillNamed) {
+    // Four entries answer the joined filter; room for size_limit per key (3
+    // with the default) cuts the result short, so the keys ahead of the best
+    // one found are asked one by one.
+    SlapdFixture& slapd = SlapdFixture::shared();
+    std::string ou = slapd.new_ou();
+    slapd.add_mail_entries(ou, {"@example.test", "shared@example.test", "shared@example.test", "shared@example.test",
+                                "shared+x@example.test"});
+    for (int limit : {1, 2, 0}) {
+        LdapOptions o = options({slapd.uri()}, ou);
+        o.size_limit = limit;
+        LdapBackend b("dir", std::move(o));
+        std::size_t matched = 99;
+        std::vector<std::string> keys = {"shared+x@example.test", "shared@example.test", "@example.test"};
+        EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::Found) << "size_limit " << limit;
+        EXPECT_EQ(matched, 0u) << "size_limit " << limit;
+        keys = {"shared+y@example.test", "shared@example.test", "@example.test"};
+        EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::Found) << "size_limit " << limit;
+        EXPECT_EQ(matched, 1u) << "size_limit " << limit;
+        keys = {"other+y@example.test", "other@example.test", "@example.test"};
+        EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::Found) << "size_limit " << limit;
+        EXPECT_EQ(matched, 2u) << "size_limit " << limit;
+    }
+}
+
+TEST(LdapBackendAnswers, LookupAny_ActiveDirectoryFilter_MostSpecificKey) {
+    SlapdFixture& slapd = SlapdFixture::shared();
+    std::string ou = slapd.new_ou();
+    slapd.add({{"cn=Jane Doe," + ou,
+                {{"objectClass", {"inetOrgPerson", "rcptguardTestMailRecipient"}},
+                 {"cn", {"Jane Doe"}},
+                 {"sn", {"Doe"}},
+                 {"proxyAddresses", {"SMTP:Jane.Doe@Example.TEST", "smtp:jdoe@example.test"}}}},
+               {"cn=Catch All," + ou,
+                {{"objectClass", {"inetOrgPerson", "rcptguardTestMailRecipient"}},
+                 {"cn", {"Catch All"}},
+                 {"sn", {"All"}},
+                 {"proxyAddresses", {"smtp:@example.test"}}}}});
+    LdapBackend b("ad", options({slapd.uri()}, ou, "(|(proxyAddresses=smtp:%s)(userPrincipalName=%s))"));
+    std::size_t matched = 99;
+    std::vector<std::string> keys = {"jdoe+news@example.test", "jdoe@example.test", "@example.test"};
+    EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    keys = {"nobody+news@example.test", "nobody@example.test", "@example.test"};
+    EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 2u);
+}
+
+TEST(LdapBackendAnswers, LookupAny_TemplateWeCannotJudge_KeysAskedOneByOne) {
+    // An extensible match is the server's to judge: the joined search still
+    // answers, and the keys ahead of the catch-all are asked one by one.
+    SlapdFixture& slapd = SlapdFixture::shared();
+    std::string ou = slapd.new_ou();
+    slapd.add_mail_entries(ou, {"@example.test", "user@example.test"});
+    LdapBackend b("dir", options({slapd.uri()}, ou, "(&(mail=%s)(!(cn:caseExactMatch:=nobody)))"));
+    std::size_t matched = 99;
+    std::vector<std::string> keys = {"user+x@example.test", "user@example.test", "@example.test"};
+    EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 1u);
+    keys = {"else+x@example.test", "else@example.test", "@example.test"};
+    EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::Found);
+    EXPECT_EQ(matched, 2u);
+    keys = {"else+x@other.test", "else@other.test", "@other.test"};
+    EXPECT_EQ(b.lookup_any(keys, &matched).status, LookupStatus::NotFound);
+}
+
 TEST(LdapBackendAnswers, AlternateAddress_Found) {
     SlapdFixture& slapd = SlapdFixture::shared();
     std::string ou = slapd.new_ou();

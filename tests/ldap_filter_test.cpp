@@ -6,6 +6,8 @@
 #include <ldap.h>
 
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace rcptguard {
 namespace {
@@ -144,6 +146,171 @@ TEST(LdapFilterTemplate, ParseFailure_LeavesNoPieces_ParseAgainWorks) {
     EXPECT_NE(t.parse("(mail=%q)"), "");
     EXPECT_EQ(t.parse("(mail=%s)"), "");
     EXPECT_EQ(t.expand("a@b"), "(mail=a@b)");
+}
+
+// --- one search per recipient: expand_any, matches, most_specific_match ----
+
+TEST(LdapFilterExpandAny, EveryKeyEscaped_InOneOr) {
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse("(mail=%s)"), "");
+    std::string nul = "a\0b@x"s;
+    std::vector<std::string_view> keys = {"*)(uid=*@x", "a\\b@x", "(c)@x", nul, "j\xC3\xBC@x", "@x"};
+    EXPECT_EQ(t.expand_any(keys),
+              "(|(mail=\\2A\\29\\28uid=\\2A@x)(mail=a\\5Cb@x)(mail=\\28c\\29@x)(mail=a\\00b@x)(mail=j\\C3\\BC@x)"
+              "(mail=@x))");
+}
+
+TEST(LdapFilterExpandAny, OneKey_ItsFilterAlone) {
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse("(|(mail=%s)(uid=%u))"), "");
+    EXPECT_EQ(t.expand_any({"a@b"}), "(|(mail=a@b)(uid=a))");
+}
+
+TEST(LdapFilterExpandAny, ResultIsAValidTemplateShape_EveryPositionHostile) {
+    // Whatever the keys, the joined filter parses as one filter whose values
+    // hold no placeholders: the keys never change its shape.
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse("(&(objectClass=person)(|(mail=%s)(uid=%u)(o=%d)))"), "");
+    for (std::string_view hostile : {"*", ")", "(", "\\", "%s", "*)(|(objectClass=*"}) {
+        std::string k = std::string(hostile) + "@" + std::string(hostile);
+        std::string f = t.expand_any({k, "@" + std::string(hostile)});
+        std::string escaped_percent;
+        for (char c : f) escaped_percent += c == '%' ? std::string("%%") : std::string(1, c);
+        LdapFilterTemplate check;
+        // "uses none of %s..." is the only acceptable complaint: the shape is sound.
+        EXPECT_NE(check.parse(escaped_percent).find("uses none of"), std::string::npos) << f;
+    }
+}
+
+TEST(LdapFilterAttributes, NamedOnceEach_InTemplateOrder) {
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse("(&(objectClass=user)(|(mail=%s)(MAIL=%s)(proxyAddresses=smtp:%s)(cn:dn:=%u)))"), "");
+    EXPECT_EQ(t.attributes(), (std::vector<std::string>{"objectClass", "mail", "proxyAddresses", "cn"}));
+}
+
+struct MatchCase {
+    const char* name;
+    const char* templ;
+    const char* key;
+    LdapAttributes entry;
+    FilterMatch want;
+};
+
+class LdapFilterMatch : public ::testing::TestWithParam<MatchCase> {};
+
+TEST_P(LdapFilterMatch, Entry_JudgedLikeTheServer) {
+    const MatchCase& c = GetParam();
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse(c.templ), "");
+    EXPECT_EQ(t.matches(c.key, c.entry), c.want);
+}
+
+const LdapAttributes kUser = {{"mail", {"John.Smith@Example.TEST"}},
+                              {"mailAlternateAddress", {"js@example.test", "sales@example.test"}}};
+const LdapAttributes kCatchAll = {{"mail", {"@example.test"}}};
+const LdapAttributes kAd = {{"objectClass", {"top", "person", "user"}},
+                            {"proxyAddresses", {"SMTP:Jane@Example.TEST", "smtp:jd@example.test"}},
+                            {"userPrincipalName", {"jane@corp.test"}}};
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, LdapFilterMatch,
+    ::testing::Values(
+        MatchCase{"MailCaseIgnored", "(mail=%s)", "john.smith@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"OtherAddress", "(mail=%s)", "john@example.test", kUser, FilterMatch::No},
+        MatchCase{"CatchAllKeyOnUser", "(mail=%s)", "@example.test", kUser, FilterMatch::No},
+        MatchCase{"CatchAllKeyOnCatchAll", "(mail=%s)", "@example.test", kCatchAll, FilterMatch::Yes},
+        MatchCase{"AlternateInOr", "(|(mail=%s)(mailAlternateAddress=%s))", "sales@example.test", kUser,
+                  FilterMatch::Yes},
+        MatchCase{"AttributeNameCase", "(MAIL=%s)", "john.smith@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"MissingAttribute", "(uid=%u)", "john@example.test", kUser, FilterMatch::No},
+        MatchCase{"AdPrefixAnyCase", "(&(objectClass=user)(proxyAddresses=smtp:%s))", "jane@example.test", kAd,
+                  FilterMatch::Yes},
+        MatchCase{"AdWrongClass", "(&(objectClass=group)(proxyAddresses=smtp:%s))", "jane@example.test", kAd,
+                  FilterMatch::No},
+        MatchCase{"Not", "(&(mail=%s)(!(mail=@example.test)))", "john.smith@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"NotExcludes", "(&(mail=%s)(!(mailAlternateAddress=js@example.test)))", "john.smith@example.test",
+                  kUser, FilterMatch::No},
+        MatchCase{"Presence", "(&(mailAlternateAddress=*)(mail=%s))", "john.smith@example.test", kUser,
+                  FilterMatch::Yes},
+        MatchCase{"PresenceMissing", "(&(uid=*)(mail=%s))", "john.smith@example.test", kUser, FilterMatch::No},
+        MatchCase{"SubstringDomain", "(mail=*@%d)", "x@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"SubstringInitialAnyFinal", "(mail=j*sm*@%d)", "x@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"SubstringNoMatch", "(mail=x*@%d)", "x@example.test", kUser, FilterMatch::No},
+        MatchCase{"StarInKeyIsData", "(mail=%s)", "*@example.test", kCatchAll, FilterMatch::No},
+        MatchCase{"EscapedTemplateValue", "(&(mail=%s)(mailAlternateAddress=sales\\40example.test))",
+                  "john.smith@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"Approximate_Unknown", "(mail~=%s)", "john.smith@example.test", kUser, FilterMatch::Unknown},
+        MatchCase{"Ordering_Unknown", "(mail>=%s)", "a@b", kUser, FilterMatch::Unknown},
+        MatchCase{"Extensible_Unknown", "(&(mail=%s)(!(userAccountControl:1.2.840.113556.1.4.803:=2)))",
+                  "john.smith@example.test", kUser, FilterMatch::Unknown},
+        MatchCase{"UnknownButAndFalse_No", "(&(mail=%s)(mail~=x))", "nobody@example.test", kUser, FilterMatch::No},
+        MatchCase{"UnknownButOrTrue_Yes", "(|(mail=%s)(mail~=x))", "john.smith@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"LocalAndDomain", "(&(uid=%u)(o=%d))", "kim@example.test",
+                  LdapAttributes{{"uid", {"kim"}}, {"o", {"example.test"}}}, FilterMatch::Yes},
+        MatchCase{"LocalEmptyForCatchAll", "(&(uid=%u)(o=%d))", "@example.test",
+                  LdapAttributes{{"uid", {"kim"}}, {"o", {"example.test"}}}, FilterMatch::No}),
+    [](const ::testing::TestParamInfo<MatchCase>& i) { return i.param.name; });
+
+std::size_t choose(const char* templ, const std::vector<std::string_view>& keys,
+                   const std::vector<LdapAttributes>& entries, bool complete, std::size_t* unsure) {
+    LdapFilterTemplate t;
+    EXPECT_EQ(t.parse(templ), "");
+    return most_specific_match(t, keys, entries, complete, unsure);
+}
+
+const std::vector<std::string_view> kKeys = {"john.smith+tag@example.test", "john.smith@example.test", "@example.test"};
+
+TEST(LdapMostSpecificMatch, UserAndCatchAllReturned_UserKeyWins_InAnyOrder) {
+    std::size_t unsure = 9;
+    EXPECT_EQ(choose("(mail=%s)", kKeys, {kCatchAll, kUser}, true, &unsure), 1u);
+    EXPECT_EQ(unsure, 0u);
+    EXPECT_EQ(choose("(mail=%s)", kKeys, {kUser, kCatchAll}, true, &unsure), 1u);
+    EXPECT_EQ(unsure, 0u);
+}
+
+TEST(LdapMostSpecificMatch, OnlyCatchAll_CatchAllKey) {
+    std::size_t unsure = 9;
+    EXPECT_EQ(choose("(mail=%s)", kKeys, {kCatchAll}, true, &unsure), 2u);
+    EXPECT_EQ(unsure, 0u);
+}
+
+TEST(LdapMostSpecificMatch, DetailAddressListedItself_FirstKey) {
+    LdapAttributes tagged = {{"mail", {"John.Smith+Tag@example.test"}}};
+    std::size_t unsure = 9;
+    EXPECT_EQ(choose("(mail=%s)", kKeys, {kCatchAll, kUser, tagged}, true, &unsure), 0u);
+    EXPECT_EQ(unsure, 0u);
+}
+
+TEST(LdapMostSpecificMatch, ResultCutShort_KeysBeforeTheBestAreUnsure) {
+    std::size_t unsure = 9;
+    EXPECT_EQ(choose("(mail=%s)", kKeys, {kCatchAll}, false, &unsure), 2u);
+    EXPECT_EQ(unsure, 2u);  // the user's entry may be the one left out
+    EXPECT_EQ(choose("(mail=%s)", kKeys, {kUser}, false, &unsure), 1u);
+    EXPECT_EQ(unsure, 1u);
+}
+
+TEST(LdapMostSpecificMatch, EntryNoKeyExplains_UnsureUpToTheBest) {
+    // E.g. the template names an attribute by an alias the server returns
+    // under another name: the server matched it, our reading cannot tell why.
+    LdapAttributes odd = {{"userid", {"john.smith"}}};
+    std::size_t unsure = 9;
+    EXPECT_EQ(choose("(|(mail=%s)(uid=%u))", kKeys, {kCatchAll, odd}, true, &unsure), 2u);
+    EXPECT_EQ(unsure, 2u);
+    EXPECT_EQ(choose("(|(mail=%s)(uid=%u))", kKeys, {odd}, true, &unsure), 3u);  // nothing decided
+    EXPECT_EQ(unsure, 3u);
+}
+
+TEST(LdapMostSpecificMatch, UnknownForAMoreSpecificKey_ThatKeyUnsure) {
+    std::size_t unsure = 9;
+    // (mail~=...) cannot be judged here; the catch-all matches by (mail=...).
+    EXPECT_EQ(choose("(|(mail=%s)(cn~=%u))", kKeys, {kCatchAll}, true, &unsure), 2u);
+    EXPECT_EQ(unsure, 2u);
+}
+
+TEST(LdapMostSpecificMatch, NoEntries_NothingFound) {
+    std::size_t unsure = 9;
+    EXPECT_EQ(choose("(mail=%s)", kKeys, {}, true, &unsure), 3u);
+    EXPECT_EQ(unsure, 0u);
 }
 
 }  // namespace

@@ -173,6 +173,27 @@ TEST_F(CacheTest, CatchAllRememberedPerDomain_UnknownAddressesCostOneKeyEach) {
     EXPECT_EQ(backend_calls(), calls);
 }
 
+TEST_F(CacheTest, IdnCatchAllPair_RememberedAsOne_UnknownAddressesCostTheirOwnKeysOnly) {
+    // An internationalised domain's keys: each in both forms (util/address.hpp).
+    auto keys = [](const std::string& local) {
+        return std::vector<std::string>{local + "@xn--bcher-kva.test", local + "@b\xC3\xBC\x63her.test",
+                                        "@xn--bcher-kva.test", "@b\xC3\xBC\x63her.test"};
+    };
+    auto c = make();
+    EXPECT_EQ(c->lookup(keys("n1")).status, LookupStatus::NotFound);
+    EXPECT_EQ(c->lookup(keys("n2")).status, LookupStatus::NotFound);
+    std::vector<std::string> want = {"n1@xn--bcher-kva.test",  "n1@b\xC3\xBC\x63her.test", "@xn--bcher-kva.test",
+                                     "@b\xC3\xBC\x63her.test", "n2@xn--bcher-kva.test",    "n2@b\xC3\xBC\x63her.test"};
+    EXPECT_EQ(backend_->inner.calls(), want);
+    // A catch-all stored in the U-label form is found for the whole domain.
+    clock_.advance(seconds(61));
+    backend_->inner.add("@b\xC3\xBC\x63her.test");
+    EXPECT_EQ(c->lookup(keys("n3")).key, "@b\xC3\xBC\x63her.test");
+    size_t calls = backend_calls();
+    EXPECT_EQ(c->lookup(keys("n4")).key, "@b\xC3\xBC\x63her.test");
+    EXPECT_EQ(backend_calls(), calls);
+}
+
 TEST_F(CacheTest, CatchAllKnownAbsent_BackendOutage_StillTempFail) {
     auto c = make();
     c->lookup({"n1@example.test", "@example.test"});

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/fakes/fake_backend.hpp"
+#include "util/text.hpp"
 
 namespace rcptguard {
 namespace {
@@ -205,6 +206,98 @@ TEST_F(PolicyTest, HostileAddresses_NeverCrash_AlwaysWellFormedReply) {
             EXPECT_TRUE(reply_is_well_formed(d.reply)) << d.reply.to_string();
         }
     }
+}
+
+// International addresses (issue 21): a store holding an IDN domain in
+// either form, "domains" listing it once in either form, recipients written
+// in either form - one verdict.
+struct IdnCase {
+    const char* name;
+    std::string domains;  // the "domains" key
+    std::string recipient;
+    Verdict want;
+};
+
+class IdnRules : public ::testing::TestWithParam<IdnCase> {};
+
+TEST_P(IdnRules, EitherForm_OneVerdict) {
+    const IdnCase& c = GetParam();
+    auto store = std::make_shared<FakeBackend>("store");
+    // As an admin may have stored them: U-label form, A-label form, and a
+    // UTF-8 local part (rows hold the canonical local part).
+    store->add("j\xC3\xB6rg@b\xC3\xBC\x63her.test");
+    store->add("user@xn--bcher-kva.test");
+    store->add("\xC3\xBCser@example.test");
+    store->add("@xn--caf-dma.test");
+    RecipientSettings s;
+    ASSERT_EQ(build_domain_set(split_list(c.domains), &s.domains), "");
+    RecipientRules rules(s, std::make_shared<BackendChain>(std::vector<BackendPtr>{store}));
+    RecipientCheck got = rules.check(c.recipient);
+    EXPECT_EQ(got.verdict, c.want) << to_string(got.verdict) << ": " << got.reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Table, IdnRules,
+    ::testing::Values(
+        IdnCase{"StoredU_AskedU", "b\xC3\xBC\x63her.test", "<j\xC3\xB6rg@b\xC3\xBC\x63her.test>", Verdict::Valid},
+        IdnCase{"StoredU_AskedA", "b\xC3\xBC\x63her.test", "<j\xC3\xB6rg@xn--bcher-kva.test>", Verdict::Valid},
+        IdnCase{"StoredA_AskedU", "b\xC3\xBC\x63her.test", "<user@b\xC3\xBC\x63her.test>", Verdict::Valid},
+        IdnCase{"StoredA_AskedA", "b\xC3\xBC\x63her.test", "<user@xn--bcher-kva.test>", Verdict::Valid},
+        IdnCase{"AskedUpperCaseU", "xn--bcher-kva.test", "<J\xC3\x96RG@B\xC3\x9C\x43HER.TEST>", Verdict::Valid},
+        IdnCase{"AskedNfd", "xn--bcher-kva.test", "<jo\xCC\x88rg@bu\xCC\x88\x63her.test>", Verdict::Valid},
+        IdnCase{"AskedWithDetail", "xn--bcher-kva.test", "<user+news@b\xC3\xBC\x63her.test>", Verdict::Valid},
+        IdnCase{"CatchAllStoredA_AskedU", "caf\xC3\xA9.test", "<anyone@caf\xC3\xA9.test>", Verdict::Valid},
+        IdnCase{"UpperCaseUtf8Local_Folded", "example.test", "<\xC3\x9C\x53\x45R@example.test>", Verdict::Valid},
+        // Listed once in one form: the other form is ours too, so its unknown
+        // users are refused here instead of bounced later.
+        IdnCase{"ListedU_UnknownAskedA", "b\xC3\xBC\x63her.test", "<nobody@xn--bcher-kva.test>", Verdict::Unknown},
+        IdnCase{"ListedA_UnknownAskedU", "xn--bcher-kva.test", "<nobody@b\xC3\xBC\x63her.test>", Verdict::Unknown},
+        IdnCase{"UnknownUtf8Local", "example.test",
+                "<\xC3\xBC"
+                "berall@example.test>",
+                Verdict::Unknown},
+        IdnCase{"ParentListedU_SubdomainA", ".b\xC3\xBC\x63her.test", "<x@mail.xn--bcher-kva.test>", Verdict::Unknown},
+        // Invalid IDN or UTF-8 in one of our domains: a syntax error (501), not "unknown".
+        IdnCase{"InvalidIdnSubdomain_BadSyntax", ".b\xC3\xBC\x63her.test", "<x@\xE2\x98\x83.b\xC3\xBC\x63her.test>",
+                Verdict::BadSyntax},
+        IdnCase{"InvalidALabelSubdomain_BadSyntax", ".xn--bcher-kva.test", "<x@xn--zzzz.b\xC3\xBC\x63her.test>",
+                Verdict::BadSyntax},
+        IdnCase{"InvalidUtf8Local_BadSyntax", "b\xC3\xBC\x63her.test", "<j\xF6rg@b\xC3\xBC\x63her.test>",
+                Verdict::BadSyntax},
+        IdnCase{"OverlongUtf8Local_BadSyntax", "example.test", "<a\xC0\xAF@example.test>", Verdict::BadSyntax},
+        IdnCase{"InvalidIdnElsewhere_NotOurs", "b\xC3\xBC\x63her.test", "<x@xn--zzzz.test>", Verdict::NotOurs},
+        IdnCase{"SharpSDomain_IsAnotherDomain", "stra\xC3\x9F\x65.test", "<x@strasse.test>", Verdict::NotOurs}),
+    [](const ::testing::TestParamInfo<IdnCase>& i) { return std::string(i.param.name); });
+
+TEST_F(PolicyTest, IdnDomain_BackendAskedBothFormsMostSpecificFirst) {
+    ASSERT_EQ(build_domain_set({"b\xC3\xBC\x63her.test"}, &settings_.domains), "");
+    EXPECT_EQ(policy().check("<Nobody+X@B\xC3\xBC\x63her.test>").verdict, Verdict::Unknown);
+    std::vector<std::string> want = {"nobody+x@xn--bcher-kva.test", "nobody+x@b\xC3\xBC\x63her.test",
+                                     "nobody@xn--bcher-kva.test",   "nobody@b\xC3\xBC\x63her.test",
+                                     "@xn--bcher-kva.test",         "@b\xC3\xBC\x63her.test"};
+    EXPECT_EQ(a_->calls(), want);
+}
+
+TEST_F(PolicyTest, IdnDomain_FoundKeyIsTheStoredForm) {
+    ASSERT_EQ(build_domain_set({"xn--bcher-kva.test"}, &settings_.domains), "");
+    a_->add("j\xC3\xB6rg@b\xC3\xBC\x63her.test");
+    RecipientCheck c = policy().check("<j\xC3\xB6rg@xn--bcher-kva.test>");
+    EXPECT_EQ(c.verdict, Verdict::Valid);
+    EXPECT_EQ(c.key, "j\xC3\xB6rg@b\xC3\xBC\x63her.test");
+}
+
+TEST(DomainSet, InvalidIdnEntry_ErrorSaysWhy) {
+    DomainSet d;
+    std::string e = build_domain_set({"\xE2\x98\x83.test"}, &d);
+    EXPECT_NE(e.find("is not a domain name"), std::string::npos) << e;
+    EXPECT_NE(e.find("invalid international domain name"), std::string::npos) << e;
+}
+
+TEST(DomainSet, Describe_ShowsULabels) {
+    DomainSet d;
+    ASSERT_EQ(build_domain_set({"xn--bcher-kva.test", ".B\xC3\x9C\x43HER.example"}, &d), "");
+    std::vector<std::string> want = {".b\xC3\xBC\x63her.example", "b\xC3\xBC\x63her.test"};
+    EXPECT_EQ(d.describe(), want);
 }
 
 }  // namespace

@@ -51,6 +51,51 @@ TEST(Reply, HostileBytes_MadePrintableAndBounded) {
     EXPECT_TRUE(reply_is_well_formed(r));
 }
 
+TEST(Reply, Utf8Address_AsciiOnTheWire_Rfc6533Escapes) {
+    Reply r = unknown_user_reply("j\xC3\xB6rg@b\xC3\xBC\x63her.test", "User unknown");
+    EXPECT_EQ(r.to_string(), "550 5.1.1 <j\\x{F6}rg@b\\x{FC}cher.test>: Recipient address rejected: User unknown");
+    EXPECT_EQ(milter_reply_text(r), "<j\\x{F6}rg@b\\x{FC}cher.test>: Recipient address rejected: User unknown");
+    EXPECT_TRUE(reply_is_well_formed(r));
+    // The log shows the address itself.
+    EXPECT_EQ(display_address("j\xC3\xB6rg@b\xC3\xBC\x63her.test"), "<j\xC3\xB6rg@b\xC3\xBC\x63her.test>");
+}
+
+struct AsciiCase {
+    const char* name;
+    std::string in;
+    std::string want;
+};
+
+class AsciiReplyText : public ::testing::TestWithParam<AsciiCase> {};
+
+TEST_P(AsciiReplyText, Input_PrintableAsciiOnly) {
+    std::string out = ascii_reply_text(GetParam().in, 256);
+    EXPECT_EQ(out, GetParam().want);
+    for (char c : out) EXPECT_TRUE(c >= 0x20 && c < 0x7F) << static_cast<int>(static_cast<unsigned char>(c));
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, AsciiReplyText,
+                         ::testing::Values(AsciiCase{"Ascii", "user@example.test", "user@example.test"},
+                                           AsciiCase{"TwoByte", "j\xC3\xB6rg", "j\\x{F6}rg"},
+                                           AsciiCase{"ThreeByte", "\xE7\x94\xA8", "\\x{7528}"},
+                                           AsciiCase{"FourByte", "\xF0\x9F\x92\xA9", "\\x{1F4A9}"},
+                                           AsciiCase{"Controls", std::string("a\r\nb\0c\x7f", 7), "a??b?c?"},
+                                           AsciiCase{"C1Control",
+                                                     "a\xC2\x85"
+                                                     "b",
+                                                     "a?b"},
+                                           AsciiCase{"InvalidBytes", "j\xF6rg\xC0\xAF", "j?rg??"},
+                                           AsciiCase{"BidiOverrideVisible",
+                                                     "a\xE2\x80\xAE"
+                                                     "b",
+                                                     "a\\x{202E}b"}),
+                         [](const ::testing::TestParamInfo<AsciiCase>& i) { return std::string(i.param.name); });
+
+TEST(Reply, AsciiReplyText_CutBetweenEscapes) {
+    EXPECT_EQ(ascii_reply_text("a\xC3\xB6\xC3\xB6", 7), "a\\x{F6}...");
+    EXPECT_EQ(ascii_reply_text("abcdef", 3), "abc...");
+}
+
 TEST(Reply, AllPercents_StillWithinLimit) {
     Reply r = unknown_user_reply(std::string(300, '%'), std::string(400, '%'));
     EXPECT_LE(milter_reply_text(r).size(), kMaxReplyText);

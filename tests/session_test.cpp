@@ -86,6 +86,29 @@ TEST_F(SessionTest, Reject_LoggedWithQueueIdClientAndSender) {
     EXPECT_TRUE(logged("4F2A1: rcpt: <nosuch2@example.test>: reject: 550 5.1.1"));
 }
 
+TEST_F(SessionTest, Utf8Recipient_LoggedInUtf8_ReplyStaysAscii) {
+    Connection c(runtime(), {"mx.client.test", "192.0.2.7"}, services_);
+    c.on_mail("<j\xC3\xB6rg@client.test>", "");
+    RcptDecision d =
+        c.on_rcpt({"<\xC3\xBC"
+                   "berall@example.test>",
+                   "", false});
+    EXPECT_EQ(d.reply.to_string(), "550 5.1.1 <\\x{FC}berall@example.test>: Recipient address rejected: User unknown");
+    EXPECT_TRUE(
+        logged("NOQUEUE: rcpt: <\xC3\xBC"
+               "berall@example.test>: reject: 550 5.1.1 <\\x{FC}berall@example.test>: "
+               "Recipient address rejected: User unknown; client=mx.client.test[192.0.2.7] "
+               "from=<j\xC3\xB6rg@client.test>"));
+}
+
+TEST_F(SessionTest, ControlCharactersAndInvalidBytes_EscapedVisiblyInLog) {
+    Connection c(runtime(), {"mx.client.test", "192.0.2.7"}, services_);
+    c.on_mail("<s\x01@client.test>", "");
+    c.on_rcpt({"<j\xF6rg@example.test>", "", false});
+    EXPECT_TRUE(logged("NOQUEUE: rcpt: <j\\xf6rg@example.test>: reject: 501 5.1.3 <j?rg@example.test>: "));
+    EXPECT_TRUE(logged("from=<s\\x01@client.test>"));
+}
+
 TEST_F(SessionTest, MonitorMode_LogsWouldReject_Continues) {
     Connection c(runtime(true), {"h", "192.0.2.1"}, services_);
     c.on_mail("<>", "");

@@ -1,6 +1,19 @@
 // address: see address.hpp. Grammar from RFC 5321 4.1.2 (Mailbox, Local-part,
 // Dot-string, Quoted-string), extended by RFC 6531 (UTF-8 in atext/qtext).
+// Domains: RFC 5890-5893 (IDNA2008) with UTS #46 processing, through libidn2;
+// local parts: Unicode full case folding (UnicodeData CaseFolding.txt, status
+// C and F) and NFC, through libunistring.
 #include "util/address.hpp"
+
+#include <idn2.h>
+#include <unicase.h>
+#include <uninorm.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
 
 #include "util/text.hpp"
 
@@ -50,12 +63,147 @@ bool is_dot_atom(std::string_view s) {
     return only_atext_and_dots(s);
 }
 
-bool is_domain_char(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
-           c >= 0x80;
+bool is_ascii_domain_char(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-std::string fold(std::string_view s, bool yes) { return yes ? to_lower_ascii(s) : std::string(s); }
+bool is_ascii(std::string_view s) {
+    for (char c : s)
+        if (static_cast<unsigned char>(c) >= 0x80) return false;
+    return true;
+}
+
+// RFC 5890 2.3.2.1: an A-label starts with the ACE prefix "xn--" (any case).
+bool has_ace_prefix(std::string_view label) { return starts_with_icase(label, "xn--"); }
+
+bool has_a_label(std::string_view domain) {
+    for (std::size_t b = 0; b <= domain.size();) {
+        std::size_t dot = domain.find('.', b);
+        if (dot == std::string_view::npos) dot = domain.size();
+        if (has_ace_prefix(domain.substr(b, dot - b))) return true;
+        b = dot + 1;
+    }
+    return false;
+}
+
+// UTS #46 non-transitional processing with NFC first: what Postfix >= 3.2
+// (and browsers) use, so "ß" and "ς" stay themselves.
+constexpr int kIdnFlags = IDN2_NFC_INPUT | IDN2_NONTRANSITIONAL;
+
+struct FreeC {
+    void operator()(void* p) const { std::free(p); }
+};
+
+// One label that is not plain ASCII (or carries the ACE prefix) to its
+// canonical ASCII form; "" and *error when IDNA refuses it. The result may
+// hold dots: UTS #46 maps the ideographic full stop and its kin to '.'.
+std::string idn_label(std::string_view label, std::string* error) {
+    std::string in(label);
+    char* raw = nullptr;
+    int rc = idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(in.c_str()), reinterpret_cast<std::uint8_t**>(&raw),
+                            kIdnFlags);
+    std::unique_ptr<char, FreeC> out(raw);
+    if (rc == IDN2_MALLOC) throw std::bad_alloc();
+    if (rc != IDN2_OK || !out) {
+        *error = "invalid international domain name label '" + printable(label, 80) + "': " + idn2_strerror(rc);
+        return "";
+    }
+    return out.get();
+}
+
+// Label lengths, characters and total length of an ASCII domain.
+bool valid_ascii_domain(std::string_view d) {
+    if (d.empty() || d.size() > 253) return false;
+    std::size_t label = 0;
+    for (char c : d) {
+        if (c == '.') {
+            if (label == 0) return false;
+            label = 0;
+            continue;
+        }
+        if (!is_ascii_domain_char(static_cast<unsigned char>(c))) return false;
+        if (++label > 63) return false;
+    }
+    return label != 0;
+}
+
+// The canonical form of a domain without its trailing dot. lenient: an IDN
+// label that does not convert is kept lower-cased instead of failing, for
+// the best guess of an invalid address's domain; invalid UTF-8, empty labels
+// and bad ASCII labels still fail.
+std::string convert_domain(std::string_view d, bool lenient, std::string* error) {
+    if (d.empty()) {
+        *error = "empty domain";
+        return "";
+    }
+    // Far beyond any valid domain in any form; bounds the work for hostile input.
+    if (d.size() > 1024) {
+        *error = "domain too long";
+        return "";
+    }
+    if (!is_valid_utf8(d)) {
+        *error = "domain is not valid UTF-8";
+        return "";
+    }
+    std::string out;
+    out.reserve(d.size());
+    bool failed = false;
+    for (std::size_t b = 0; b <= d.size();) {
+        std::size_t dot = d.find('.', b);
+        if (dot == std::string_view::npos) dot = d.size();
+        std::string_view label = d.substr(b, dot - b);
+        if (b > 0) out.push_back('.');
+        if (label.empty()) {
+            *error = "empty label in domain";
+            return "";
+        }
+        if (is_ascii(label) && !has_ace_prefix(label)) {
+            // Plain ASCII labels keep the rules they always had (and must
+            // hold even in a best guess).
+            if (label.size() > 63) {
+                *error = "label longer than 63 octets";
+                return "";
+            }
+            for (char c : label)
+                if (!is_ascii_domain_char(static_cast<unsigned char>(c))) {
+                    *error = "invalid character in domain";
+                    return "";
+                }
+            out += to_lower_ascii(label);
+        } else {
+            std::string converted = idn_label(label, error);
+            if (converted.empty()) {
+                if (!lenient) return "";
+                failed = true;
+                converted = to_lower_ascii(label);
+            }
+            out += converted;
+        }
+        b = dot + 1;
+    }
+    if (failed) return out;  // lenient guess: not checked further
+    if (!valid_ascii_domain(out)) {
+        *error = out.size() > 253 ? "domain longer than 253 octets" : "invalid domain";
+        return "";
+    }
+    return out;
+}
+
+// Full Unicode case folding and NFC for a local part holding UTF-8 (ASCII
+// ones keep the plain ASCII folding); "" when libunistring refuses it.
+std::string fold_local(std::string_view local, bool fold) {
+    if (!fold) return std::string(local);
+    if (is_ascii(local)) return to_lower_ascii(local);
+    std::size_t n = 0;
+    std::uint8_t* folded = u8_casefold(reinterpret_cast<const std::uint8_t*>(local.data()), local.size(), nullptr,
+                                       UNINORM_NFC, nullptr, &n);
+    std::unique_ptr<std::uint8_t, FreeC> owner(folded);
+    if (!folded) {
+        if (errno == ENOMEM) throw std::bad_alloc();
+        return "";
+    }
+    return std::string(reinterpret_cast<const char*>(folded), n);
+}
 
 // Quotes a local part that is not a dot-atom: "..." with \ and " escaped.
 std::string quote_local(std::string_view content) {
@@ -112,6 +260,16 @@ LocalResult parse_quoted(std::string_view s, std::size_t* end) {
     return r;
 }
 
+// The best guess at an invalid address's domain: canonical if it is valid;
+// for an invalid IDN the labels that convert in canonical form and the others
+// lower-cased, so that membership in our domains can still be judged; else "".
+std::string guess_domain_of(std::string_view d) {
+    if (!d.empty() && d.back() == '.') d.remove_suffix(1);
+    std::string error;
+    if (!d.empty() && d.front() == '[') return canonical_domain(d, &error);
+    return convert_domain(d, true, &error);
+}
+
 }  // namespace
 
 std::string Address::canonical() const {
@@ -119,31 +277,40 @@ std::string Address::canonical() const {
     return local + "@" + domain;
 }
 
-std::string canonical_domain(std::string_view d) {
+std::string canonical_domain(std::string_view d, std::string* error) {
+    std::string ignored;
+    if (!error) error = &ignored;
     if (!d.empty() && d.back() == '.') d.remove_suffix(1);
-    if (d.empty() || d.size() > 253) return "";
-    if (d.front() == '[') {
+    if (!d.empty() && d.front() == '[') {
         // Address literal: [1.2.3.4] or [IPv6:...]; kept as written, lower-cased.
-        if (d.back() != ']' || d.size() < 3) return "";
+        *error = "invalid address literal";
+        if (d.back() != ']' || d.size() < 3 || d.size() > 253) return "";
         for (char c : d.substr(1, d.size() - 2)) {
             auto u = static_cast<unsigned char>(c);
             if (u <= 0x20 || u >= 0x7F || c == '[' || c == ']' || c == '\\') return "";
         }
+        error->clear();
         return to_lower_ascii(d);
     }
-    std::size_t label = 0;
-    for (char c : d) {
-        if (c == '.') {
-            if (label == 0) return "";
-            label = 0;
-            continue;
-        }
-        if (!is_domain_char(static_cast<unsigned char>(c))) return "";
-        if (++label > 63) return "";
-    }
-    if (label == 0) return "";
-    if (!is_valid_utf8(d)) return "";
-    return to_lower_ascii(d);
+    return convert_domain(d, false, error);
+}
+
+std::string unicode_domain(std::string_view canonical) {
+    if (canonical.empty() || canonical.front() == '[' || !has_a_label(canonical)) return std::string(canonical);
+    std::string in(canonical);
+    char* raw = nullptr;
+    int rc = idn2_to_unicode_8z8z(in.c_str(), &raw, kIdnFlags);
+    std::unique_ptr<char, FreeC> out(raw);
+    if (rc == IDN2_MALLOC) throw std::bad_alloc();
+    if (rc != IDN2_OK || !out) return in;
+    return out.get();
+}
+
+std::string domain_as_written(const Address& a) {
+    auto at = a.original.rfind('@');
+    std::string_view written =
+        at == std::string::npos ? std::string_view() : std::string_view(a.original).substr(at + 1);
+    return is_ascii(written) ? a.domain : unicode_domain(a.domain);
 }
 
 std::string_view without_brackets(std::string_view raw) {
@@ -161,7 +328,7 @@ Address parse_address(std::string_view raw, const AddressOptions& opts) {
         if (at == std::string_view::npos) return;
         std::string_view d = s.substr(at + 1);
         if (!d.empty() && d.back() == '>') d.remove_suffix(1);
-        a.domain = canonical_domain(d);
+        a.domain = guess_domain_of(d);
     };
     if (s.size() >= 2 && s.front() == '<' && s.back() == '>') {
         s = s.substr(1, s.size() - 2);
@@ -230,16 +397,25 @@ Address parse_address(std::string_view raw, const AddressOptions& opts) {
         guess_domain();
         return a;
     }
-    a.local = fold(local, opts.fold_local_case);
+    a.local = fold_local(local, opts.fold_local_case);
+    if (a.local.empty()) {
+        a.error = "local part cannot be case-folded";
+        guess_domain();
+        return a;
+    }
     if (rest >= s.size()) {
         a.status = AddressStatus::LocalOnly;
         return a;
     }
     std::string_view dom = s.substr(rest + 1);
-    a.domain = canonical_domain(dom);
+    std::string why;
+    a.domain = canonical_domain(dom, &why);
     if (a.domain.empty()) {
-        a.error = dom.empty() ? "empty domain" : "invalid domain";
-        if (dom.find('@') != std::string_view::npos) guess_domain();
+        a.error = dom.empty() ? "empty domain" : "invalid domain: " + why;
+        if (dom.find('@') != std::string_view::npos)
+            guess_domain();
+        else
+            a.domain = guess_domain_of(dom);
         return a;
     }
     if (a.local.size() + 1 + a.domain.size() > kMaxAddressLength) {
@@ -261,11 +437,26 @@ std::string strip_detail(std::string_view local, std::string_view delimiters) {
 std::vector<std::string> lookup_keys(const Address& a, const AddressOptions& opts) {
     std::vector<std::string> keys;
     if (a.status != AddressStatus::Mailbox) return keys;
-    keys.push_back(a.canonical());
+    std::string unicode = unicode_domain(a.domain);
+    bool two_forms = unicode != a.domain;
+    auto add = [&](const std::string& local) {
+        keys.push_back(local + "@" + a.domain);
+        if (two_forms) keys.push_back(local + "@" + unicode);
+    };
+    add(a.local);
     std::string base = strip_detail(a.local, opts.recipient_delimiters);
-    if (base != a.local) keys.push_back(base + "@" + a.domain);
-    keys.push_back("@" + a.domain);
+    if (base != a.local) add(base);
+    add("");
     return keys;
+}
+
+std::vector<std::string> entry_forms(std::string_view entry) {
+    std::vector<std::string> forms{std::string(entry)};
+    auto at = entry.rfind('@');
+    if (at == std::string_view::npos) return forms;
+    std::string unicode = unicode_domain(entry.substr(at + 1));
+    if (unicode != entry.substr(at + 1)) forms.push_back(std::string(entry.substr(0, at + 1)) + unicode);
+    return forms;
 }
 
 bool is_postmaster(const Address& a) {
@@ -276,9 +467,10 @@ bool is_postmaster(const Address& a) {
 std::string normalize_entry(std::string_view text, const AddressOptions& opts, std::string* error) {
     text = trim(text);
     if (!text.empty() && text.front() == '@') {
-        std::string d = canonical_domain(text.substr(1));
+        std::string why;
+        std::string d = canonical_domain(text.substr(1), &why);
         if (d.empty()) {
-            if (error) *error = "invalid domain in catch-all entry";
+            if (error) *error = "invalid domain in catch-all entry: " + why;
             return "";
         }
         return "@" + d;

@@ -44,6 +44,47 @@ LdapBackend::Pool::Lease LdapBackend::checkout(std::string* error) const {
 
 void LdapBackend::maintain() noexcept { pool_.close_idle(Pool::Clock::now()); }
 
+std::string LdapBackend::search(const std::string& filter, int size_limit, const std::vector<std::string>& attributes,
+                                LdapSearch* out) const {
+    std::string earlier;  // the first attempt's failure, when retrying
+    auto fail = [&](const std::string& why) {
+        return earlier.empty() ? why : earlier + "; retried on a new connection: " + why;
+    };
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        std::string error;
+        Pool::Lease c = checkout(&error);
+        if (!c) return fail(error);
+        *out = c->search(opts_.base, opts_.scope, filter, size_limit, opts_.connection.search_timeout, attributes);
+        const LdapSearch& s = *out;
+        std::string where = c->uri() + ": ";
+        // Only a fresh connection tells about the server (a pooled one
+        // may just be stale): it clears or sets the server's failure.
+        if (!c.reused() && s.outcome != LdapSearch::Outcome::Lost) health_.succeeded(c->uri());
+        if (!c.reused() && s.outcome == LdapSearch::Outcome::Lost)
+            health_.failed(c->uri(), s.error, HostHealth::Clock::now());
+        switch (s.outcome) {
+            case LdapSearch::Outcome::Found:
+            case LdapSearch::Outcome::NotFound: return "";
+            case LdapSearch::Outcome::Failed:
+                // The server answered (no such base, no access, ...): the
+                // connection is fine, the answer is not a verdict.
+                return fail(where + s.error);
+            case LdapSearch::Outcome::Lost: {
+                // A pooled connection may simply be stale (server
+                // restarted, idle connection closed): one more try on a
+                // new one; the idle connections opened before it share
+                // its fate. A new connection that fails is the answer.
+                bool retry = c.reused() && attempt == 0;
+                c.discard(true);
+                if (!retry) return fail(where + s.error);
+                earlier = where + s.error;
+                break;
+            }
+        }
+    }
+    return fail("retry failed");
+}
+
 LookupResult LdapBackend::lookup(std::string_view key) const noexcept {
     try {
         // No directory holds an address with a NUL in it, and OpenLDAP's IA5
@@ -51,44 +92,54 @@ LookupResult LdapBackend::lookup(std::string_view key) const noexcept {
         // correctly as a@b\00x yet matches the entry of "a@b" (seen in the
         // contract test). Such a key is not found, and never sent.
         if (key.find('\0') != std::string_view::npos) return LookupResult::not_found();
-        const std::string filter = opts_.filter.expand(key);
-        std::string earlier;  // the first attempt's failure, when retrying
-        auto fail = [&](const std::string& why) {
-            return LookupResult::tempfail(earlier.empty() ? why : earlier + "; retried on a new connection: " + why);
-        };
-        for (int attempt = 0; attempt < 2; ++attempt) {
-            std::string error;
-            Pool::Lease c = checkout(&error);
-            if (!c) return fail(error);
-            LdapSearch s =
-                c->search(opts_.base, opts_.scope, filter, opts_.size_limit, opts_.connection.search_timeout);
-            std::string where = c->uri() + ": ";
-            // Only a fresh connection tells about the server (a pooled one
-            // may just be stale): it clears or sets the server's failure.
-            if (!c.reused() && s.outcome != LdapSearch::Outcome::Lost) health_.succeeded(c->uri());
-            if (!c.reused() && s.outcome == LdapSearch::Outcome::Lost)
-                health_.failed(c->uri(), s.error, HostHealth::Clock::now());
-            switch (s.outcome) {
-                case LdapSearch::Outcome::Found: return LookupResult::found();
-                case LdapSearch::Outcome::NotFound: return LookupResult::not_found();
-                case LdapSearch::Outcome::Failed:
-                    // The server answered (no such base, no access, ...): the
-                    // connection is fine, the answer is not a verdict.
-                    return fail(where + s.error);
-                case LdapSearch::Outcome::Lost: {
-                    // A pooled connection may simply be stale (server
-                    // restarted, idle connection closed): one more try on a
-                    // new one; the idle connections opened before it share
-                    // its fate. A new connection that fails is the answer.
-                    bool retry = c.reused() && attempt == 0;
-                    c.discard(true);
-                    if (!retry) return fail(where + s.error);
-                    earlier = where + s.error;
-                    break;
-                }
+        LdapSearch s;
+        std::string error = search(opts_.filter.expand(key), opts_.size_limit, {}, &s);
+        if (!error.empty()) return LookupResult::tempfail(error);
+        return s.outcome == LdapSearch::Outcome::Found ? LookupResult::found() : LookupResult::not_found();
+    } catch (...) {
+        return LookupResult::tempfail("out of memory");
+    }
+}
+
+LookupResult LdapBackend::lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept {
+    try {
+        // Keys with a NUL are never sent (see lookup()); index maps back.
+        std::vector<std::string_view> sent;
+        std::vector<std::size_t> index;
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            if (keys[i].find('\0') != std::string::npos) continue;
+            sent.emplace_back(keys[i]);
+            index.push_back(i);
+        }
+        if (sent.empty()) return LookupResult::not_found();
+        if (sent.size() == 1) {
+            LookupResult r = lookup(sent.front());
+            if (r.status == LookupStatus::Found && matched) *matched = index.front();
+            return r;
+        }
+        // One search for all keys. Several entries may answer (the user's and
+        // the domain's catch-all): room for size_limit entries per key, so the
+        // most specific one is not cut off; if the result is cut short
+        // anyway, most_specific_match() says which keys to ask one by one.
+        int limit = opts_.size_limit == 0 ? 0 : opts_.size_limit * static_cast<int>(sent.size());
+        LdapSearch s;
+        std::string error = search(opts_.filter.expand_any(sent), limit, opts_.filter.attributes(), &s);
+        if (!error.empty()) return LookupResult::tempfail(error);
+        if (s.outcome == LdapSearch::Outcome::NotFound) return LookupResult::not_found();
+        std::size_t unsure = 0;
+        std::size_t best = most_specific_match(opts_.filter, sent, s.entries, s.complete, &unsure);
+        for (std::size_t i = 0; i < unsure; ++i) {
+            LookupResult r = lookup(sent[i]);
+            if (r.status == LookupStatus::TempFail) return r;
+            if (r.status == LookupStatus::Found) {
+                best = i;
+                break;
             }
         }
-        return fail("retry failed");
+        // Nothing matched when asked key by key: an entry removed meanwhile.
+        if (best >= sent.size()) return LookupResult::not_found();
+        if (matched) *matched = index[best];
+        return LookupResult::found();
     } catch (...) {
         return LookupResult::tempfail("out of memory");
     }

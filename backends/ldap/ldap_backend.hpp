@@ -6,6 +6,18 @@
 // entry means Found. Catch-alls are entries holding "@domain", found by the
 // policy's "@domain" key.
 //
+// lookup_any() (one recipient: full address, without +detail, @domain) makes
+// ONE search: the filters of all keys joined in (|...), asking for the
+// attributes the template tests, with room for size_limit entries per key.
+// An unknown recipient thus costs one round trip instead of up to three.
+// From the entries returned it picks the most specific key that one of them
+// matches (ldap_filter.hpp's most_specific_match), so the log and the cache
+// still know which key was found. Where that cannot be told from the
+// attributes (approximate, ordering or extensible matches, attribute
+// aliases, a result cut short by a size limit), the keys ahead of the best
+// one are asked one by one, as single lookups, most specific first. The
+// verdict is the server's either way: Found iff some entry matched.
+//
 // Connections: a pool of up to pool_size independent, bound handles. A lookup
 // checks one out (waiting at most search_timeout for a free one), uses it
 // alone and returns it. libmilter moves a session between worker threads, so
@@ -49,7 +61,7 @@ struct LdapOptions {
     LdapScope scope = LdapScope::Sub;
     LdapFilterTemplate filter;  // parsed already
     int pool_size = 4;
-    int size_limit = 1;                               // one entry answers the question
+    int size_limit = 1;                               // entries per lookup key (0: the server's limit)
     std::chrono::milliseconds retry_after{2000};      // skip a failed server this long; 0: never skip
     std::chrono::milliseconds idle_timeout{300'000};  // idle connections closed after this
 };
@@ -60,6 +72,9 @@ public:
     ~LdapBackend() override;
 
     LookupResult lookup(std::string_view key) const noexcept override;
+    // All keys in one search (LdapFilterTemplate::expand_any); the most
+    // specific key an entry matches is *matched.
+    LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
 
     // Connects and runs the filter for a key no directory holds, with
     // connect_timeout as the search timeout: "" if the directory answered, else
@@ -72,6 +87,10 @@ public:
 private:
     using Pool = ConnectionPool<LdapConnection>;
     Pool::Lease checkout(std::string* error) const;
+    // One search, retried once on a new connection if a pooled one was dead:
+    // "" and *out (Found or NotFound), or why it failed (TempFail).
+    std::string search(const std::string& filter, int size_limit, const std::vector<std::string>& attributes,
+                       LdapSearch* out) const;
 
     LdapOptions opts_;
     mutable HostHealth health_;

@@ -179,22 +179,42 @@ LdapConnection::~LdapConnection() {
 }
 
 LdapSearch LdapConnection::search(const std::string& base, LdapScope scope, const std::string& filter, int size_limit,
-                                  std::chrono::milliseconds timeout) {
+                                  std::chrono::milliseconds timeout, const std::vector<std::string>& attributes) {
     int ldap_scope = scope == LdapScope::Base  ? LDAP_SCOPE_BASE
                      : scope == LdapScope::One ? LDAP_SCOPE_ONELEVEL
                                                : LDAP_SCOPE_SUBTREE;
     char no_attrs[] = LDAP_NO_ATTRS;  // "1.1"
-    char* attrs[] = {no_attrs, nullptr};
+    std::vector<char*> attrs;
+    for (const auto& a : attributes) attrs.push_back(const_cast<char*>(a.c_str()));
+    if (attrs.empty()) attrs.push_back(no_attrs);
+    attrs.push_back(nullptr);
     timeval tv = to_timeval(timeout);
     LDAPMessage* res = nullptr;
-    int rc = ldap_search_ext_s(ld_, base.c_str(), ldap_scope, filter.c_str(), attrs, 1, nullptr, nullptr, &tv,
-                               size_limit, &res);
+    int rc = ldap_search_ext_s(ld_, base.c_str(), ldap_scope, filter.c_str(), attrs.data(), attributes.empty() ? 1 : 0,
+                               nullptr, nullptr, &tv, size_limit, &res);
     int entries = res ? ldap_count_entries(ld_, res) : 0;
     LdapSearch out;
     if (entries > 0 && (rc == LDAP_SUCCESS || rc == LDAP_SIZELIMIT_EXCEEDED || rc == LDAP_TIMELIMIT_EXCEEDED ||
                         rc == LDAP_ADMINLIMIT_EXCEEDED)) {
         // A limit hit after at least one entry still proves the address exists.
         out.outcome = LdapSearch::Outcome::Found;
+        out.complete = rc == LDAP_SUCCESS;
+        if (!attributes.empty()) {
+            for (LDAPMessage* e = ldap_first_entry(ld_, res); e; e = ldap_next_entry(ld_, e)) {
+                LdapAttributes entry;
+                BerElement* ber = nullptr;
+                for (char* a = ldap_first_attribute(ld_, e, &ber); a; a = ldap_next_attribute(ld_, e, ber)) {
+                    std::vector<std::string> values;
+                    berval** vals = ldap_get_values_len(ld_, e, a);
+                    for (int i = 0; vals && vals[i]; ++i) values.emplace_back(vals[i]->bv_val, vals[i]->bv_len);
+                    if (vals) ldap_value_free_len(vals);
+                    entry.emplace_back(a, std::move(values));
+                    ldap_memfree(a);
+                }
+                if (ber) ber_free(ber, 0);
+                out.entries.push_back(std::move(entry));
+            }
+        }
     } else if (rc == LDAP_SUCCESS) {
         out.outcome = LdapSearch::Outcome::NotFound;
     } else {

@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "backends/ldap/ldap_filter.hpp"
 #include "util/host_health.hpp"
 
 struct ldap;  // libldap's LDAP
@@ -55,6 +56,11 @@ struct LdapSearch {
     enum class Outcome { Found, NotFound, Failed, Lost };
     Outcome outcome = Outcome::Failed;
     std::string error;  // for Failed and Lost
+    // With attributes asked for: the entries returned, and whether that was
+    // all of them (false when a size, time or administrative limit cut the
+    // result short).
+    std::vector<LdapAttributes> entries;
+    bool complete = true;
 };
 
 class LdapConnection {
@@ -65,10 +71,11 @@ public:
     LdapConnection(const LdapConnection&) = delete;
     LdapConnection& operator=(const LdapConnection&) = delete;
 
-    // Asks for no attributes ("1.1", RFC 4511 4.5.1.8): an entry's existence is
-    // the answer. size_limit 0 means the server's own limit.
+    // Asks for no attributes ("1.1", RFC 4511 4.5.1.8) when attributes is
+    // empty: an entry's existence is the answer. Otherwise the entries come
+    // back with those attributes. size_limit 0 means the server's own limit.
     LdapSearch search(const std::string& base, LdapScope scope, const std::string& filter, int size_limit,
-                      std::chrono::milliseconds timeout);
+                      std::chrono::milliseconds timeout, const std::vector<std::string>& attributes = {});
 
     const std::string& uri() const { return uri_; }
 

@@ -156,7 +156,13 @@ std::string LdapFilterTemplate::parse(std::string_view text) {
     std::string problem = ShapeChecker(shape).check();
     if (problem.empty() && !has_placeholder)
         problem = "uses none of %s, %u, %d: every lookup would match the same entries";
-    if (!problem.empty()) pieces_.clear();
+    tree_.clear();
+    attributes_.clear();
+    if (!problem.empty()) {
+        pieces_.clear();
+        return problem;
+    }
+    build_tree();
     return problem;
 }
 
@@ -177,6 +183,265 @@ std::string LdapFilterTemplate::expand(std::string_view key) const {
         }
     }
     return out;
+}
+
+}  // namespace rcptguard
+
+namespace rcptguard {
+
+namespace {
+
+char fold(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequal(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (fold(a[i]) != fold(b[i])) return false;
+    return true;
+}
+
+// Does value start at pos with seg (ASCII case ignored)?
+bool iequal_at(std::string_view value, std::size_t pos, std::string_view seg) {
+    return pos + seg.size() <= value.size() && iequal(value.substr(pos, seg.size()), seg);
+}
+
+std::size_t ifind(std::string_view value, std::string_view seg, std::size_t from) {
+    for (std::size_t p = from; p + seg.size() <= value.size(); ++p)
+        if (iequal_at(value, p, seg)) return p;
+    return std::string_view::npos;
+}
+
+// RFC 4515 substrings: initial*any*...*final, ASCII case ignored.
+bool substring_match(std::string_view value, const std::vector<std::string>& segs) {
+    if (segs.size() < 2) return false;
+    const std::string& initial = segs.front();
+    const std::string& final = segs.back();
+    if (value.size() < initial.size() + final.size()) return false;
+    if (!iequal_at(value, 0, initial)) return false;
+    if (!iequal_at(value, value.size() - final.size(), final)) return false;
+    std::size_t pos = initial.size();
+    std::size_t end = value.size() - final.size();
+    for (std::size_t i = 1; i + 1 < segs.size(); ++i) {
+        std::size_t at = ifind(value.substr(0, end), segs[i], pos);
+        if (at == std::string_view::npos) return false;
+        pos = at + segs[i].size();
+    }
+    return true;
+}
+
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return 0;
+}
+
+}  // namespace
+
+// Builds the tree from a template that ShapeChecker already accepted, so it
+// can be lenient about errors (they cannot occur).
+class LdapFilterTemplate::TreeParser {
+public:
+    explicit TreeParser(std::string_view s) : s_(s) {}
+
+    Node filter() {
+        Node n{Node::Kind::Other, {}, {}, {}};
+        if (!eat('(')) return n;
+        if (peek() == '&' || peek() == '|') {
+            n.kind = peek() == '&' ? Node::Kind::And : Node::Kind::Or;
+            ++pos_;
+            while (peek() == '(') n.children.push_back(filter());
+        } else if (peek() == '!') {
+            ++pos_;
+            n.kind = Node::Kind::Not;
+            n.children.push_back(filter());
+        } else {
+            n = item();
+        }
+        eat(')');
+        return n;
+    }
+
+    std::vector<std::string> attributes;
+
+private:
+    char peek() const { return pos_ < s_.size() ? s_[pos_] : '\0'; }
+    bool eat(char c) {
+        if (peek() != c) return false;
+        ++pos_;
+        return true;
+    }
+
+    Node item() {
+        Node n{Node::Kind::Equal, {}, {}, {}};
+        std::size_t start = pos_;
+        while (pos_ < s_.size() && s_[pos_] != '=' && s_[pos_] != ')') ++pos_;
+        std::string_view desc = s_.substr(start, pos_ - start);
+        eat('=');
+        bool other = false;
+        if (!desc.empty() && (desc.back() == '~' || desc.back() == '<' || desc.back() == '>')) {
+            desc.remove_suffix(1);
+            other = true;  // approximate and ordering matches: the server's rules, not ours
+        }
+        std::size_t cut = desc.find_first_of(":;");
+        if (cut != std::string_view::npos) other = true;  // extensible match, attribute options
+        std::string attr(desc.substr(0, cut));
+        if (!attr.empty()) {
+            bool seen = false;
+            for (const auto& a : attributes) seen = seen || iequal(a, attr);
+            if (!seen) attributes.push_back(attr);
+        }
+        n.attr = attr;
+        bool star = false;
+        bool placeholder = false;
+        auto text = [&n]() -> std::string& {
+            if (n.value.empty() || n.value.back().kind != ValuePart::Kind::Text)
+                n.value.push_back({ValuePart::Kind::Text, {}});
+            return n.value.back().text;
+        };
+        while (pos_ < s_.size() && s_[pos_] != ')') {
+            char c = s_[pos_++];
+            if (c == '%' && pos_ < s_.size()) {
+                char p = s_[pos_++];
+                if (p == '%') {
+                    text().push_back('%');
+                } else {
+                    placeholder = true;
+                    n.value.push_back({p == 's'   ? ValuePart::Kind::Key
+                                       : p == 'u' ? ValuePart::Kind::Local
+                                                  : ValuePart::Kind::Domain,
+                                       {}});
+                }
+            } else if (c == '\\' && pos_ + 1 < s_.size()) {
+                text().push_back(static_cast<char>(hex_value(s_[pos_]) * 16 + hex_value(s_[pos_ + 1])));
+                pos_ += 2;
+            } else if (c == '*') {
+                star = true;
+                n.value.push_back({ValuePart::Kind::Star, {}});
+            } else {
+                text().push_back(c);
+            }
+        }
+        if (other)
+            n.kind = Node::Kind::Other;
+        else if (star && !placeholder && n.value.size() == 1)
+            n.kind = Node::Kind::Present;
+        else if (star)
+            n.kind = Node::Kind::Substring;
+        return n;
+    }
+
+    std::string_view s_;
+    std::size_t pos_ = 0;
+};
+
+void LdapFilterTemplate::build_tree() {
+    TreeParser tp(text_);
+    tree_.push_back(tp.filter());
+    attributes_ = std::move(tp.attributes);
+}
+
+FilterMatch LdapFilterTemplate::eval(const Node& n, std::string_view key, std::string_view local,
+                                     std::string_view domain, const LdapAttributes& entry) {
+    switch (n.kind) {
+        case Node::Kind::And: {
+            FilterMatch r = FilterMatch::Yes;
+            for (const Node& c : n.children) {
+                FilterMatch m = eval(c, key, local, domain, entry);
+                if (m == FilterMatch::No) return FilterMatch::No;
+                if (m == FilterMatch::Unknown) r = FilterMatch::Unknown;
+            }
+            return r;
+        }
+        case Node::Kind::Or: {
+            FilterMatch r = FilterMatch::No;
+            for (const Node& c : n.children) {
+                FilterMatch m = eval(c, key, local, domain, entry);
+                if (m == FilterMatch::Yes) return FilterMatch::Yes;
+                if (m == FilterMatch::Unknown) r = FilterMatch::Unknown;
+            }
+            return r;
+        }
+        case Node::Kind::Not: {
+            FilterMatch m = n.children.empty() ? FilterMatch::Unknown : eval(n.children[0], key, local, domain, entry);
+            return m == FilterMatch::Yes ? FilterMatch::No : m == FilterMatch::No ? FilterMatch::Yes : m;
+        }
+        case Node::Kind::Other: return FilterMatch::Unknown;
+        case Node::Kind::Equal:
+        case Node::Kind::Substring:
+        case Node::Kind::Present: break;
+    }
+    // The assertion value (Equal), or its pieces between the stars (Substring).
+    std::vector<std::string> segs(1);
+    for (const ValuePart& p : n.value) {
+        switch (p.kind) {
+            case ValuePart::Kind::Text: segs.back() += p.text; break;
+            case ValuePart::Kind::Key: segs.back() += key; break;
+            case ValuePart::Kind::Local: segs.back() += local; break;
+            case ValuePart::Kind::Domain: segs.back() += domain; break;
+            case ValuePart::Kind::Star: segs.emplace_back(); break;
+        }
+    }
+    for (const auto& [name, values] : entry) {
+        if (!iequal(name, n.attr)) continue;
+        if (n.kind == Node::Kind::Present) return values.empty() ? FilterMatch::No : FilterMatch::Yes;
+        for (const std::string& v : values)
+            if (n.kind == Node::Kind::Equal ? iequal(v, segs.front()) : substring_match(v, segs))
+                return FilterMatch::Yes;
+    }
+    return FilterMatch::No;
+}
+
+std::string LdapFilterTemplate::expand_any(const std::vector<std::string_view>& keys) const {
+    if (keys.size() == 1) return expand(keys.front());
+    std::string out = "(|";
+    for (std::string_view k : keys) out += expand(k);
+    out += ")";
+    return out;
+}
+
+FilterMatch LdapFilterTemplate::matches(std::string_view key, const LdapAttributes& entry) const {
+    if (tree_.empty()) return FilterMatch::Unknown;
+    std::size_t at = key.rfind('@');
+    std::string_view local = at == std::string_view::npos ? key : key.substr(0, at);
+    std::string_view domain = at == std::string_view::npos ? std::string_view{} : key.substr(at + 1);
+    return eval(tree_.front(), key, local, domain, entry);
+}
+
+std::size_t most_specific_match(const LdapFilterTemplate& filter, const std::vector<std::string_view>& keys,
+                                const std::vector<LdapAttributes>& entries, bool complete, std::size_t* unsure_before) {
+    std::size_t best = keys.size();
+    std::vector<bool> unknown(keys.size(), false);
+    bool unexplained = false;
+    for (const LdapAttributes& e : entries) {
+        std::size_t mine = keys.size();
+        for (std::size_t i = 0; i < keys.size() && i < best; ++i) {
+            FilterMatch m = filter.matches(keys[i], e);
+            if (m == FilterMatch::Yes) {
+                mine = i;
+                break;
+            }
+            if (m == FilterMatch::Unknown) unknown[i] = true;
+        }
+        if (mine < best) best = mine;
+        // The server says this entry matches some key; if we cannot tell which
+        // (an attribute alias, a matching rule of its own), we cannot rule any out.
+        if (mine == keys.size()) {
+            bool any = false;
+            for (std::size_t i = best; i < keys.size() && !any; ++i)
+                any = filter.matches(keys[i], e) == FilterMatch::Yes;
+            if (!any) unexplained = true;
+        }
+    }
+    std::size_t unsure = 0;
+    if (!complete || unexplained) {
+        unsure = best;
+    } else {
+        for (std::size_t i = 0; i < best; ++i)
+            if (unknown[i]) unsure = i + 1;
+    }
+    if (unsure_before) *unsure_before = unsure;
+    return best;
 }
 
 }  // namespace rcptguard

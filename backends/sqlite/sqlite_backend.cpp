@@ -52,8 +52,8 @@ SqliteBackend::~SqliteBackend() = default;
 
 SqliteBackend::Conn::~Conn() {
     if (stmt) sqlite3_finalize(stmt);
-    if (any2_stmt) sqlite3_finalize(any2_stmt);
-    if (any3_stmt) sqlite3_finalize(any3_stmt);
+    for (sqlite3_stmt* s : any_stmt)
+        if (s) sqlite3_finalize(s);
     if (db) sqlite3_close_v2(db);
 }
 
@@ -111,17 +111,16 @@ std::unique_ptr<SqliteBackend::Conn> SqliteBackend::open_conn(std::string* error
         // builds a temporary index for an IN list on every execution, which
         // measured twice as slow here; the probes run in order and LIMIT 1 stops
         // at the most specific key found.
-        static const char kAny2[] =
-            "SELECT address FROM recipients WHERE address = ?1 "
-            "UNION ALL SELECT address FROM recipients WHERE address = ?2 LIMIT 1";
-        static const char kAny3[] =
-            "SELECT address FROM recipients WHERE address = ?1 "
-            "UNION ALL SELECT address FROM recipients WHERE address = ?2 "
-            "UNION ALL SELECT address FROM recipients WHERE address = ?3 LIMIT 1";
-        if (sqlite3_prepare_v3(c->db, kAny2, -1, SQLITE_PREPARE_PERSISTENT, &c->any2_stmt, nullptr) != SQLITE_OK ||
-            sqlite3_prepare_v3(c->db, kAny3, -1, SQLITE_PREPARE_PERSISTENT, &c->any3_stmt, nullptr) != SQLITE_OK) {
-            *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
-            return nullptr;
+        for (std::size_t n = 2; n <= kMaxKeysAtOnce; ++n) {
+            std::string sql = "SELECT address FROM recipients WHERE address = ?1";
+            for (std::size_t i = 2; i <= n; ++i)
+                sql += " UNION ALL SELECT address FROM recipients WHERE address = ?" + std::to_string(i);
+            sql += " LIMIT 1";
+            if (sqlite3_prepare_v3(c->db, sql.c_str(), -1, SQLITE_PREPARE_PERSISTENT, &c->any_stmt[n], nullptr) !=
+                SQLITE_OK) {
+                *error = opts_.path + ": cannot prepare query: " + sqlite3_errmsg(c->db);
+                return nullptr;
+            }
         }
     }
     return c;
@@ -174,13 +173,13 @@ LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
 }
 
 LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept {
-    if (!default_query_ || keys.size() < 2 || keys.size() > 3) return Backend::lookup_any(keys, matched);
+    if (!default_query_ || keys.size() < 2 || keys.size() > kMaxKeysAtOnce) return Backend::lookup_any(keys, matched);
     try {
         if (unavailable_.load()) return LookupResult::tempfail("database " + opts_.path + " is missing or unreadable");
         std::string error;
         Pool::Lease c = checkout(&error);
         if (!c) return LookupResult::tempfail(error);
-        sqlite3_stmt* st = keys.size() == 2 ? c->any2_stmt : c->any3_stmt;
+        sqlite3_stmt* st = c->any_stmt[keys.size()];
         int rc = SQLITE_OK;
         for (std::size_t i = 0; i < keys.size() && rc == SQLITE_OK; ++i)
             rc = sqlite3_bind_text(st, static_cast<int>(i) + 1, keys[i].data(), static_cast<int>(keys[i].size()),

@@ -54,9 +54,13 @@ public:
     SqliteBackend(std::string name, SqliteOptions opts);
     ~SqliteBackend() override;
 
+    static constexpr std::size_t kMaxKeysAtOnce = 6;
+
     LookupResult lookup(std::string_view key) const noexcept override;
     // With the default schema, all keys in one statement (one index probe per
-    // key, most specific first, stopping at the first row).
+    // key, most specific first, stopping at the first row), up to
+    // kMaxKeysAtOnce keys (an internationalised domain's six); more are asked
+    // key by key.
     LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
     void maintain() noexcept override;
     unsigned long generation() const noexcept override { return generation_.load(); }
@@ -72,8 +76,8 @@ private:
     struct Conn {
         sqlite3* db = nullptr;
         sqlite3_stmt* stmt = nullptr;
-        sqlite3_stmt* any2_stmt = nullptr;  // default schema only: two keys at once
-        sqlite3_stmt* any3_stmt = nullptr;  // ... three keys
+        // Default schema only: any_stmt[n] asks n keys at once (2 <= n <= kMaxKeysAtOnce).
+        sqlite3_stmt* any_stmt[kMaxKeysAtOnce + 1] = {};
         Conn() = default;
         Conn(const Conn&) = delete;
         Conn& operator=(const Conn&) = delete;

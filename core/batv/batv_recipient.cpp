@@ -16,6 +16,7 @@ BatvRecipient classify_batv_recipient(const BatvSettings& b, const Address& a, c
     }
     r.kind = BatvRecipient::Kind::Tagged;
     r.plain = t.plain;
+    r.rewrite = t.plain.substr(0, t.plain.rfind('@') + 1) + domain_as_written(a);
     r.check = t.malformed ? TagCheck::Malformed : check_prvs(t.tag, t.plain, b.keys, today, b.lifetime_days);
     return r;
 }

@@ -21,7 +21,11 @@ struct BatvRecipient {
     };
     Kind kind = Kind::NotChecked;
     TagCheck check = TagCheck::Valid;  // Tagged only
-    std::string plain;                 // Tagged only: canonical address the tag stands for
+    std::string plain;                 // Tagged only: canonical address the tag stands for (signed over)
+    // Tagged only: what the recipient is rewritten to - plain, with the domain
+    // in the form the client wrote it (U-labels stay U-labels, see
+    // util/address.hpp domain_as_written), so the MTA routes it as before.
+    std::string rewrite;
 };
 
 // today: batv_day() of the current time; delimiter: first recipient_delimiter

@@ -115,24 +115,30 @@ KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
     if (metrics_) bump(metrics_->cache_misses);
     // The catch-all key is the same for every address of a domain: it is
     // remembered on its own, so a flood of unknown addresses costs one query
-    // each instead of two (or three with +detail).
+    // each instead of two (or three with +detail). An internationalised
+    // domain has two catch-all keys (A-label and U-label form, the trailing
+    // "@" keys): they count as one, remembered under the first.
+    std::size_t first_catch_all = keys.size();
+    while (first_catch_all > 1 && !keys[first_catch_all - 1].empty() && keys[first_catch_all - 1].front() == '@')
+        --first_catch_all;
+    bool catch_all = first_catch_all < keys.size();
     std::vector<std::string> ask = keys;
-    bool catch_all = keys.size() > 1 && !keys.back().empty() && keys.back().front() == '@';
     if (catch_all) {
-        if (auto c = cached(keys.back(), now, nullptr)) {
+        if (auto c = cached(keys[first_catch_all], now, nullptr)) {
             if (c->status == LookupStatus::Found) {
                 store(key, *c, now);
                 return *c;
             }
-            ask.pop_back();  // no backend lists the catch-all
+            ask.resize(first_catch_all);  // no backend lists the catch-all
         }
     }
     KeyAnswer fresh = chain_->lookup(ask);
     if (fresh.status != LookupStatus::TempFail) {
         store(key, fresh, now);
-        if (catch_all && ask.size() == keys.size() &&
-            (fresh.status == LookupStatus::NotFound || fresh.key == keys.back()))
-            store(keys.back(), fresh, now);
+        bool found_catch_all = false;
+        for (std::size_t i = first_catch_all; i < keys.size(); ++i) found_catch_all |= fresh.key == keys[i];
+        if (catch_all && ask.size() == keys.size() && (fresh.status == LookupStatus::NotFound || found_catch_all))
+            store(keys[first_catch_all], fresh, now);
         return fresh;
     }
     if (stale.stale) {

@@ -13,6 +13,8 @@
 //   reload builds a new, empty cache.
 // - The catch-all key (@domain) is also remembered on its own, shared by all
 //   addresses of the domain, so unknown addresses cost one query, not two.
+//   An internationalised domain's two catch-all keys (both forms, see
+//   util/address.hpp lookup_keys) are remembered as one.
 // - Bounded: at most max_entries keys, least recently used evicted first;
 //   sharded so threads do not queue on one lock, and the lock is never held
 //   across a backend lookup.

@@ -18,8 +18,9 @@ bool DomainSet::contains(std::string_view d) const {
 }
 
 std::vector<std::string> DomainSet::describe() const {
-    std::vector<std::string> out(exact_.begin(), exact_.end());
-    for (const auto& p : parents_) out.push_back("." + p);
+    std::vector<std::string> out;
+    for (const auto& d : exact_) out.push_back(unicode_domain(d));
+    for (const auto& p : parents_) out.push_back("." + unicode_domain(p));
     std::sort(out.begin(), out.end());
     return out;
 }
@@ -27,8 +28,10 @@ std::vector<std::string> DomainSet::describe() const {
 std::string build_domain_set(const std::vector<std::string>& entries, DomainSet* out) {
     for (const auto& e : entries) {
         bool parent = !e.empty() && e.front() == '.';
-        std::string d = canonical_domain(parent ? std::string_view(e).substr(1) : std::string_view(e));
-        if (d.empty() || d.front() == '[') return "'" + printable(e, 80) + "' is not a domain name";
+        std::string why;
+        std::string d = canonical_domain(parent ? std::string_view(e).substr(1) : std::string_view(e), &why);
+        if (d.empty() || d.front() == '[')
+            return "'" + printable(e, 80) + "' is not a domain name" + (why.empty() ? "" : " (" + why + ")");
         if (parent)
             out->add_subdomains_of(d);
         else

@@ -1,7 +1,9 @@
 // domain_set: the domains rcptguard is authoritative for ("domains" key).
 // An entry "example.com" matches that domain only; ".example.com" matches every
 // subdomain of example.com (Postfix's parent-domain notation); list both to
-// cover a domain and its subdomains.
+// cover a domain and its subdomains. Entries and the domains asked about are
+// in canonical form (util/address.hpp: A-labels), so an internationalised
+// domain listed once, in either form, matches recipients written in either.
 // Thread-safety: immutable after construction.
 #pragma once
 
@@ -21,7 +23,7 @@ public:
 
     bool contains(std::string_view canonical_domain) const;
     bool empty() const { return exact_.empty() && parents_.empty(); }
-    std::vector<std::string> describe() const;  // as written in the config, sorted
+    std::vector<std::string> describe() const;  // U-label forms, sorted
 
 private:
     std::unordered_set<std::string> exact_;

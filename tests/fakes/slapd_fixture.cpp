@@ -261,8 +261,17 @@ void SlapdFixture::add_mail_entries(const std::string& ou_dn, const std::vector<
     std::vector<LdapEntry> entries;
     for (const auto& a : addresses) {
         std::string cn = "e" + std::to_string(++next_entry_);
-        entries.push_back({"cn=" + cn + "," + ou_dn,
-                           {{"objectClass", {"inetOrgPerson"}}, {"cn", {cn}}, {"sn", {cn}}, {"mail", {a}}}});
+        bool ascii = true;
+        for (char c : a) ascii = ascii && static_cast<unsigned char>(c) < 0x80;
+        if (ascii)
+            entries.push_back({"cn=" + cn + "," + ou_dn,
+                               {{"objectClass", {"inetOrgPerson"}}, {"cn", {cn}}, {"sn", {cn}}, {"mail", {a}}}});
+        else
+            entries.push_back({"cn=" + cn + "," + ou_dn,
+                               {{"objectClass", {"inetOrgPerson", "rcptguardTestMailRecipient"}},
+                                {"cn", {cn}},
+                                {"sn", {cn}},
+                                {"utf8MailAddress", {a}}}});
     }
     add(entries);
 }

@@ -58,7 +58,9 @@ public:
     // A fresh organizational unit under kSuffix, so tests sharing the server
     // never see each other's entries. Returns its DN.
     std::string new_ou();
-    // Adds one inetOrgPerson per address (mail = address) under ou_dn.
+    // Adds one inetOrgPerson per address (mail = address) under ou_dn; an
+    // address with UTF-8 in it goes into utf8MailAddress instead, because
+    // mail (IA5String) holds ASCII only.
     void add_mail_entries(const std::string& ou_dn, const std::vector<std::string>& addresses);
 
 private:

@@ -2,7 +2,8 @@
 // the template on the first line, the lookup key after it (any bytes).
 // Whatever the key, an expanded filter must keep the template's shape: every
 // value is escaped, so no byte of the key can open, close or wildcard
-// anything, and every backslash starts a two-digit hex escape.
+// anything, and every backslash starts a two-digit hex escape. The same holds
+// for the filter joining several keys; judging entries never crashes.
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -49,5 +50,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // The same template expanded with an empty key and with the fuzzed key
     // must have the same skeleton: the key only ever adds value bytes.
     if (skeleton(t.expand(key)) != skeleton(t.expand(""))) std::abort();
+    // One search per recipient: the joined filter's skeleton is the template's,
+    // once per key, inside one (|...).
+    std::string domain = "@" + key;
+    if (skeleton(t.expand_any({key, domain})) != "(" + skeleton(t.expand("")) + skeleton(t.expand("")) + ")")
+        std::abort();
+    // Judging an entry that holds the key in every attribute the template
+    // names never crashes, and a key that is listed verbatim in an
+    // (attr=%s) template is recognised.
+    LdapAttributes entry;
+    for (const auto& a : t.attributes()) entry.push_back({a, {key, domain}});
+    FilterMatch m = t.matches(key, entry);
+    if (templ == "(mail=%s)" && m != FilterMatch::Yes) std::abort();
+    std::size_t unsure = 0;
+    std::size_t best = most_specific_match(t, {key, domain}, {entry}, true, &unsure);
+    if (best > 2 || unsure > best) std::abort();
     return 0;
 }

@@ -339,8 +339,14 @@ class Smtp:
                               source_address=(source, 0) if source else None)
         self.s.ehlo(helo)
 
-    def mail(self, sender):
-        code, msg = self.s.docmd("MAIL FROM:%s" % sender)
+    def mail(self, sender, smtputf8=False):
+        # smtputf8: an RFC 6531 session ("MAIL FROM:<...> SMTPUTF8"); this and
+        # the following commands go out in UTF-8.
+        if smtputf8:
+            self.s.command_encoding = "utf-8"
+            code, msg = self.s.docmd("MAIL FROM:%s SMTPUTF8" % sender)
+        else:
+            code, msg = self.s.docmd("MAIL FROM:%s" % sender)
         return code, msg.decode(errors="replace")
 
     def rcpt(self, addr):

@@ -1,9 +1,12 @@
 """make install / uninstall as an admin runs them (into a DESTDIR): exactly the
-expected tree, an existing configuration kept, the systemd unit pointing at
-the installed binary, and the installed binary starting with the installed
-sample configuration against a temporary database; another PREFIX and
-SYSCONFDIR reach the programs' default configuration path, the systemd unit
-and the man pages. Also: the man pages render without warnings."""
+expected tree, stripped programs and no benchmark or test programs, an
+existing configuration kept, the systemd unit pointing at the installed
+binary, and the installed binary starting with the installed sample
+configuration against a temporary database; uninstall removes the
+directories install created and names the lines of Postfix's main.cf that
+still point at rcptguard; another PREFIX and SYSCONFDIR reach the programs'
+default configuration path, the systemd unit and the man pages. Also: the
+man pages render without warnings."""
 
 import glob
 import os
@@ -21,6 +24,7 @@ EXPECTED = sorted([
     "usr/local/share/man/man5/rcptguard.conf.5",
     "usr/local/share/man/man8/rcptguard-ctl.8",
     "usr/local/share/man/man8/rcptguard.8",
+    "usr/local/share/rcptguard/installed-directories",
     "usr/local/share/rcptguard/postfix-main.cf.snippet",
     "usr/local/share/rcptguard/rcptguard.conf.sample",
     "usr/local/share/rcptguard/schema.sql",
@@ -29,11 +33,23 @@ EXPECTED = sorted([
 ])
 
 
-def make(*args):
+def make(*args, env=None):
     build = os.path.relpath(h.BUILD_DIR, h.SOURCE_DIR)
     config = os.path.basename(h.BUILD_DIR)
     return subprocess.run(["make", "-s", "-C", h.SOURCE_DIR, "CONFIG=" + config, "BUILD=" + build] + list(args),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ, **(env or {})))
+
+
+def has_symbols(path):
+    r = subprocess.run(["readelf", "-S", "-W", path], capture_output=True, text=True, check=True)
+    return " .symtab " in r.stdout
+
+
+def dirs(root):
+    out = []
+    for dirpath, subdirs, _ in os.walk(root):
+        out += [os.path.relpath(os.path.join(dirpath, d), root) for d in subdirs]
+    return sorted(out)
 
 
 def tree(root):
@@ -51,6 +67,13 @@ class Install(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertEqual(tree(dest), EXPECTED)
         self.assertEqual(os.stat(os.path.join(dest, "usr/local/sbin/rcptguard")).st_mode & 0o777, 0o755)
+        # Stripped by install (the build keeps its symbols for debugging).
+        for prog in ("rcptguard", "rcptguard-ctl"):
+            self.assertTrue(has_symbols(h.binary(prog)), prog)
+            self.assertFalse(has_symbols(os.path.join(dest, "usr/local/sbin", prog)), prog)
+        # Every directory install had to make is on record for uninstall.
+        created = open(os.path.join(dest, "usr/local/share/rcptguard/installed-directories")).read().split()
+        self.assertEqual(sorted(d.lstrip("/") for d in created), dirs(dest))
         unit = open(os.path.join(dest, "usr/local/lib/systemd/system/rcptguard.service")).read()
         self.assertIn("ExecStart=/usr/local/sbin/rcptguard -c /etc/rcptguard/rcptguard.conf", unit)
         self.assertIn("ExecReload=/bin/kill -USR1 $MAINPID", unit)
@@ -95,16 +118,39 @@ class Install(unittest.TestCase):
         finally:
             rg.kill()
 
-        r = make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr/local")
+        # Uninstall while Postfix still names rcptguard's socket (a main.cf of
+        # the test's own, through MAIL_CONFIG): it says which lines to remove.
+        postfix_dir = h.make_root("rcptguard-install-postfix-")
+        with open(os.path.join(postfix_dir, "main.cf"), "w") as f:
+            f.write("smtpd_milters = inet:127.0.0.1:%d, inet:127.0.0.1:1\nnon_smtpd_milters = inet:127.0.0.1:1\n"
+                    % port)
+        r = make("uninstall", "DESTDIR=" + dest, "PREFIX=/usr/local", env={"MAIL_CONFIG": postfix_dir})
         self.assertEqual(r.returncode, 0, r.stderr)
-        left = [p for p in tree(dest) if p.startswith("usr/")]
-        self.assertEqual(left, [])
-        self.assertTrue(os.path.exists(conf))
+        self.assertIn("still sends mail through rcptguard", r.stdout)
+        self.assertIn("main.cf: smtpd_milters = inet:127.0.0.1:%d, inet:127.0.0.1:1" % port, r.stdout)
+        self.assertNotIn("non_smtpd_milters", r.stdout)  # names another milter only
+        # Gone: every file and every directory install made, except the
+        # configuration's directory, which still holds the configuration.
+        # (The database and the test's own files are not install's.)
+        self.assertEqual([p for p in tree(dest) if p.startswith(("usr/", "etc/"))], ["etc/rcptguard/rcptguard.conf"])
+        self.assertEqual([d for d in dirs(dest) if d.startswith(("usr", "etc"))], ["etc", "etc/rcptguard"])
         self.assertTrue(os.path.exists(db))
+
+    def test_install_builds_only_the_two_programs(self):
+        # A dry run against an empty build directory lists everything install
+        # would build: the programs and their objects, no benchmark or test
+        # program.
+        fresh = h.make_root("rcptguard-install-build-")
+        r = subprocess.run(["make", "-n", "-C", h.SOURCE_DIR, "BUILD=" + fresh, "install", "DESTDIR=" + fresh],
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        linked = re.findall(r" -o %s/([^/\s]+)\s" % re.escape(fresh), r.stdout)
+        self.assertEqual(sorted(linked), ["rcptguard", "rcptguard-ctl"])
+        self.assertEqual(re.findall(r" -c ((?:bench|tests)/\S+)", r.stdout), [])
 
     def test_other_prefix_and_sysconfdir_reach_binaries_unit_and_man_pages(self):
         dest = h.make_root("rcptguard-install-opt-")
-        opt = ["DESTDIR=" + dest, "PREFIX=/opt/rg", "SYSCONFDIR=/opt/rg/etc"]
+        opt = ["DESTDIR=" + dest, "PREFIX=/opt/rg", "SYSCONFDIR=/opt/rg/etc", "STRIP="]
         try:
             r = make("install", *opt)
             self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
@@ -121,8 +167,17 @@ class Install(unittest.TestCase):
             self.assertIn("/opt/rg/share/rcptguard/", page)
             self.assertNotIn("/usr/local/", page)
             self.assertNotIn("/etc/rcptguard/", page.replace("/opt/rg/etc/rcptguard/", ""))
-            r = make("uninstall", *opt)
+            for prog in ("rcptguard", "rcptguard-ctl"):  # STRIP= installs them as built
+                self.assertTrue(has_symbols(os.path.join(dest, "opt/rg/sbin", prog)), prog)
+            # No Postfix configuration names rcptguard: uninstall lists the
+            # snippet's lines to look for.
+            empty = h.make_root("rcptguard-install-postfix-")
+            open(os.path.join(empty, "main.cf"), "w").close()
+            r = make("uninstall", *opt, env={"MAIL_CONFIG": empty})
             self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("remove its lines from main.cf", r.stdout)
+            self.assertIn("smtpd_milters = inet:127.0.0.1:8894", r.stdout)
+            self.assertEqual(tree(dest), ["opt/rg/etc/rcptguard/rcptguard.conf"])
         finally:
             # The build directory's programs go back to the default (/etc).
             r = make("programs")
