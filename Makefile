@@ -127,10 +127,11 @@ $(BUILD)/obj/%.o: %.cpp
 	@echo "  CXX     $(BUILD)/$<"
 	$(Q)$(CXX) $(ALL_CPPFLAGS) $(ALL_CXXFLAGS) $(DEPFLAGS) -c $< -o $@
 
-# etc/schema.sql compiled into rcptguard-ctl (init), so the binary needs no data files.
+# etc/schema.sql compiled into rcptguard-ctl (init), so the binary needs no data files;
+# without the sqlite3 shell's dot-commands, which are not SQL.
 $(BUILD)/gen/ctl/schema_sql.inc: etc/schema.sql
 	@mkdir -p $(dir $@)
-	$(Q){ printf '// generated from etc/schema.sql\nstatic const char kSchemaSql[] = R"RCPTGUARD_SCHEMA('; cat $<; \
+	$(Q){ printf '// generated from etc/schema.sql\nstatic const char kSchemaSql[] = R"RCPTGUARD_SCHEMA('; sed '/^\./d' $<; \
 	  printf ')RCPTGUARD_SCHEMA";\n'; } > $@
 $(BUILD)/obj/ctl/recipient_db.o: $(BUILD)/gen/ctl/schema_sql.inc
 
@@ -182,8 +183,8 @@ $(BUILD)/null_policy $(BUILD)/syslog_sink: $(BUILD)/%: $(BUILD)/obj/bench/%.o
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
 
 # The unit tests also drive the policy door and the libmilter callbacks (over
-# a fake libmilter in tests/fakes/, so no MTA is needed).
-UNIT_DOOR_OBJS := $(call objs,$(POLICYD_SRCS) milter/callbacks.cpp milter/milter_reply.cpp)
+# a fake libmilter in tests/fakes/, so no MTA is needed), and render the status page.
+UNIT_DOOR_OBJS := $(call objs,$(POLICYD_SRCS) milter/callbacks.cpp milter/milter_reply.cpp milter/status_page.cpp)
 $(UNIT_BIN): $(call objs,$(UNIT_SRCS)) $(UNIT_DOOR_OBJS) $(LAYER_LIBS)
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $(filter %.o,$^) $(LAYER_LIBS) $(LIBS_LAYERS) $(GTEST_LIBS)

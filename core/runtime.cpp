@@ -37,6 +37,7 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     auto rt = std::make_shared<Runtime>();
     rt->serial = serial;
     rt->loaded_unix = static_cast<std::int64_t>(std::time(nullptr));
+    rt->source = file;
     rt->warnings = settings->warnings;
     BackendContext ctx{rs.address};
     // Every backend named anywhere, built once, in the order first named.

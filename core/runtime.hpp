@@ -36,6 +36,7 @@ struct Runtime {
     std::vector<std::string> query_problems;
     unsigned long serial = 0;      // 1 for the first build, +1 per successful reload
     std::int64_t loaded_unix = 0;  // when it was built (seconds since 1970)
+    ConfigFile source;             // the file as read, so a reload can say what changed
 
     // Lets backends notice changed files; called by the maintenance thread.
     void maintain() const;

@@ -229,6 +229,9 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     if (batv.refused) {
         RcptDecision d = batv.decision;
         apply_tarpit(true, Millis(0), &d);
+        log_info(log_prefix("batv") + display_address(current_rcpt_) + ": reject: " + d.reply.to_string() +
+                 replaced_note(batv.decision.reply, d) + "; client=" + client_text() +
+                 " from=" + display_address(sender_));
         count_reply(services_.metrics, d);
         return d;
     }
@@ -237,12 +240,14 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     RecipientCheck check = policy.check(batv.check_address);
     Millis elapsed = services_.clock.now() - t0;
     RcptDecision d = policy.decide(check);
-    log_decision(check, d);
+    Reply verdict_reply = d.reply;
     bool bad = check.verdict == Verdict::Unknown || check.verdict == Verdict::BadSyntax;
     // A domain in monitor mode gets only "would delay" in the log, like the
     // recipient's own verdict.
     bool recipient_monitor = policy.monitor_for(check);
     apply_tarpit(bad, elapsed, &d, &recipient_monitor);
+    // After the tarpit: the log names the reply the client really got.
+    log_decision(check, d, verdict_reply);
     if (d.action == RcptAction::Continue && check.address.status == AddressStatus::Mailbox)
         recipients_.push_back(check.address.canonical());
     count_verdict(services_.metrics, check.verdict);
@@ -250,10 +255,27 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     return d;
 }
 
-void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d) const {
+std::string Connection::replaced_note(const Reply& verdict_reply, const RcptDecision& d) const {
+    if (d.action == RcptAction::Continue || d.reply.code == verdict_reply.code) return "";
+    std::string instead =
+        verdict_reply.empty() ? std::string("acceptance") : verdict_reply.code + " " + verdict_reply.xcode;
+    return " (in place of " + instead +
+           ": max_bad_recipients = " + std::to_string(runtime_->settings->tarpit.max_bad_recipients) + " reached)";
+}
+
+void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d, const Reply& verdict_reply) const {
     // Built only when a line is written: this runs for every recipient.
     auto who = [&] { return display_address(c.address.original); };
     auto tail = [&] { return "; client=" + client_text() + " from=" + display_address(sender_); };
+    if (d.action != RcptAction::Continue && d.reply.code != verdict_reply.code) {
+        // The tarpit cut the client off on this recipient: the client got the
+        // 421, whatever the verdict would have answered.
+        if (!log_enabled(LogLevel::Info)) return;
+        std::string cause = c.verdict == Verdict::BadSyntax ? ": " + c.reason : "";
+        log_info(log_prefix("rcpt") + who() + ": reject: " + d.reply.to_string() + cause +
+                 replaced_note(verdict_reply, d) + tail());
+        return;
+    }
     switch (c.verdict) {
         case Verdict::Valid:
             if (c.stale) {

@@ -100,7 +100,10 @@ private:
     // monitor: the recipient's mode (a [domain] section may set its own);
     // by default the global one.
     void apply_tarpit(bool bad, Millis lookup_elapsed, RcptDecision* d, const bool* monitor = nullptr);
-    void log_decision(const RecipientCheck& c, const RcptDecision& d) const;
+    // d is the decision the client gets; verdict_reply what the verdict alone
+    // would have answered (the tarpit may have turned a 550 into a 421).
+    void log_decision(const RecipientCheck& c, const RcptDecision& d, const Reply& verdict_reply) const;
+    std::string replaced_note(const Reply& verdict_reply, const RcptDecision& d) const;
     std::string log_prefix(const char* component) const;
 
     std::shared_ptr<const Runtime> runtime_;

@@ -30,11 +30,11 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
                      "; client=" + client_text() + " from=" + display_address(sender_));
             return false;
         }
+        // Logged by on_rcpt() once the tarpit has had its say: the line names
+        // the reply the client really gets (a 421 at the cut-off).
         out.refused = true;
         out.decision.action = RcptAction::Reject;
         out.decision.reply = std::move(r);
-        log_info(log_prefix("batv") + who + ": reject: " + out.decision.reply.to_string() +
-                 "; client=" + client_text() + " from=" + display_address(sender_));
         return true;
     };
     if (br.kind == BatvRecipient::Kind::Untagged) {

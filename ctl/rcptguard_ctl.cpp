@@ -20,6 +20,7 @@
 
 #include "core/control.hpp"
 #include "core/query.hpp"
+#include "core/recipients/domain_set.hpp"
 #include "core/runtime.hpp"
 #include "core/settings.hpp"
 #include "ctl/control_client.hpp"
@@ -41,10 +42,12 @@ void usage(std::ostream& o) {
     o << "usage: rcptguard-ctl [-c CONFIG] [--db PATH] [--backend NAME] COMMAND [ARGS]\n"
          "commands:\n"
          "  init                  create the database (schema, WAL mode, owner from 'user')\n"
-         "  add ADDRESS...        add recipients (user@domain or @domain for a catch-all)\n"
+         "  add ADDRESS...        add recipients (user@domain or @domain for a catch-all) of the\n"
+         "                        configuration's 'domains' (--force: of any domain)\n"
          "  del ADDRESS...        remove recipients\n"
          "  list [PATTERN]        list recipients, optionally matching a glob ('*@example.com')\n"
-         "  import FILE|-         add one address per line, all or nothing; bad lines are reported\n"
+         "  import FILE|-         add one address per line, all or nothing; bad lines (and, without\n"
+         "                        --force, addresses outside 'domains') are reported\n"
          "  export                print every recipient, one per line (importable)\n"
          "  domains               list the domains the database covers\n"
          "  check ADDRESS [SENDER] the daemon's verdict: exit 0 valid, 1 unknown, 2 temporary failure,\n"
@@ -64,6 +67,7 @@ void usage(std::ostream& o) {
          "  --backend NAME the [backend NAME] to use when the configuration has several sqlite ones\n"
          "  --socket PATH  the daemon's control socket (default: control_socket in CONFIG)\n"
          "  --redis        bans/unban: ask Redis directly (shared_state = redis), not the daemon\n"
+         "  --force        add and import addresses of domains rcptguard does not answer for\n"
          "  -h, --help     this help;  -V, --version  the version\n"
          "See rcptguard-ctl(8).\n";
 }
@@ -76,10 +80,16 @@ struct Options {
     bool redis = false;
     std::string command;
     std::vector<std::string> args;
+    bool force = false;  // add/import: also domains not in 'domains'
 };
 
 struct Context {
     AddressOptions address;
+    DomainSet domains;  // the configuration's 'domains' (when config_read)
+    // "domains = backend:NAME": the database decides which domains are ours,
+    // so rcptguard-ctl cannot tell a domain outside them.
+    bool domains_from_backends = false;
+    std::vector<std::string> section_domains;  // [domain NAME] sections
     std::string db_path;
     std::string user, group;  // from the configuration, for init
     bool config_read = false;
@@ -100,6 +110,9 @@ Context load_context(const Options& o, bool need_config) {
     Settings s = read_settings(file);
     c.config_read = true;
     c.address = s.recipients.address;
+    c.domains = s.recipients.domains;
+    c.domains_from_backends = !s.recipients.domain_backends.empty();
+    for (const auto& d : s.recipients.per_domain) c.section_domains.push_back(d.domain);
     c.user = s.user;
     c.group = s.group;
     if (!o.db.empty()) {
@@ -184,11 +197,38 @@ int cmd_init(const Context& c) {
     return 0;
 }
 
+// The domain of a normalised entry ("user@dom" or "@dom").
+std::string entry_domain(const std::string& entry) { return entry.substr(entry.rfind('@') + 1); }
+
+// "" when rcptguard consults the database for this entry's domain, else why
+// storing it would be pointless: rcptguard answers only for 'domains'.
+std::string outside_domains(const Context& c, const Options& o, const std::string& entry) {
+    if (!c.config_read || c.domains_from_backends) return "";
+    std::string domain = entry_domain(entry);
+    if (c.domains.contains(domain)) return "";
+    for (const auto& d : c.section_domains)
+        if (d == domain) return "";
+    return "domain " + entry_domain(entry) + " is not in 'domains' of " + o.config + " (rcptguard never looks it up)";
+}
+constexpr const char* kForceAdvice = ": add it there first, or use --force";
+
 int cmd_add_del(const Context& c, const Options& o, bool add) {
     if (o.args.empty()) throw std::invalid_argument(o.command + " needs at least one address");
     RecipientDb db(c.db_path, c.address);
     bool ok = true;
     std::vector<std::string> entries = normalize_all(db, o.args, &ok);
+    if (add) {
+        for (const auto& e : entries) {
+            std::string why = outside_domains(c, o, e);
+            if (why.empty()) continue;
+            if (o.force) {
+                std::cerr << "rcptguard-ctl: warning: " << e << ": " << why << "\n";
+            } else {
+                std::cerr << "rcptguard-ctl: " << e << ": " << why << kForceAdvice << "\n";
+                ok = false;
+            }
+        }
+    }
     if (!ok) {
         std::cerr << "rcptguard-ctl: nothing changed\n";
         return kExitError;
@@ -217,7 +257,10 @@ int cmd_import(const Context& c, const Options& o) {
     }
     RecipientDb db(c.db_path, c.address);
     long added = 0, present = 0;
-    std::vector<ImportProblem> problems = db.import(text, &added, &present);
+    std::vector<ImportProblem> problems = db.import(text, &added, &present, [&](const std::string& entry) {
+        std::string why = o.force ? std::string() : outside_domains(c, o, entry);
+        return why.empty() ? why : why + kForceAdvice;
+    });
     std::string name = o.args[0] == "-" ? "<stdin>" : o.args[0];
     for (const auto& p : problems)
         std::cerr << "rcptguard-ctl: " << name << ":" << p.line << ": " << p.text << ": " << p.problem << "\n";
@@ -336,18 +379,13 @@ int run(const Options& o) {
     }
     if (cmd == "domains") {
         if (!o.args.empty()) throw std::invalid_argument("domains takes no arguments");
-        Settings s;
-        bool have_domains = false;
-        if (c.config_read) {
-            s = read_settings(load_config_file(o.config));
-            have_domains = true;
-        }
+        bool have_domains = c.config_read;
         for (const auto& d : db.domains()) {
             std::string unicode = unicode_domain(d.domain);
             std::cout << printable(unicode) << (unicode != d.domain ? " (" + printable(d.domain) + ")" : "") << "\t"
                       << d.addresses << (d.addresses == 1 ? " address" : " addresses")
                       << (d.catch_all ? ", catch-all" : "");
-            if (have_domains && !s.recipients.domains.contains(d.domain))
+            if (have_domains && !outside_domains(c, o, d.domain).empty())
                 std::cout << "\t(not in 'domains': never consulted)";
             std::cout << "\n";
         }
@@ -384,7 +422,9 @@ int main(int argc, char** argv) {
             std::cout << "rcptguard-ctl " << RCPTGUARD_VERSION << "\n";
             return 0;
         }
-        if (o.command.empty() && a == "-c")
+        if (a == "--force")
+            o.force = true;
+        else if (o.command.empty() && a == "-c")
             o.config = value();
         else if (o.command.empty() && a == "--db")
             o.db = value();

@@ -217,11 +217,17 @@ std::vector<RecipientDb::DomainCount> RecipientDb::domains() const {
     return out;
 }
 
-std::vector<ImportProblem> RecipientDb::import(const std::string& text, long* added, long* present) {
+std::vector<ImportProblem> RecipientDb::import(const std::string& text, long* added, long* present,
+                                               const std::function<std::string(const std::string&)>& check) {
     std::vector<ImportProblem> problems;
     std::vector<std::string> entries;
     for_each_line(text, [&](std::string_view line, int lineno) {
         ListLine l = parse_list_line(line, opts_);
+        if (l.kind == ListLine::Kind::Entry && check)
+            if (std::string p = check(l.entry); !p.empty()) {
+                l.kind = ListLine::Kind::Bad;
+                l.problem = std::move(p);
+            }
         if (l.kind == ListLine::Kind::Bad)
             problems.push_back({lineno, printable(trim(line), 200), l.problem});
         else if (l.kind == ListLine::Kind::Entry)

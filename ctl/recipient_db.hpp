@@ -6,6 +6,7 @@
 // Thread-safety: one RecipientDb per thread (it is a command-line tool).
 #pragma once
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -65,7 +66,10 @@ public:
     // Parses lines (one address per line, '#' comments, text after the first
     // blank ignored: the flat-file format). Returns every bad line; on none,
     // imports all in one transaction and returns the count of new entries.
-    std::vector<ImportProblem> import(const std::string& text, long* added, long* present);
+    // check, when given, may refuse a well-formed entry: it returns the
+    // problem, or "" to accept it.
+    std::vector<ImportProblem> import(const std::string& text, long* added, long* present,
+                                      const std::function<std::string(const std::string&)>& check = {});
 
 private:
     void exec(const std::string& sql);

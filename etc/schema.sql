@@ -11,8 +11,15 @@
 -- Add:      sqlite3 /var/lib/rcptguard/recipients.db "INSERT INTO recipients(address) VALUES ('user@example.com')"
 -- Remove:   sqlite3 /var/lib/rcptguard/recipients.db "DELETE FROM recipients WHERE address = 'user@example.com'"
 -- The daemon sees changes at once, without a restart or reload.
-
+--
+-- WAL mode (persistent, a property of the file): the daemon's reads and your
+-- writes never block each other. The pragma answers "wal"; the two sqlite3
+-- shell commands around it keep that answer off your terminal (programs that
+-- run this file as plain SQL - rcptguard-ctl init - leave out lines that
+-- start with a dot).
+.output /dev/null
 PRAGMA journal_mode = WAL;
+.output
 
 CREATE TABLE IF NOT EXISTS recipients (
     address TEXT NOT NULL PRIMARY KEY COLLATE NOCASE

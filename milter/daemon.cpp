@@ -8,11 +8,15 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
+#include <string_view>
 
 #include "util/socket_spec.hpp"
 
@@ -53,14 +57,17 @@ Identity resolve_identity(const Settings& s, const ConfigFile& file) {
             if (v.key == key) return v.line;
         return 0;
     };
+    // Every unknown name at once, in file order, like the other problems.
+    std::vector<ConfigError> problems;
+    auto problem = [&](const std::string& key, const std::string& text) {
+        problems.emplace_back(file.path, line_of(key), key, text);
+    };
     if (!s.user.empty()) {
         struct passwd pw, *res = nullptr;
         char buf[16384];
         if (getpwnam_r(s.user.c_str(), &pw, buf, sizeof buf, &res) != 0 || !res)
-            throw ConfigError(
-                file.path, line_of("user"), "user",
-                "no such user '" + s.user + "' (create it, e.g. adduser --system --group " + s.user + ")");
-        if (geteuid() == 0) {
+            problem("user", "no such user '" + s.user + "' (create it, e.g. adduser --system --group " + s.user + ")");
+        else if (geteuid() == 0) {
             id.change = true;
             id.uid = res->pw_uid;
             id.gid = res->pw_gid;
@@ -70,23 +77,30 @@ Identity resolve_identity(const Settings& s, const ConfigFile& file) {
     if (!s.group.empty()) {
         gid_t g;
         if (!lookup_group(s.group, &g))
-            throw ConfigError(file.path, line_of("group"), "group", "no such group '" + s.group + "'");
-        if (id.change) id.gid = g;
+            problem("group", "no such group '" + s.group + "'");
+        else if (id.change)
+            id.gid = g;
     }
     if (!s.socket_group.empty()) {
         gid_t g;
         if (!lookup_group(s.socket_group, &g))
-            throw ConfigError(file.path, line_of("socket_group"), "socket_group",
-                              "no such group '" + s.socket_group + "'");
-        id.socket_gid = g;
+            problem("socket_group", "no such group '" + s.socket_group + "'");
+        else
+            id.socket_gid = g;
     } else if (id.change) {
         id.socket_gid = id.gid;
     }
+    std::stable_sort(problems.begin(), problems.end(),
+                     [](const ConfigError& a, const ConfigError& b) { return a.line() < b.line(); });
+    if (problems.size() == 1) throw problems.front();
+    if (!problems.empty()) throw ConfigErrors(std::move(problems));
     return id;
 }
 
 PidFile::~PidFile() {
-    if (fd_ >= 0) close(fd_);
+    // Reached only when the start failed (a running daemon leaves with _exit):
+    // a pid file naming no running rcptguard would only mislead.
+    remove();
 }
 
 void PidFile::acquire(const std::string& path, const Identity& id) {
@@ -149,10 +163,82 @@ void apply_socket_permissions(const std::string& spec, unsigned mode, const Iden
     if (chmod(path.c_str(), mode) != 0) throw sys_error("cannot set the mode of socket " + path);
 }
 
+namespace {
+
+// The daemon's end of the start-up pipe (-1: not detached, or already reported).
+int g_start_report_fd = -1;
+
+void write_all(int fd, std::string_view text) {
+    while (!text.empty()) {
+        ssize_t n = write(fd, text.data(), text.size());
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return;
+        text.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+// The parent after fork(): read the daemon's report ("...lines...\nexit N\n")
+// until the daemon closes its end, then leave with its verdict.
+[[noreturn]] void wait_for_start_report(int fd, pid_t child) {
+    std::string report;
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        report.append(buf, static_cast<std::size_t>(n));
+    }
+    auto last = report.rfind("exit ");
+    if (last != std::string::npos && (last == 0 || report[last - 1] == '\n')) {
+        int code = std::atoi(report.c_str() + last + 5);
+        write_all(STDERR_FILENO, std::string_view(report).substr(0, last));
+        _exit(code);
+    }
+    // No verdict: the daemon died before it could give one.
+    int status = 0;
+    std::string why = "exited during start-up";
+    if (waitpid(child, &status, 0) == child) {
+        if (WIFSIGNALED(status))
+            why = "was killed by signal " + std::to_string(WTERMSIG(status)) + " during start-up";
+        else if (WIFEXITED(status))
+            why = "exited with status " + std::to_string(WEXITSTATUS(status)) + " during start-up";
+    }
+    write_all(STDERR_FILENO, report + "rcptguard: the daemon " + why + " (see the mail log)\n");
+    _exit(70);
+}
+
+}  // namespace
+
+void report_start_success() {
+    if (g_start_report_fd < 0) return;
+    write_all(g_start_report_fd, "exit 0\n");
+    close(g_start_report_fd);
+    g_start_report_fd = -1;
+}
+
+void report_start_failure(const std::string& text, int exit_code) {
+    std::string out = text;
+    if (!out.empty() && out.back() != '\n') out += "\n";
+    if (g_start_report_fd < 0) {
+        write_all(STDERR_FILENO, out);
+        return;
+    }
+    write_all(g_start_report_fd, out + "exit " + std::to_string(exit_code) + "\n");
+    close(g_start_report_fd);
+    g_start_report_fd = -1;
+}
+
 void daemonize() {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) throw sys_error("pipe");
     pid_t pid = fork();
     if (pid < 0) throw sys_error("fork");
-    if (pid > 0) _exit(0);
+    if (pid > 0) {
+        close(fds[1]);
+        wait_for_start_report(fds[0], pid);
+    }
+    close(fds[0]);
+    g_start_report_fd = fds[1];
     if (setsid() < 0) throw sys_error("setsid");
     if (chdir("/") != 0) throw sys_error("chdir /");
     int fd = open("/dev/null", O_RDWR);

@@ -25,14 +25,18 @@
 #include "backends/sqlite/sqlite_backend.hpp"
 #include "core/query.hpp"
 #include "core/runtime.hpp"
+#include "core/status.hpp"
 #include "milter/callbacks.hpp"
 #include "milter/control_socket.hpp"
 #include "milter/daemon.hpp"
+#include "milter/listener.hpp"
 #include "milter/metrics_http.hpp"
+#include "milter/status_page.hpp"
 #include "policyd/policy_service.hpp"
 #include "util/log.hpp"
 #include "util/network.hpp"
 #include "util/paths.hpp"
+#include "util/socket_spec.hpp"
 #include "util/text.hpp"
 #include "util/version.hpp"
 
@@ -86,6 +90,7 @@ const SteadyClock& daemon_clock() {
     return *c;
 }
 RuntimeContext daemon_context() { return RuntimeContext{&daemon_metrics(), &daemon_clock()}; }
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 void reload(RuntimeHolder* holder, const std::string& path) {
     auto running = holder->get();
@@ -103,11 +108,19 @@ void reload(RuntimeHolder* holder, const std::string& path) {
         for (const auto& w : fresh->warnings) log_warning(w);
         set_log_level(fresh->settings->log.level);
         holder->publish(fresh);
+        // What changed first, so the summary line below ends the report.
+        std::vector<ConfigChange> changes = config_changes(running->source, fresh->source);
+        for (const auto& c : changes) log_event("reload: changed " + describe(c));
         log_event("reload: configuration " + path + " loaded (" + std::to_string(fresh->backends.size()) +
-                  " backends, generation " + std::to_string(fresh->serial) + ")");
+                  " backends, generation " + std::to_string(fresh->serial) + ", " +
+                  (changes.empty()       ? std::string("nothing changed")
+                   : changes.size() == 1 ? std::string("1 change")
+                                         : std::to_string(changes.size()) + " changes") +
+                  ")");
         bump(daemon_metrics().reloads);
         daemon_metrics().last_reload_success.store(1);
-        daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+        daemon_metrics().last_reload_time.store(unix_now());
+        daemon_metrics().config_load_time.store(unix_now());
     } catch (const std::exception& e) {
         // One line per problem (a configuration error lists them all).
         for_each_line(e.what(), [](std::string_view line, int) {
@@ -118,7 +131,7 @@ void reload(RuntimeHolder* holder, const std::string& path) {
                   ")");
         bump(daemon_metrics().reload_failures);
         daemon_metrics().last_reload_success.store(0);
-        daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+        daemon_metrics().last_reload_time.store(unix_now());
     }
 }
 
@@ -132,6 +145,12 @@ void reload(RuntimeHolder* holder, const std::string& path) {
     }
 }
 
+// The status page's per-minute history; sampled by the maintenance thread.
+StatusRecorder& status_recorder() {
+    static StatusRecorder* r = new StatusRecorder(daemon_metrics());  // never destroyed, like the metrics
+    return *r;
+}
+
 [[noreturn]] void maintenance_thread(RuntimeHolder* holder, ClientState* clients) {
     for (;;) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -140,10 +159,17 @@ void reload(RuntimeHolder* holder, const std::string& path) {
             rt->maintain();
             // The shared state's retry and the state file.
             clients->maintain(rt->settings->tarpit.ban);
+            status_recorder().sample(unix_now(), *rt);
         } catch (const std::exception& e) {
             log_error(std::string("maintenance: ") + e.what());
         }
     }
+}
+
+std::string host_name() {
+    char buf[256] = {0};
+    if (gethostname(buf, sizeof buf - 1) != 0) return "this host";
+    return buf;
 }
 
 int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
@@ -184,9 +210,10 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         m.config_generation.store(static_cast<std::int64_t>(now->serial));
         m.shared_state_up.store(memory.shared && clients.healthy() ? 1 : 0);
     });
-    daemon_metrics().start_time.store(static_cast<std::int64_t>(std::time(nullptr)));
-    daemon_metrics().last_reload_time.store(static_cast<std::int64_t>(std::time(nullptr)));
+    daemon_metrics().start_time.store(unix_now());
+    daemon_metrics().last_reload_time.store(unix_now());
     daemon_metrics().last_reload_success.store(1);
+    daemon_metrics().config_load_time.store(unix_now());
     if (!register_milter(&holder, &services)) throw std::runtime_error("smfi_register failed");
     std::string spec = s.socket;
     if (smfi_setconn(const_cast<char*>(spec.c_str())) != MI_SUCCESS)
@@ -196,8 +223,11 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     mode_t old_umask = umask(0077);
     int opened = smfi_opensocket(true);
     umask(old_umask);
-    if (opened != MI_SUCCESS)
-        throw std::runtime_error("cannot listen on " + spec + " (see syslog for libmilter's reason)");
+    if (opened != MI_SUCCESS) {
+        std::string why = milter_listen_problem(spec);
+        throw std::runtime_error("socket " + spec + ": cannot listen" + (why.empty() ? "" : ": " + why) +
+                                 (why == std::strerror(EADDRINUSE) ? " (is another milter running there?)" : ""));
+    }
     apply_socket_permissions(spec, s.socket_mode, id);
     int policy_fd = -1;
     if (!s.policy_socket.empty())
@@ -226,7 +256,10 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         std::string host;
         int port = 0;
         parse_host_port(s.metrics_listen, &host, &port);
-        std::string err = start_metrics_server(host, port, daemon_metrics());
+        status_recorder().sample(unix_now(), *rt);  // the baseline
+        std::string err = start_metrics_server(host, port, daemon_metrics(), [] {
+            return render_status_page(status_recorder().snapshot(unix_now(), *holder.get(), clients), host_name());
+        });
         if (!err.empty()) throw std::runtime_error("metrics_listen: " + err);
         auto ip = IpAddress::parse(host);
         NetworkList loopback;
@@ -252,9 +285,18 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
         pthread_attr_destroy(&attr);
     }
 #endif
-    int rc = smfi_main();
+    // Serving: a parent waiting in daemonize() may exit 0 now.
+    report_start_success();
+    ListenerStop stop = run_listener([](int sig) {
+        log_event(std::string("stopping rcptguard: SIG") + sigabbrev_np(sig) + " received");
+        sleeper.stop();  // tarpit waits end at once
+    });
     sleeper.stop();
-    log_event(std::string("stopping rcptguard") + (rc == MI_SUCCESS ? "" : " after a libmilter error"));
+    if (stop.signal != 0)
+        log_event("stopped rcptguard: libmilter's listener closed " + format_duration(stop.stop_time) + " after SIG" +
+                  sigabbrev_np(stop.signal) + (stop.timed_out ? " (gave up waiting for it)" : ""));
+    else
+        log_event(std::string("stopping rcptguard") + (stop.failed ? " after a libmilter error" : ""));
     clients.save(holder.get()->settings->tarpit.ban);
     if (!s.control_socket.empty()) unlink(s.control_socket.c_str());
     pid.remove();
@@ -262,7 +304,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     // Worker threads may still be inside callbacks: leave without running
     // destructors of the shared state they use.
     closelog();
-    _exit(rc == MI_SUCCESS ? 0 : 1);
+    _exit(stop.failed ? 1 : 0);
 }
 
 int print_stats(const Options& opt) {
@@ -377,6 +419,15 @@ int real_main(int argc, char** argv) {
         return kExitConfig;
     }
     if (opt.check_only) {
+        try {
+            resolve_identity(*rt->settings, rt->source);  // user, group, socket_group exist?
+        } catch (const ConfigError& e) {
+            for_each_line(e.what(), [](std::string_view line, int) {
+                std::cerr << "rcptguard: " << line << "\n";
+                return true;
+            });
+            return kExitConfig;
+        }
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
         // The database was asked and refused a query: the file is not good.
         for (const auto& q : rt->query_problems) std::cerr << "rcptguard: " << q << "\n";
@@ -388,20 +439,33 @@ int real_main(int argc, char** argv) {
     if (opt.query) {
         for (const auto& w : rt->warnings) std::cerr << "rcptguard: warning: " << w << "\n";
         for (const auto& q : rt->query_problems) std::cerr << "rcptguard: " << q << "\n";
-        return run_query(*rt, opt.query_address, std::cout, static_cast<std::int64_t>(std::time(nullptr)),
-                         opt.query_sender);
+        return run_query(*rt, opt.query_address, std::cout, unix_now(), opt.query_sender);
     }
+    int code = kExitSoftware;
+    std::string why;
     try {
         return run_daemon(opt, rt);
     } catch (const ConfigError& e) {
-        log_error(std::string("fatal: ") + e.what());
-        stop_log_writer();
-        return kExitConfig;
+        code = kExitConfig;
+        why = e.what();
     } catch (const std::exception& e) {
-        log_error(std::string("fatal: ") + e.what());
-        stop_log_writer();
-        return kExitSoftware;
+        why = e.what();
     }
+    // Every fatal start error reaches the terminal: with -f the log writes
+    // to stderr itself; otherwise it is printed (or, once detached, handed to
+    // the parent waiting in daemonize(), which prints it and exits with code).
+    std::string terminal;
+    for_each_line(why, [&terminal](std::string_view line, int) {
+        log_error("fatal: " + std::string(line));
+        terminal += "rcptguard: fatal: " + std::string(line) + "\n";
+        return true;
+    });
+    stop_log_writer();  // every queued line is written before we go
+    if (!opt.foreground) report_start_failure(terminal, code);
+    // Threads may already run (reload, maintenance, listeners): leave
+    // without destructors, as a normal stop does.
+    closelog();
+    _exit(code);
 }
 
 }  // namespace

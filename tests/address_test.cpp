@@ -72,6 +72,11 @@ INSTANTIATE_TEST_SUITE_P(
         NormCase{"InvalidUnbalanced", "<user@example.com", AddressStatus::Invalid, "", "example.com"},
         NormCase{"InvalidControl", "<us\ter@example.com>", AddressStatus::Invalid, "", "example.com"},
         NormCase{"InvalidNul", std::string("<us\0er@example.com>", 19), AddressStatus::Invalid, "", "example.com"},
+        NormCase{"InvalidDoubledDot", "<bad..dots@example.org>", AddressStatus::Invalid, "", "example.org"},
+        NormCase{"InvalidLeadingDot", "<.lead@example.org>", AddressStatus::Invalid, "", "example.org"},
+        NormCase{"InvalidTrailingDot", "<trail.@example.org>", AddressStatus::Invalid, "", "example.org"},
+        NormCase{"QuotedDoubledDot", "<\"bad..dots\"@example.org>", AddressStatus::Mailbox, "\"bad..dots\"@example.org",
+                 "example.org"},
         NormCase{"InvalidTextAfterQuote", "<\"a\"b@example.com>", AddressStatus::Invalid, "", "example.com"},
         // An invalid IDN label: a syntax error, with the rest of the domain
         // still known (so a subdomain of ours gets 501, not "not ours").

@@ -253,3 +253,44 @@ TEST_F(ReaderTest, DeclaredKeys_DefaultsFromTable_UnknownKeyNamesTheKnownOnes) {
 
 }  // namespace
 }  // namespace rcptguard
+
+namespace rcptguard {
+namespace {
+
+TEST(ConfigChanges, ChangedAddedRemovedKeysAndSections_DescribedInFileOrder) {
+    ConfigFile before = parse_config_text(
+        "mode = enforce\n"
+        "tarpit_delay = 1s\n"
+        "log_level = debug\n"
+        "[backend users]\ntype = sqlite\npath = /a.db\n"
+        "[backend old]\ntype = file\npath = /x\n",
+        "r.conf");
+    ConfigFile after = parse_config_text(
+        "mode = monitor\n"
+        "tarpit_delay = 1s\n"
+        "reject_message = No such user here\n"
+        "[backend users]\ntype = sqlite\npath = /b.db\n"
+        "[backend dir]\ntype = ldap\n",
+        "r.conf");
+    std::vector<std::string> got;
+    for (const auto& c : config_changes(before, after)) got.push_back(describe(c));
+    std::vector<std::string> want = {"mode: enforce -> monitor",      "reject_message: (default) -> No such user here",
+                                     "log_level: debug -> (default)", "[backend users] path: /a.db -> /b.db",
+                                     "[backend dir]: added",          "[backend old]: removed"};
+    EXPECT_EQ(got, want);
+}
+
+TEST(ConfigChanges, SameFile_NoChange) {
+    const char* text = "mode = enforce\n[backend users]\ntype = sqlite\npath = /a.db\n";
+    EXPECT_TRUE(config_changes(parse_config_text(text, "a"), parse_config_text(text, "b")).empty());
+}
+
+TEST(ConfigChanges, HostileValue_PrintableAndBounded) {
+    ConfigChange c{"", "reject_message", std::string("a\x01") + std::string(500, 'x'), std::nullopt};
+    std::string d = describe(c);
+    EXPECT_EQ(d.find('\x01'), std::string::npos);
+    EXPECT_LT(d.size(), 200u);
+}
+
+}  // namespace
+}  // namespace rcptguard

@@ -184,6 +184,13 @@ TEST_F(PolicyTest, BadSyntaxInOurDomain_501) {
     EXPECT_TRUE(a_->calls().empty());
 }
 
+TEST_F(PolicyTest, DoubledDotInOurDomain_501NotALookup) {
+    RcptDecision d = decide("<bad..dots@example.test>");
+    EXPECT_EQ(d.reply.to_string(),
+              "501 5.1.3 <bad..dots@example.test>: Recipient address rejected: Bad recipient address syntax");
+    EXPECT_TRUE(a_->calls().empty());
+}
+
 TEST_F(PolicyTest, BadSyntaxElsewhere_NoOpinion) {
     EXPECT_EQ(decide("<a b@elsewhere.test>").action, RcptAction::Continue);
 }

@@ -149,6 +149,30 @@ TEST_F(SessionTest, QueueId_ResetBetweenMessages_BadCountKept) {
     EXPECT_EQ(c.bad_recipients(), 2u);
 }
 
+TEST_F(SessionTest, CutOff_RcptLogLineNamesThe421TheClientGot) {
+    auto base = runtime();
+    auto s = std::make_shared<Settings>(*base->settings);
+    s->tarpit.enabled = true;
+    s->tarpit.tarpit_after = 100;  // no delays, only the cut-off
+    s->tarpit.max_bad_recipients = 3;
+    s->tarpit.trusted_networks = NetworkList{};
+    auto rt = std::make_shared<Runtime>(*base);
+    rt->settings = s;
+    Connection c(rt, {"mx.client.test", "192.0.2.9"}, services_);
+    c.on_mail("<h@spam.test>", "");
+    EXPECT_EQ(c.on_rcpt({"<guess1@example.test>", "", false}).reply.code, "550");
+    EXPECT_EQ(c.on_rcpt({"<guess2@example.test>", "", false}).reply.code, "550");
+    RcptDecision third = c.on_rcpt({"<guess3@example.test>", "", false});
+    ASSERT_EQ(third.reply.code, "421");
+    EXPECT_TRUE(logged("NOQUEUE: rcpt: <guess2@example.test>: reject: 550 5.1.1"));
+    EXPECT_TRUE(
+        logged("NOQUEUE: rcpt: <guess3@example.test>: reject: 421 4.7.0 <guess3@example.test>: Recipient address "
+               "rejected: Too many invalid recipients, closing connection (in place of 550 5.1.1: "
+               "max_bad_recipients = 3 reached); client=mx.client.test[192.0.2.9] from=<h@spam.test>"));
+    std::lock_guard<std::mutex> g(m_);
+    for (const auto& l : lines_) EXPECT_EQ(l.find("<guess3@example.test>: reject: 550"), std::string::npos) << l;
+}
+
 TEST_F(SessionTest, SnapshotKeptAcrossRuntimeChanges) {
     auto first = runtime();
     Connection c(first, {"h", "192.0.2.1"}, services_);

@@ -48,20 +48,19 @@ bool is_atext(unsigned char c) {
     }
 }
 
-// Lenient dot-string: atext and dots. Leading, trailing and doubled dots are
-// tolerated because real mail systems (and Postfix) accept them.
-bool is_dot_string(std::string_view s) {
-    if (s.empty()) return false;
+bool only_atext_and_dots(std::string_view s) {
     for (char c : s)
         if (c != '.' && !is_atext(static_cast<unsigned char>(c))) return false;
     return true;
 }
 
-// Strict dot-atom: what may be written without quotes and mean the same.
+// RFC 5321 4.1.2 Dot-string: atoms joined by single dots. "bad..dots",
+// ".lead" and "trail." are not addresses unless quoted; a recipient written so
+// in one of our domains gets 501 5.1.3, not a lookup and a 550.
 bool is_dot_atom(std::string_view s) {
     if (s.empty() || s.front() == '.' || s.back() == '.') return false;
     if (s.find("..") != std::string_view::npos) return false;
-    return is_dot_string(s);
+    return only_atext_and_dots(s);
 }
 
 bool is_ascii_domain_char(unsigned char c) {
@@ -385,8 +384,10 @@ Address parse_address(std::string_view raw, const AddressOptions& opts) {
         rest = s.find('@');
         if (rest == std::string_view::npos) rest = s.size();
         local = std::string(s.substr(0, rest));
-        if (!is_dot_string(local)) {
-            a.error = local.empty() ? "empty local part" : "invalid character in local part";
+        if (!is_dot_atom(local)) {
+            a.error = local.empty()                 ? "empty local part"
+                      : !only_atext_and_dots(local) ? "invalid character in local part"
+                                                    : "leading, trailing or doubled dot in local part (quote it)";
             guess_domain();
             return a;
         }

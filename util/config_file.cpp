@@ -382,4 +382,55 @@ void SectionReader::finish() {
     }
 }
 
+namespace {
+
+std::string section_label(const ConfigSection& s) {
+    return s.type.empty() ? std::string() : "[" + s.type + " " + s.name + "]";
+}
+
+const ConfigSection* find_section(const ConfigFile& f, const ConfigSection& like) {
+    if (like.type.empty()) return &f.global;
+    for (const auto& s : f.sections)
+        if (s.type == like.type && s.name == like.name) return &s;
+    return nullptr;
+}
+
+void compare_sections(const ConfigSection& before, const ConfigSection& after, std::vector<ConfigChange>* out) {
+    std::string label = section_label(after);
+    for (const auto& v : after.values) {
+        const ConfigValue* old = find_value(before, v.key);
+        if (old && old->value == v.value) continue;
+        out->push_back({label, v.key, old ? std::optional<std::string>(old->value) : std::nullopt, v.value});
+    }
+    for (const auto& v : before.values)
+        if (!find_value(after, v.key)) out->push_back({label, v.key, v.value, std::nullopt});
+}
+
+}  // namespace
+
+std::vector<ConfigChange> config_changes(const ConfigFile& before, const ConfigFile& after) {
+    std::vector<ConfigChange> out;
+    compare_sections(before.global, after.global, &out);
+    for (const auto& s : after.sections) {
+        if (const ConfigSection* old = find_section(before, s))
+            compare_sections(*old, s, &out);
+        else
+            out.push_back({section_label(s), "", std::nullopt, std::string("added")});
+    }
+    for (const auto& s : before.sections)
+        if (!find_section(after, s)) out.push_back({section_label(s), "", std::string("present"), std::nullopt});
+    return out;
+}
+
+std::string describe(const ConfigChange& c) {
+    std::string who = c.section.empty() ? c.key : c.key.empty() ? c.section : c.section + " " + c.key;
+    if (c.key.empty()) return who + ": " + (c.after ? "added" : "removed");
+    auto shown = [](const std::optional<std::string>& v) {
+        if (!v) return std::string("(default)");
+        if (v->empty()) return std::string("(empty)");
+        return printable(*v, 120);
+    };
+    return who + ": " + shown(c.before) + " -> " + shown(c.after);
+}
+
 }  // namespace rcptguard

@@ -118,6 +118,26 @@ ConfigFile parse_config_text(std::string_view text, const std::string& path);
 // Reads and parses a file; an unreadable file throws ConfigError (line 0).
 ConfigFile load_config_file(const std::string& path);
 
+// One difference between two versions of a configuration file, for the log
+// of a reload. section is "" for the global section, else e.g. "[backend
+// users]"; key is "" when the whole section was added or removed. A value that
+// is not set (the default applies) is nullopt.
+struct ConfigChange {
+    std::string section;
+    std::string key;
+    std::optional<std::string> before;
+    std::optional<std::string> after;
+};
+
+// Every key whose value differs between the two files, and every section
+// added or removed, in the order of the new file (removed ones last).
+// Compares the values as written, so "5s" and "5000ms" differ.
+std::vector<ConfigChange> config_changes(const ConfigFile& before, const ConfigFile& after);
+// "mode: enforce -> monitor", "[backend users] path: /a.db -> /b.db",
+// "tarpit_delay: (default) -> 100ms", "[backend old]: removed"; values made
+// printable and bounded.
+std::string describe(const ConfigChange& c);
+
 // Typed access to one section. Every key read is remembered; finish() reports
 // keys nobody asked for, so a typo is an error rather than a silent default.
 // A bad value is recorded as a problem and the fallback is returned.

@@ -72,6 +72,17 @@ std::string series_name(const char* family, const std::string& labels) {
 
 }  // namespace
 
+void BackendCounters::note_failure(std::string reason, std::int64_t unix_time) {
+    std::lock_guard<std::mutex> lock(failure_mutex_);
+    last_failure_.reason = std::move(reason);
+    last_failure_.unix_time = unix_time;
+}
+
+BackendCounters::Failure BackendCounters::last_failure() const {
+    std::lock_guard<std::mutex> lock(failure_mutex_);
+    return last_failure_;
+}
+
 BackendCounters& Metrics::backend(const std::string& name) {
     std::lock_guard<std::mutex> lock(mutex_);
     auto& slot = backends_[name];

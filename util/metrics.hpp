@@ -105,6 +105,8 @@ inline void bump(Counter& c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_o
     G(last_reload_time, "rcptguard_last_reload_timestamp_seconds", "", 1,                                             \
       "When the configuration was last loaded or reloaded (Unix time), successfully or not.")                         \
     G(last_reload_success, "rcptguard_last_reload_success", "", 1, "1 if the last load or reload succeeded, else 0.") \
+    G(config_load_time, "rcptguard_config_load_timestamp_seconds", "", 1,                                             \
+      "When the running configuration was loaded (Unix time).")                                                       \
     G(start_time, "rcptguard_start_time_seconds", "", 1, "When the daemon started (Unix time).")                      \
     G(build_info, "rcptguard_build_info", "version=\"" RCPTGUARD_VERSION "\"", 1,                                     \
       "Always 1; the labels name the build.")
@@ -124,6 +126,19 @@ struct BackendCounters {
 #define RCPTGUARD_DECLARE_MEMBER(member, family, labels, divisor, help) Counter member{0};
     RCPTGUARD_BACKEND_METRICS(RCPTGUARD_DECLARE_MEMBER)
 #undef RCPTGUARD_DECLARE_MEMBER
+
+    // The last temporary failure's reason and when (Unix seconds), for the
+    // status page; not a Prometheus series (text does not belong there).
+    struct Failure {
+        std::string reason;
+        std::int64_t unix_time = 0;  // 0: none since start
+    };
+    void note_failure(std::string reason, std::int64_t unix_time);
+    Failure last_failure() const;
+
+private:
+    mutable std::mutex failure_mutex_;
+    Failure last_failure_;
 };
 
 class Metrics {

@@ -1,6 +1,7 @@
 // socket_spec: see socket_spec.hpp.
 #include "util/socket_spec.hpp"
 
+#include <netdb.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -81,6 +82,58 @@ bool unix_socket_path_is_stale(const std::string& path) {
     bool live = connect(fd.get(), reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) == 0;
     if (live) throw std::runtime_error("socket " + path + " is in use by another running process");
     return true;
+}
+
+std::string tcp_listen_problem(const std::string& host, int port) {
+    struct addrinfo hints = {};
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    struct addrinfo* res = nullptr;
+    std::string service = std::to_string(port);
+    int rc = getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+    if (rc != 0) return std::string("cannot resolve ") + host + ": " + gai_strerror(rc);
+    std::string problem;
+    for (struct addrinfo* ai = res; ai; ai = ai->ai_next) {
+        UniqueFd fd(socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol));
+        int one = 1;
+        if (!fd || setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd.get(), 1) != 0) {
+            problem = std::strerror(errno);
+            continue;
+        }
+        problem.clear();
+        break;
+    }
+    freeaddrinfo(res);
+    return problem;
+}
+
+std::string milter_listen_problem(const std::string& spec) {
+    auto colon = spec.find(':');
+    if (colon == std::string::npos) return "";
+    std::string proto = spec.substr(0, colon);
+    std::string rest = spec.substr(colon + 1);
+    if (proto == "inet" || proto == "inet6") {
+        auto at = rest.find('@');
+        if (at == std::string::npos) return "";
+        int port = 0;
+        try {
+            port = std::stoi(rest.substr(0, at));
+        } catch (const std::exception&) {
+            return "";
+        }
+        return tcp_listen_problem(rest.substr(at + 1), port);
+    }
+    // unix: bind where libmilter would have; a socket made here is ours and
+    // removed again (nothing of libmilter's is there after its failure).
+    UniqueFd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!fd) return std::strerror(errno);
+    struct sockaddr_un sun = {};
+    sun.sun_family = AF_UNIX;
+    std::strncpy(sun.sun_path, rest.c_str(), sizeof sun.sun_path - 1);
+    if (bind(fd.get(), reinterpret_cast<struct sockaddr*>(&sun), sizeof sun) != 0) return std::strerror(errno);
+    unlink(rest.c_str());
+    return "";
 }
 
 }  // namespace rcptguard

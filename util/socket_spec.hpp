@@ -22,6 +22,14 @@ std::string check_policy_socket_spec(const std::string& spec);
 // is not a socket or a live process still listens on it.
 bool unix_socket_path_is_stale(const std::string& path);
 
+// Why a listener could not be opened, found by trying it once more the way
+// libmilter (or cpp-httplib) does: "Address already in use", "Permission
+// denied", ... or "" when the retry worked (then nothing is left open).
+// libmilter and cpp-httplib only say that they failed; the admin needs the
+// reason on the terminal.
+std::string milter_listen_problem(const std::string& spec);
+std::string tcp_listen_problem(const std::string& host, int port);
+
 // "what: strerror(errno)" as an exception, for socket and file calls.
 std::runtime_error system_error_now(const std::string& what);
 

@@ -83,6 +83,10 @@ KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
                  : r.status == LookupStatus::NotFound ? c.not_found
                                                       : c.tempfail);
             if (r.unverified) bump(c.unverified);
+            if (r.status == LookupStatus::TempFail)
+                c.note_failure(r.reason, std::chrono::duration_cast<std::chrono::seconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
         }
         record(i, r);
         if (r.status == LookupStatus::Found)

@@ -110,6 +110,30 @@ std::size_t ClientTable::banned_now() {
     return n;
 }
 
+std::vector<ClientListEntry> ClientTable::list(const BanSettings& s, std::size_t limit, std::size_t* total) {
+    Millis now = clock_.now();
+    std::int64_t b = bucket_of(now, s);
+    std::vector<ClientListEntry> all;
+    for (const auto& sh : shards_) {
+        std::lock_guard<std::mutex> lock(sh->mutex);
+        for (const auto& [key, e] : sh->map) {
+            ClientStatus st = describe(e, b, now);
+            if (st.banned || st.bad_in_window > 0) all.push_back({key, st});
+        }
+    }
+    if (total) *total = all.size();
+    auto before = [](const ClientListEntry& x, const ClientListEntry& y) {
+        if (x.status.banned != y.status.banned) return x.status.banned;
+        if (x.status.ban_left != y.status.ban_left) return x.status.ban_left > y.status.ban_left;
+        if (x.status.bad_in_window != y.status.bad_in_window) return x.status.bad_in_window > y.status.bad_in_window;
+        return x.key < y.key;
+    };
+    std::size_t n = std::min(limit, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), before);
+    all.resize(n);
+    return all;
+}
+
 void ClientTable::clear() {
     for (auto& sh : shards_) {
         std::lock_guard<std::mutex> lock(sh->mutex);

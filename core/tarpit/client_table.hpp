@@ -49,6 +49,12 @@ struct ClientRecord {
     std::string host;    // the host that counted it last ("" = not known)
 };
 
+// One client as the status page lists it.
+struct ClientListEntry {
+    std::string key;  // client_key(): an address or an IPv6 prefix
+    ClientStatus status;
+};
+
 class ClientTable {
 public:
     ClientTable(std::size_t max_clients, const Clock& clock);
@@ -58,6 +64,11 @@ public:
     std::size_t size() const;
     std::size_t capacity() const { return max_clients_; }
     std::size_t banned_now();
+    // The clients counted now (bad recipients within the window) or banned:
+    // banned ones first, longest ban left first, then by bad recipients;
+    // at most limit of them. *total receives how many there are. Walks every
+    // shard under its lock, one at a time: for a page view, not per recipient.
+    std::vector<ClientListEntry> list(const BanSettings& s, std::size_t limit, std::size_t* total);
     void clear();
 
     // Clients banned or with bad recipients in the window, at most max (banned

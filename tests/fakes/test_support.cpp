@@ -9,6 +9,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "util/text.hpp"
+
 namespace rcptguard::testing {
 
 TempDir::TempDir() {
@@ -48,7 +50,12 @@ std::string source_dir() {
 void make_sqlite_db(const std::string& path, const std::vector<std::string>& rows) {
     sqlite3* db = nullptr;
     if (sqlite3_open(path.c_str(), &db) != SQLITE_OK) throw std::runtime_error("cannot create " + path);
-    std::string schema = read_file(source_dir() + "/etc/schema.sql");
+    // The file is also a sqlite3 shell script: its dot-commands are not SQL.
+    std::string schema;
+    for_each_line(read_file(source_dir() + "/etc/schema.sql"), [&schema](std::string_view line, int) {
+        if (line.empty() || line.front() != '.') schema += std::string(line) + "\n";
+        return true;
+    });
     char* err = nullptr;
     if (sqlite3_exec(db, schema.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
         std::string e = err ? err : "?";

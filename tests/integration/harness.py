@@ -80,7 +80,8 @@ def make_root(prefix="rcptguard-it-"):
 
 def make_sqlite_db(path, addresses):
     with open(SCHEMA) as f:
-        schema = f.read()
+        # Also a sqlite3 shell script: its dot-commands are not SQL.
+        schema = "".join(line for line in f if not line.startswith("."))
     con = sqlite3.connect(path)
     con.executescript(schema)
     con.executemany("INSERT INTO recipients(address) VALUES (?)", [(a,) for a in addresses])

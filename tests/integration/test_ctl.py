@@ -21,7 +21,7 @@ class CtlCommands(unittest.TestCase):
         self.db = os.path.join(self.root, "lib", "recipients.db")
         self.conf = os.path.join(self.root, "rcptguard.conf")
         with open(self.conf, "w") as f:
-            f.write("domains = example.test\nbackends = users\nuser = nobody\n"
+            f.write("domains = example.test .example.test\nbackends = users\nuser = nobody\n"
                     "[backend users]\ntype = sqlite\npath = %s\n" % self.db)
 
     def c(self, *args, stdin=None):
@@ -58,9 +58,47 @@ class CtlCommands(unittest.TestCase):
         self.assertEqual(self.c("export").stdout.split(),
                          ["@catchall.example.test", "alice@example.test", "bob@example.test", "carol@example.test"])
 
+    def test_add_outside_domains_refused_unless_forced(self):
+        self.c("init")
+        r = self.c("add", "alice@example.test", "kim@other.test", "@elsewhere.test")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("kim@other.test: domain other.test is not in 'domains' of %s (rcptguard never looks it up): "
+                      "add it there first, or use --force" % self.conf, r.stderr)
+        self.assertIn("@elsewhere.test: domain elsewhere.test is not in 'domains'", r.stderr)
+        self.assertIn("nothing changed", r.stderr)
+        self.assertNotIn("added", r.stdout)
+        self.assertEqual(self.c("export").stdout, "")
+        # Subdomains listed as .example.test count.
+        self.assertIn("added 1", self.c("add", "x@sub.example.test").stdout)
+        r = self.c("add", "kim@other.test", "--force")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("warning: kim@other.test: domain other.test is not in 'domains'", r.stderr)
+        self.assertIn("added 1", r.stdout)
+        # import: the same rule, every such line reported, nothing imported.
+        r = self.c("import", "-", stdin="bob@example.test\nzed@third.test\n")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("<stdin>:2: zed@third.test: domain third.test is not in 'domains'", r.stderr)
+        self.assertNotIn("bob@example.test", self.c("export").stdout)
+        r = self.c("--force", "import", "-", stdin="bob@example.test\nzed@third.test\n")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("imported 2 new recipients", r.stdout)
+
+    def test_domains_from_a_database_are_not_second_guessed(self):
+        # domains = backend:NAME: the database says which domains are ours,
+        # which rcptguard-ctl cannot know, so it stores any domain.
+        with open(self.conf, "w") as f:
+            f.write("domains = example.test backend:users\nbackends = users\nuser = nobody\n"
+                    "[backend users]\ntype = sqlite\npath = %s\n"
+                    "domain_query = SELECT 1 FROM recipients WHERE address = '@' || %%d\n" % self.db)
+        self.c("init")
+        r = self.c("add", "kim@hosted.test", "alice@example.test")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("added 2", r.stdout)
+        self.assertNotIn("not in 'domains'", r.stderr + self.c("domains").stdout)
+
     def test_del_list_domains_export(self):
         self.c("init")
-        self.c("add", "a@example.test", "b@example.test", "x@other.test", "@example.test")
+        self.c("add", "--force", "a@example.test", "b@example.test", "x@other.test", "@example.test")
         r = self.c("del", "b@example.test", "zz@example.test")
         self.assertEqual(r.returncode, 0)
         self.assertIn("removed 1", r.stdout)

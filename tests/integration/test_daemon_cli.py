@@ -1,14 +1,19 @@
 """The rcptguard command line as an admin uses it: -n, -q, -V, -h, bad options,
-config errors at start, detaching with a pid file, a second instance, unix
-socket ownership and stale sockets, SIGUSR1 and SIGTERM."""
+config errors at start (all of them, in file order), start failures on the
+terminal with and without -f (second instance, busy ports, also after
+detaching), detaching with a pid file, unix socket ownership and stale
+sockets, SIGUSR1 (what changed) and SIGTERM (a prompt stop while Postfix
+defers)."""
 
 import grp
 import os
 import pwd
+import re
 import signal
 import socket
 import stat
 import subprocess
+import sys
 import time
 import unittest
 
@@ -55,6 +60,48 @@ class CommandLine(unittest.TestCase):
         r = h.run_rcptguard("-n", "-c", path)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("%s:5: mode: expected enforce or monitor, got 'strict'" % path, r.stderr)
+
+    def several_errors(self, name):
+        return self.write(name, base(self.root, self.db, "inet:1@127.0.0.1",
+                                     "tarpit_max_delay = 1h\nlog_levle = debug\nmode = strict") +
+                          "pool_size = 0\nbogus = 1\n")
+
+    SEVERAL = ["5: tarpit_max_delay: 1h is too close to mta_timeout 10s",
+               "6: log_levle: unknown key in the global section",
+               "7: mode: expected enforce or monitor, got 'strict'",
+               "11: pool_size: must be between 1 and 64, got 0",
+               "12: bogus: unknown key in [backend users]"]
+
+    def assertAllInOrder(self, text, path):
+        lines = [l for l in text.splitlines() if path + ":" in l]
+        self.assertEqual(len(lines), len(self.SEVERAL), text)
+        for line, want in zip(lines, self.SEVERAL):
+            self.assertIn("%s:%s" % (path, want), line)
+
+    def test_check_several_errors_all_printed_in_file_order(self):
+        path = self.several_errors("several.conf")
+        r = h.run_rcptguard("-n", "-c", path)
+        self.assertEqual(r.returncode, 78)
+        self.assertEqual(r.stdout, "")
+        self.assertAllInOrder(r.stderr, path)
+
+    def test_start_with_several_errors_prints_all_with_and_without_f(self):
+        path = self.several_errors("several-start.conf")
+        for args in (["-f"], []):
+            r = subprocess.run([h.binary("rcptguard")] + args + ["-c", path], capture_output=True, text=True,
+                               timeout=20)
+            self.assertEqual(r.returncode, 78, args)
+            self.assertAllInOrder(r.stderr, path)
+
+    def test_check_unknown_user_and_groups_all_reported(self):
+        path = self.write("names.conf", base(self.root, self.db, "inet:1@127.0.0.1",
+                                             "socket_group = no-such-group-here\nuser = no-such-user-here"))
+        r = h.run_rcptguard("-n", "-c", path)
+        self.assertEqual(r.returncode, 78)
+        lines = r.stderr.splitlines()
+        self.assertEqual(len(lines), 2, r.stderr)
+        self.assertIn("%s:5: socket_group: no such group 'no-such-group-here'" % path, lines[0])
+        self.assertIn("%s:6: user: no such user 'no-such-user-here'" % path, lines[1])
 
     def test_check_unreadable_config(self):
         r = h.run_rcptguard("-n", "-c", os.path.join(self.root, "absent.conf"))
@@ -203,6 +250,196 @@ class Daemon(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("exists and is not a socket", r.stderr)
         self.assertEqual(open(path).read(), "precious")
+
+
+class StartFailures(unittest.TestCase):
+    """Every fatal start error is on the terminal, with or without -f, before
+    or after the daemon detached, and no daemon or pid file is left behind."""
+
+    def setUp(self):
+        self.root = h.make_root()
+        self.db = os.path.join(self.root, "r.db")
+        h.make_sqlite_db(self.db, ["alice@example.test"])
+
+    def conf(self, name, port, extra=""):
+        path = os.path.join(self.root, name)
+        with open(path, "w") as f:
+            f.write(base(self.root, self.db, "inet:%d@127.0.0.1" % port, extra))
+        return path
+
+    def start(self, args, conf):
+        return subprocess.run([h.binary("rcptguard")] + args + ["-c", conf], capture_output=True, text=True,
+                              timeout=30)
+
+    def test_second_instance_prints_reason_with_and_without_f(self):
+        conf = self.conf("one.conf", h.free_port())
+        first = h.Rcptguard(self.root, open(conf).read(), name="first")
+        first.start()
+        try:
+            for args in ([], ["-f"]):
+                r = self.start(args, conf)
+                self.assertEqual(r.returncode, 70, args)
+                self.assertIn("another rcptguard is running (pid %d, pid file %s/rcptguard.pid)"
+                              % (first.pid(), self.root), r.stderr)
+            self.assertIsNone(first.proc.poll(), "the running daemon must be left alone")
+        finally:
+            first.kill()
+
+    def test_busy_milter_port_prints_reason_with_and_without_f(self):
+        busy = socket.socket()
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        try:
+            conf = self.conf("busy.conf", port)
+            for args in ([], ["-f"]):
+                r = self.start(args, conf)
+                self.assertEqual(r.returncode, 70, args)
+                self.assertIn("fatal: socket inet:%d@127.0.0.1: cannot listen: Address already in use" % port,
+                              r.stderr)
+                self.assertFalse(os.path.exists(os.path.join(self.root, "rcptguard.pid")))
+        finally:
+            busy.close()
+
+    def test_busy_metrics_port_after_detaching_reason_reaches_the_terminal(self):
+        # metrics_listen opens after the fork: the detached daemon hands its
+        # reason to the waiting parent, which prints it and exits non-zero.
+        busy = socket.socket()
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        mport = busy.getsockname()[1]
+        milter_port = h.free_port()
+        try:
+            conf = self.conf("metrics.conf", milter_port, "metrics_listen = 127.0.0.1:%d" % mport)
+            for args in ([], ["-f"]):
+                r = self.start(args, conf)
+                self.assertEqual(r.returncode, 70, (args, r.stderr))
+                self.assertIn("fatal: metrics_listen: cannot listen on 127.0.0.1:%d: Address already in use" % mport,
+                              r.stderr)
+                # Nothing left behind: no daemon on the milter port, no pid file.
+                h.wait_until(lambda: not h.port_open(milter_port), 10, "milter port closed")
+                self.assertFalse(os.path.exists(os.path.join(self.root, "rcptguard.pid")))
+        finally:
+            busy.close()
+
+    def test_detached_start_success_exit_0_only_once_serving(self):
+        port = h.free_port()
+        conf = self.conf("ok.conf", port)
+        r = self.start([], conf)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(r.stderr, "")
+        pid = int(open(os.path.join(self.root, "rcptguard.pid")).read())
+        h.on_cleanup(lambda: _kill(pid))
+        # The parent returned only after the daemon was ready: no waiting needed.
+        self.assertTrue(h.rcpt_verdict_milter_ok(port))
+        os.kill(pid, signal.SIGTERM)
+        h.wait_until(lambda: not _alive(pid), 20, "daemon to stop")
+
+
+class ReloadLog(unittest.TestCase):
+    def test_reload_logs_changed_keys_then_every_problem_of_a_broken_file(self):
+        root = h.make_root()
+        dbdir = os.path.join(root, "db")
+        os.makedirs(dbdir)
+        os.chmod(dbdir, 0o777)
+        db = os.path.join(dbdir, "r.db")
+        h.make_sqlite_db(db, ["alice@example.test"])
+        port = h.free_port()
+        first = base(root, db, "inet:%d@127.0.0.1" % port, "user = nobody\ncache_negative_ttl = 1m")
+        rg = h.Rcptguard(root, first).start(wait_port=port)
+        try:
+            out = rg.reload(first.replace("cache_negative_ttl = 1m", "mode = monitor\nreject_message = Nope")
+                            .replace("domains = example.test .example.test", "domains = example.test"))
+            self.assertIn("reload: changed domains: example.test .example.test -> example.test", out)
+            self.assertIn("reload: changed mode: (default) -> monitor", out)
+            self.assertIn("reload: changed reject_message: (default) -> Nope", out)
+            self.assertIn("reload: changed cache_negative_ttl: 1m -> (default)", out)
+            self.assertRegex(out, r"reload: configuration \S+ loaded \(1 backends, generation 2, 4 changes\)")
+            out = rg.reload()
+            self.assertIn("generation 3, nothing changed", out)
+            self.assertNotIn("reload: changed", out)
+            broken = open(rg.conf).read() + "log_levle = debug\npool_size = 0\n"
+            out = rg.reload(broken.replace("mode = monitor", "mode = strict"))
+            rg.wait_log("reload failed: keeping the running configuration", after=0)
+            out = rg.log()[-3000:]
+            problems = [l for l in out.splitlines() if "reload failed: " + rg.conf in l]
+            self.assertEqual(len(problems), 3, out)
+            self.assertIn("mode: expected enforce or monitor", problems[0])
+            self.assertIn("log_levle: unknown key", problems[1])
+            self.assertIn("pool_size: must be between 1 and 64", problems[2])
+        finally:
+            rg.kill()
+
+
+class StopUnderPostfix(unittest.TestCase):
+    """SIGTERM while Postfix uses rcptguard: the daemon exits (libmilter's
+    listener is stopped actively, not after its 5-second poll) and Postfix
+    meanwhile defers, never bounces. The stop time is printed, not asserted."""
+
+    def test_sigterm_daemon_exits_and_postfix_defers_never_bounces(self):
+        root = h.make_root()
+        dbdir = os.path.join(root, "db")
+        os.makedirs(dbdir)
+        os.chmod(dbdir, 0o777)
+        db = os.path.join(dbdir, "r.db")
+        h.make_sqlite_db(db, ["alice@example.test", "bob@example.test"])
+        port = h.free_port()
+        rg = h.Rcptguard(root, base(root, db, "inet:%d@127.0.0.1" % port, "user = nobody"))
+        rg.start(wait_port=port)
+        os.makedirs(os.path.join(root, "pf"))
+        pf = h.Postfix(os.path.join(root, "pf"), main={
+            "relay_domains": "example.test",
+            "transport_maps": "inline:{ example.test=discard: }",
+            "smtpd_milters": "inet:127.0.0.1:%d" % port,
+            "non_smtpd_milters": "inet:127.0.0.1:%d" % port,
+        }).start()
+        try:
+            open_session = h.Smtp(pf.port)
+            self.assertEqual(open_session.mail("<s@client.test>")[0], 250)
+            self.assertEqual(open_session.rcpt("<alice@example.test>")[0], 250)
+
+            t0 = time.monotonic()
+            rg.proc.send_signal(signal.SIGTERM)
+            rg.proc.wait(30)
+            stop_seconds = time.monotonic() - t0
+            sys.stdout.write("[rcptguard exited %.3fs after SIGTERM] " % stop_seconds)
+            sys.stdout.flush()
+            self.assertEqual(rg.proc.returncode, 0, rg.log())
+            self.assertRegex(rg.log(), r"stopped rcptguard: libmilter's listener closed \S+ after SIGTERM")
+            self.assertFalse(h.port_open(port))
+
+            # Meanwhile Postfix defers: the open session and new ones get 4xx
+            # for valid and unknown recipients alike, never a 5xx.
+            code, msg = open_session.rcpt("<bob@example.test>")
+            self.assertTrue(400 <= code < 500, (code, msg))
+            open_session.close()
+            for rcpt in ("<alice@example.test>", "<nosuch@example.test>"):
+                with h.Smtp(pf.port) as c:
+                    # Postfix finds the milter gone at connect and answers
+                    # MAIL (or RCPT) with milter_default_action's 4xx.
+                    code, msg = c.mail("<s@client.test>")
+                    if code == 250:
+                        code, msg = c.rcpt(rcpt)
+                self.assertTrue(400 <= code < 500, (rcpt, code, msg))
+            # Mail submitted locally waits in the queue; nothing bounces.
+            pf.sendmail("s@mx.example.test", ["alice@example.test"],
+                        "Subject: during the stop\n\nheld, not bounced\n")
+            h.wait_until(lambda: re.search(r"cleanup\[\d+\]: \w+: milter-reject: .* 4\.7\.1 .*from=<s@mx\.example\.test>",
+                                           pf.log()), 20, "cleanup to hold the message back (4.7.1)")
+            self.assertFalse(pf.queue_empty(), "the message must wait in the queue")
+            self.assertNotIn("status=bounced", pf.log())
+
+            # Back: everything flows again; nothing was bounced meanwhile.
+            rg2 = h.Rcptguard(root, open(rg.conf).read(), name="again").start(wait_port=port)
+            self.assertEqual(h.rcpt_verdict(pf.port, "<alice@example.test>")[0], 250)
+            self.assertEqual(h.rcpt_verdict(pf.port, "<nosuch@example.test>")[0], 550)
+            rg2.kill()
+            self.assertNotIn("status=bounced", pf.log())
+        finally:
+            pf.stop()
+            rg.kill()
 
 
 def _alive(pid):

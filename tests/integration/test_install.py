@@ -88,9 +88,15 @@ class Install(unittest.TestCase):
         self.assertIn("kept", r.stdout)
         self.assertTrue(open(conf).read().endswith("# local change\n"))
 
-        # The installed binaries run with the installed sample configuration.
+        # The installed binaries run with the installed sample configuration,
+        # its 'user' swapped for one every system has: -n checks that the
+        # user exists (an unknown one is an error, see test_daemon_cli), and
+        # the test must not depend on this machine's accounts.
         sbin = os.path.join(dest, "usr/local/sbin")
-        r = subprocess.run([os.path.join(sbin, "rcptguard"), "-n", "-c", conf], capture_output=True, text=True)
+        checked = os.path.join(dest, "checked.conf")
+        with open(checked, "w") as f:
+            f.write(open(conf).read().replace("user = rcptguard", "user = nobody"))
+        r = subprocess.run([os.path.join(sbin, "rcptguard"), "-n", "-c", checked], capture_output=True, text=True)
         self.assertEqual(r.returncode, 0, r.stderr)  # the database does not exist yet: a warning only
         self.assertIn("backend users", r.stderr)
         db = os.path.join(dest, "var/lib/rcptguard/recipients.db")

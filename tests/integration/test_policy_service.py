@@ -12,7 +12,8 @@ import unittest
 import harness as h
 
 RECIPIENTS = ["<alice@example.test>", "<ALICE+tag@example.test>", "<nosuch@example.test>", "<x@catchall.test>",
-              "<postmaster@example.test>", "<nobody@other.test>", "<a b@example.test>", "<nosuch2@example.test>"]
+              "<postmaster@example.test>", "<nobody@other.test>", "<a b@example.test>", "<nosuch2@example.test>",
+              "<bad..dots@example.test>", "<o'brien@example.test>"]
 
 
 def config(root, milter_port, policy_port, db, extra=""):
@@ -68,20 +69,53 @@ class PolicyService(unittest.TestCase):
         cls.pf_milter.stop()
         cls.rg.kill()
 
-    def test_same_verdicts_and_texts_as_the_milter(self):
+    def both_doors(self, net):
+        """Every recipient through the policy door and the milter door, each
+        from a fresh client address so the tarpit stays out of the comparison."""
         got_policy, got_milter = [], []
         for i, rcpt in enumerate(RECIPIENTS):
-            # A fresh client address per recipient keeps the tarpit out of this comparison.
-            got_policy.append(h.rcpt_verdict(self.pf.port, rcpt, source="127.0.1.%d" % (i + 1)))
-            got_milter.append(h.rcpt_verdict(self.pf_milter.port, rcpt, source="127.0.2.%d" % (i + 1)))
-        # Same codes and enhanced codes; the 550 texts are identical too (Postfix
-        # builds "<address>: Recipient address rejected: " itself for policy replies).
-        self.assertEqual([(c, m.split()[0]) for c, m in got_policy], [(c, m.split()[0]) for c, m in got_milter])
+            got_policy.append(h.rcpt_verdict(self.pf.port, rcpt, source="127.%d.1.%d" % (net, i + 1)))
+            got_milter.append(h.rcpt_verdict(self.pf_milter.port, rcpt, source="127.%d.2.%d" % (net, i + 1)))
+        return got_policy, got_milter
+
+    def test_same_verdicts_and_texts_as_the_milter(self):
+        got_policy, got_milter = self.both_doors(0)
+        # The client reads the very same replies, texts included: Postfix
+        # builds "<address>: Recipient address rejected: " itself for policy
+        # replies, and the milter sends exactly that.
+        self.assertEqual(got_policy, got_milter)
         codes = [c for c, _ in got_policy]
-        self.assertEqual(codes, [250, 250, 550, 250, 250, 250, 501, 550])
+        self.assertEqual(codes, [250, 250, 550, 250, 250, 250, 501, 550, 501, 550])
         self.assertEqual(got_policy[2][1], "5.1.1 <nosuch@example.test>: Recipient address rejected: User unknown")
-        self.assertEqual(got_policy[2], got_milter[2])
-        self.assertEqual(got_policy[7], got_milter[7])
+        self.assertEqual(got_policy[8][1], "5.1.3 <bad..dots@example.test>: Recipient address rejected: "
+                                           "Bad recipient address syntax")
+
+    def test_custom_messages_identical_through_both_doors(self):
+        self.rg.reload(config(self.root, self.milter_port, self.policy_port, self.db,
+                              "reject_message = No such user here (100% sure)\n"
+                              "tempfail_message = Directory busy, try again"))
+        try:
+            got_policy, got_milter = self.both_doors(5)
+            self.assertEqual(got_policy, got_milter)
+            self.assertEqual(got_policy[2], (550, "5.1.1 <nosuch@example.test>: Recipient address rejected: "
+                                                  "No such user here (100% sure)"))
+            # Postfix refuses user%host addresses itself (relay attempts), so the
+            # '%' that must survive both doors comes from the configured text.
+            self.assertEqual(got_policy[9], (550, "5.1.1 <o'brien@example.test>: Recipient address rejected: "
+                                                  "No such user here (100% sure)"))
+            mark = self.rg.log_size()
+            os.chmod(self.db, 0)
+            try:
+                self.rg.wait_log("is unreadable", timeout=10, after=mark)
+                p = h.rcpt_verdict(self.pf.port, "<alice@example.test>", source="127.6.1.1")
+                m = h.rcpt_verdict(self.pf_milter.port, "<alice@example.test>", source="127.6.2.1")
+                self.assertEqual(p, m)
+                self.assertEqual(p, (451, "4.3.0 <alice@example.test>: Recipient address rejected: "
+                                          "Directory busy, try again"))
+            finally:
+                os.chmod(self.db, 0o644)
+        finally:
+            self.rg.reload(self.base)
 
     def test_backend_failure_451(self):
         os.chmod(self.db, 0)
