@@ -1,6 +1,8 @@
 // reply: see reply.hpp.
 #include "core/reply.hpp"
 
+#include <algorithm>
+
 #include "util/text.hpp"
 
 namespace rcptguard {
@@ -68,6 +70,9 @@ bool reply_is_well_formed(const Reply& r) {
 std::string display_address(std::string_view original) { return "<" + printable(original, 256) + ">"; }
 
 std::string ascii_reply_text(std::string_view s, std::size_t max_len) {
+    // The usual case, printable ASCII that fits, in one pass.
+    if (s.size() <= max_len && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= 0x20 && ch < 0x7F; }))
+        return std::string(s);
     std::string out;
     out.reserve(s.size() < max_len ? s.size() : max_len + 3);
     std::size_t i = 0;

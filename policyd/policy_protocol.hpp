@@ -10,7 +10,7 @@
 // Thread-safety: a parser belongs to one connection.
 #pragma once
 
-#include <map>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,12 +19,23 @@
 
 namespace rcptguard {
 
-struct PolicyRequest {
-    std::map<std::string, std::string> attrs;
-    std::string get(const std::string& name) const {
-        auto it = attrs.find(name);
-        return it == attrs.end() ? std::string() : it->second;
-    }
+// One request: its "name=value" lines as received, kept in one buffer.
+class PolicyRequest {
+public:
+    // The value of the last line with this name; "" when there is none. Valid
+    // while the request lives.
+    std::string_view get(std::string_view name) const;
+    std::size_t size() const { return attrs_.size(); }
+
+private:
+    friend class PolicyRequestParser;
+    struct Attr {
+        std::uint32_t at;        // where the line starts in text_
+        std::uint32_t name_len;  // the value follows after '='
+        std::uint32_t end;
+    };
+    std::string text_;  // the lines, without their line ends, back to back
+    std::vector<Attr> attrs_;
 };
 
 class PolicyRequestParser {
@@ -35,15 +46,17 @@ public:
     // Appends every request completed by data to *out; false on a protocol error.
     bool feed(std::string_view data, std::vector<PolicyRequest>* out);
     const std::string& error() const { return error_; }
-    bool mid_request() const { return !line_.empty() || !current_.attrs.empty(); }
+    bool mid_request() const { return !current_.text_.empty(); }
 
 private:
-    bool take_line(std::vector<PolicyRequest>* out);
+    // The line from line_start_ to the end of current_.text_ is complete.
+    bool end_line(std::vector<PolicyRequest>* out);
+    void make_room();
 
     std::size_t max_request_bytes_;
     std::size_t max_line_bytes_;
-    std::string line_;
     PolicyRequest current_;
+    std::size_t line_start_ = 0;
     std::size_t request_bytes_ = 0;
     std::string error_;
 };

@@ -50,8 +50,9 @@ struct Client {
     std::shared_ptr<PolicySession> session;
     std::deque<PolicyRequest> pending;
     std::string out;
-    bool busy = false;     // a request is with a worker or waiting on a timer
-    bool closing = false;  // peer gone or protocol error: close once idle
+    bool busy = false;       // a request is with a worker or waiting on a timer
+    bool watch_out = false;  // epoll also waits for room to send (an answer is left over)
+    bool closing = false;    // peer gone or protocol error: close once idle
 };
 
 struct Timer {
@@ -220,6 +221,10 @@ private:
                         break;
                     }
                     for (auto& r : got) c.pending.push_back(std::move(r));
+                    // A short read took all there was: epoll (level-triggered)
+                    // reports anything later, and a read that would only say
+                    // EAGAIN is saved on every request.
+                    if (static_cast<std::size_t>(n) < sizeof buf) break;
                     continue;
                 }
                 if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) c.closing = true;
@@ -351,14 +356,17 @@ private:
                 continue;
             }
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                if (!watch(c.fd.get(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, id)) c.closing = true;
+                if (!c.watch_out && !watch(c.fd.get(), EPOLLIN | EPOLLOUT | EPOLLRDHUP, id)) c.closing = true;
+                c.watch_out = true;
                 return;
             }
             if (n < 0 && errno == EINTR) continue;
             c.closing = true;
             return;
         }
-        if (!watch(c.fd.get(), EPOLLIN | EPOLLRDHUP, id)) c.closing = true;
+        // All sent: stop waiting for room, if we were (one system call saved per answer otherwise).
+        if (c.watch_out && !watch(c.fd.get(), EPOLLIN | EPOLLRDHUP, id)) c.closing = true;
+        c.watch_out = false;
     }
 
     int next_timeout_ms() const {

@@ -53,6 +53,21 @@ TEST(PolicyParser, CrLfTolerated_EmptyLinesBetweenRequestsIgnored) {
     EXPECT_EQ(out[0].get("recipient"), "a@b.test");
 }
 
+TEST(PolicyParser, RepeatedName_LastLineWins_EmptyValueIsEmpty) {
+    PolicyRequestParser p;
+    std::vector<PolicyRequest> out;
+    ASSERT_TRUE(p.feed("recipient=a@x.test\nsender=\nrecipient=b@x.test\r\nreq=1\n\n", &out));
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].size(), 4u);
+    EXPECT_EQ(out[0].get("recipient"), "b@x.test");
+    EXPECT_EQ(out[0].get("sender"), "");
+    EXPECT_EQ(out[0].get("req"), "1");
+    EXPECT_EQ(out[0].get("re"), "");  // a prefix of a name is not that name
+    EXPECT_FALSE(p.mid_request());
+    ASSERT_TRUE(p.feed("recipient=c@x", &out));
+    EXPECT_TRUE(p.mid_request());
+}
+
 TEST(PolicyParser, ValueMayContainEquals) {
     PolicyRequestParser p;
     std::vector<PolicyRequest> out;
