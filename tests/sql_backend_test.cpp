@@ -3,8 +3,10 @@
 // queries with %u and %d, domain_query, probe() and "rcptguard -n", and the
 // outages - server stopped, killed, frozen, wrong password, the first of two
 // hosts dead - which must answer TempFail (never NotFound) and recover
-// without a restart. Configuration checks go through the registry, as the
-// daemon reads them.
+// without a restart; and each engine's connection reporting the outcome the
+// shared backend maps (the mapping itself: sql_server_backend_test.cpp).
+// Every test runs once per engine (tests/fakes/sql_engines). Configuration
+// checks go through the registry, as the daemon reads them.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -249,6 +251,60 @@ TEST_P(SqlBackend, FrozenServerAtConnect_TempFail) {
     EXPECT_EQ(r.status, LookupStatus::TempFail);
     LookupResult back = lookup_until(*b, "alice@example.test", LookupStatus::Found);
     EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
+}
+
+// Each engine's connection reports what happened as the one outcome the
+// shared backend maps to a verdict (tests/sql_server_backend_test.cpp): a
+// row of truth values, Failed for a statement the server refuses (the
+// connection stays usable), TimedOut for a frozen server, Lost for a killed
+// one; a refused login opens nothing and never shows the password.
+TEST_P(SqlBackend, Connection_ReportsEachOutcome) {
+    using Outcome = SqlAnswer::Outcome;
+    std::string t = s().db().new_table({"alice@example.test"});
+    SqlServerOptions o = testing::sql_test_options(s().engine, {}, s().engine.password, query_for(t));
+    o.connection.query_timeout = milliseconds(1000);
+    o.connection.connect_timeout = milliseconds(1000);
+    std::string exists = o.query.exists_statement(2);
+    SqlServerOptions bad = testing::sql_test_options(s().engine, {}, s().engine.password,
+                                                     "SELECT 1 FROM no_such_table WHERE address = %s");
+    auto deadline = [&] { return SqlConnection::Clock::now() + o.connection.query_timeout; };
+    std::string error;
+    std::unique_ptr<SqlConnection> c = s().engine.open(o.connection, o.hosts[0], deadline(), &error);
+    ASSERT_TRUE(c) << error;
+    EXPECT_EQ(c->host(), s().db().host());
+
+    SqlAnswer a = c->run("q2", exists, {"nobody@example.test", "alice@example.test"}, deadline());
+    EXPECT_EQ(a.outcome, Outcome::Rows) << a.error;
+    EXPECT_EQ(a.rows, 1);
+    EXPECT_EQ(a.first_row, (std::vector<bool>{false, true}));
+
+    a = c->run("bad", bad.query.exists_statement(1), {"alice@example.test"}, deadline());
+    EXPECT_EQ(a.outcome, Outcome::Failed);
+    EXPECT_NE(a.error.find("no_such_table"), std::string::npos) << a.error;
+    a = c->run("q2", exists, {"alice@example.test", "nobody@example.test"}, deadline());
+    EXPECT_EQ(a.outcome, Outcome::Rows) << a.error;
+    EXPECT_EQ(a.first_row, (std::vector<bool>{true, false}));
+
+    s().db().pause();
+    a = c->run("q2", exists, {"alice@example.test", "nobody@example.test"}, deadline());
+    s().db().resume();
+    EXPECT_EQ(a.outcome, Outcome::TimedOut) << a.error;
+    EXPECT_NE(a.error.find("query_timeout"), std::string::npos) << a.error;
+
+    c = s().engine.open(o.connection, o.hosts[0], deadline(), &error);
+    ASSERT_TRUE(c) << error;
+    s().db().kill();
+    a = c->run("q2", exists, {"alice@example.test", "nobody@example.test"}, deadline());
+    s().db().start();
+    EXPECT_EQ(a.outcome, Outcome::Lost) << a.error;
+    EXPECT_FALSE(a.error.empty());
+
+    SqlConnectionSettings wrong = o.connection;
+    wrong.password = "not-the-password";
+    error.clear();
+    EXPECT_FALSE(s().engine.open(wrong, o.hosts[0], deadline(), &error));
+    EXPECT_FALSE(error.empty());
+    EXPECT_EQ(error.find("not-the-password"), std::string::npos) << error;
 }
 
 INSTANTIATE_TEST_SUITE_P(Servers, SqlBackend, ::testing::Values(pgsql_server(), mysql_server()),
