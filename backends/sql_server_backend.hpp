@@ -3,7 +3,8 @@
 // through the site's own queries: PostfixAdmin, iRedMail, Modoboa or any
 // schema of one's own. Everything but the wire is here; an engine folder
 // (backends/pgsql/, backends/mysql/) supplies only an SqlConnection over its
-// client library, its keys' defaults and help, and its registration. It sits
+// client library, its default port, dialect and help texts
+// (sql_server_config.hpp), and its registration. It sits
 // directly in backends/, beside backend.hpp, so that both folders can use it
 // without one backend folder including another (doc/architecture.md).
 //
