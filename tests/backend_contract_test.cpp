@@ -12,15 +12,12 @@
 
 #include "backends/file/file_backend.hpp"
 #include "backends/ldap/ldap_backend.hpp"
-#include "backends/mysql/mysql_backend.hpp"
-#include "backends/pgsql/pgsql_backend.hpp"
 #include "backends/smtp/smtp_backend.hpp"
 #include "backends/smtp/smtp_config.hpp"
 #include "backends/sqlite/sqlite_backend.hpp"
 #include "tests/fakes/fake_smtp_server.hpp"
-#include "tests/fakes/mysql_fixture.hpp"
-#include "tests/fakes/pgsql_fixture.hpp"
 #include "tests/fakes/slapd_fixture.hpp"
+#include "tests/fakes/sql_engines.hpp"
 #include "tests/test_support.hpp"
 #include "util/address.hpp"
 
@@ -130,119 +127,43 @@ Store ldap_store() {
     return s;
 }
 
-// A real PostgreSQL (started once per test binary), one fresh table per
-// store, read as the unprivileged user with a site query. PostgreSQL compares
-// text by bytes, so the query folds the stored side as a site would.
-PgsqlOptions pgsql_options(const std::string& host, int password_kind, const std::string& query) {
-    PgsqlOptions o;
-    ServerAddress a;
-    if (std::string p = parse_server_address(host, 5432, &a); !p.empty()) throw std::runtime_error(p);
-    o.hosts = {a};
-    o.connection.dbname = testing::PgsqlFixture::kDatabase;
-    o.connection.user = testing::PgsqlFixture::kUser;
-    o.connection.password = password_kind == 0 ? testing::PgsqlFixture::kPassword : "not-the-password";
-    o.connection.tls = PgsqlTls::Off;
-    if (std::string p = o.query.parse(query, SqlDialect::Postgres); !p.empty()) throw std::runtime_error(p);
-    return o;
-}
-
-Store pgsql_store() {
-    using testing::PgsqlFixture;
+// A real database server (started once per test binary: PostgreSQL, MariaDB),
+// one fresh table per store, read as the unprivileged user with a site query
+// whose WHERE is `match`. PostgreSQL compares text by bytes, so its query
+// folds the stored side as a site would; MariaDB's default collation ignores
+// case.
+Store sql_server_store(const testing::SqlEngineUnderTest& e, const std::string& match) {
+    using testing::sql_test_options;
     Store s;
-    s.name = "pgsql";
-    s.make = [](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
-        PgsqlFixture& pg = PgsqlFixture::shared();
-        std::string t = pg.new_table(rows);
-        return std::make_shared<PgsqlBackend>(
-            "contract", pgsql_options(pg.host(), 0, "SELECT 1 FROM " + t + " WHERE lower(address) = %s"));
+    s.name = e.type;
+    s.make = [e, match](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
+        std::string t = e.server().new_table(rows);
+        return e.make("contract", sql_test_options(e, {}, e.password, "SELECT 1 FROM " + t + " WHERE " + match));
     };
-    s.make_missing = [](TempDir&) -> BackendPtr {
+    s.make_missing = [e](TempDir&) -> BackendPtr {
         // Nothing listens there: connection refused.
-        return std::make_shared<PgsqlBackend>(
-            "contract", pgsql_options("127.0.0.1:" + std::to_string(testing::free_loopback_port()), 0,
-                                      "SELECT 1 FROM recipients WHERE address = %s"));
+        return e.make("contract", sql_test_options(e, {"127.0.0.1:" + std::to_string(testing::free_loopback_port())},
+                                                   e.password, "SELECT 1 FROM recipients WHERE address = %s"));
     };
-    s.make_corrupt = [](TempDir&) -> BackendPtr {
+    s.make_corrupt = [e](TempDir&) -> BackendPtr {
         // The server answers, but the table does not exist.
-        return std::make_shared<PgsqlBackend>(
-            "contract", pgsql_options(PgsqlFixture::shared().host(), 0, "SELECT 1 FROM absent WHERE address = %s"));
+        return e.make("contract", sql_test_options(e, {}, e.password, "SELECT 1 FROM absent WHERE address = %s"));
     };
     s.more_broken = {
         {"query with a syntax error",
-         [](TempDir&) -> BackendPtr {
-             return std::make_shared<PgsqlBackend>(
-                 "contract", pgsql_options(PgsqlFixture::shared().host(), 0, "SELECT 1 FROM WHERE address = %s"));
+         [e](TempDir&) -> BackendPtr {
+             return e.make("contract", sql_test_options(e, {}, e.password, "SELECT 1 FROM WHERE address = %s"));
          }},
         {"query naming a column that does not exist",
-         [](TempDir&) -> BackendPtr {
-             PgsqlFixture& pg = PgsqlFixture::shared();
-             std::string t = pg.new_table({"user@example.test"});
-             return std::make_shared<PgsqlBackend>(
-                 "contract", pgsql_options(pg.host(), 0, "SELECT 1 FROM " + t + " WHERE mail = %s"));
+         [e](TempDir&) -> BackendPtr {
+             std::string t = e.server().new_table({"user@example.test"});
+             return e.make("contract", sql_test_options(e, {}, e.password, "SELECT 1 FROM " + t + " WHERE mail = %s"));
          }},
         {"wrong password",
-         [](TempDir&) -> BackendPtr {
-             PgsqlFixture& pg = PgsqlFixture::shared();
-             std::string t = pg.new_table({"user@example.test"});
-             return std::make_shared<PgsqlBackend>(
-                 "contract", pgsql_options(pg.host(), 1, "SELECT 1 FROM " + t + " WHERE address = %s"));
-         }},
-    };
-    return s;
-}
-
-// The same with a real MariaDB; its default collation ignores case.
-MysqlOptions mysql_options(const std::string& host, int password_kind, const std::string& query) {
-    MysqlOptions o;
-    ServerAddress a;
-    if (std::string p = parse_server_address(host, 3306, &a); !p.empty()) throw std::runtime_error(p);
-    o.hosts = {a};
-    o.connection.dbname = testing::MysqlFixture::kDatabase;
-    o.connection.user = testing::MysqlFixture::kUser;
-    o.connection.password = password_kind == 0 ? testing::MysqlFixture::kPassword : "not-the-password";
-    o.connection.tls = MysqlTls::Off;
-    if (std::string p = o.query.parse(query, SqlDialect::MySql); !p.empty()) throw std::runtime_error(p);
-    return o;
-}
-
-Store mysql_store() {
-    using testing::MysqlFixture;
-    Store s;
-    s.name = "mysql";
-    s.make = [](TempDir&, const std::vector<std::string>& rows) -> BackendPtr {
-        MysqlFixture& my = MysqlFixture::shared();
-        std::string t = my.new_table(rows);
-        return std::make_shared<MysqlBackend>(
-            "contract", mysql_options(my.host(), 0, "SELECT 1 FROM " + t + " WHERE address = %s"));
-    };
-    s.make_missing = [](TempDir&) -> BackendPtr {
-        return std::make_shared<MysqlBackend>(
-            "contract", mysql_options("127.0.0.1:" + std::to_string(testing::free_loopback_port()), 0,
-                                      "SELECT 1 FROM recipients WHERE address = %s"));
-    };
-    s.make_corrupt = [](TempDir&) -> BackendPtr {
-        return std::make_shared<MysqlBackend>(
-            "contract", mysql_options(MysqlFixture::shared().host(), 0, "SELECT 1 FROM absent WHERE address = %s"));
-    };
-    s.more_broken = {
-        {"query with a syntax error",
-         [](TempDir&) -> BackendPtr {
-             return std::make_shared<MysqlBackend>(
-                 "contract", mysql_options(MysqlFixture::shared().host(), 0, "SELECT 1 FROM WHERE address = %s"));
-         }},
-        {"query naming a column that does not exist",
-         [](TempDir&) -> BackendPtr {
-             MysqlFixture& my = MysqlFixture::shared();
-             std::string t = my.new_table({"user@example.test"});
-             return std::make_shared<MysqlBackend>(
-                 "contract", mysql_options(my.host(), 0, "SELECT 1 FROM " + t + " WHERE mail = %s"));
-         }},
-        {"wrong password",
-         [](TempDir&) -> BackendPtr {
-             MysqlFixture& my = MysqlFixture::shared();
-             std::string t = my.new_table({"user@example.test"});
-             return std::make_shared<MysqlBackend>(
-                 "contract", mysql_options(my.host(), 1, "SELECT 1 FROM " + t + " WHERE address = %s"));
+         [e](TempDir&) -> BackendPtr {
+             std::string t = e.server().new_table({"user@example.test"});
+             return e.make("contract",
+                           sql_test_options(e, {}, "not-the-password", "SELECT 1 FROM " + t + " WHERE address = %s"));
          }},
     };
     return s;
@@ -647,8 +568,9 @@ TEST_P(BackendContract, ConcurrentLookups_AllAnsweredCorrectly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(AllBackends, BackendContract,
-                         ::testing::Values(file_store(), sqlite_store(), ldap_store(), pgsql_store(), mysql_store(),
-                                           smtp_store()),
+                         ::testing::Values(file_store(), sqlite_store(), ldap_store(),
+                                           sql_server_store(testing::pgsql_engine(), "lower(address) = %s"),
+                                           sql_server_store(testing::mysql_engine(), "address = %s"), smtp_store()),
                          [](const ::testing::TestParamInfo<Store>& i) { return i.param.name; });
 
 }  // namespace

@@ -3,19 +3,20 @@
 // queries with %u and %d, domain_query, probe() and "rcptguard -n", and the
 // outages - server stopped, killed, frozen, wrong password, the first of two
 // hosts dead - which must answer TempFail (never NotFound) and recover
-// without a restart. Configuration checks go through the registry, as the
-// daemon reads them.
+// without a restart; and each engine's connection reporting the outcome the
+// shared backend maps (the mapping itself: sql_server_backend_test.cpp).
+// Every test runs once per engine (tests/fakes/sql_engines). Configuration
+// checks go through the registry, as the daemon reads them.
 #include <gtest/gtest.h>
 
 #include <chrono>
 #include <functional>
 #include <thread>
 
-#include "backends/mysql/mysql_backend.hpp"
-#include "backends/pgsql/pgsql_backend.hpp"
 #include "backends/registry.hpp"
 #include "tests/fakes/mysql_fixture.hpp"
 #include "tests/fakes/pgsql_fixture.hpp"
+#include "tests/fakes/sql_engines.hpp"
 #include "tests/test_support.hpp"
 
 namespace rcptguard {
@@ -26,85 +27,43 @@ using testing::MysqlFixture;
 using testing::PgsqlFixture;
 using testing::TempDir;
 
-// What a test needs from one kind of server.
+// What a test needs from one kind of server beyond the engine: how the
+// server records the statements the backend's sessions ran that name a table
+// (watch_statements() first): MariaDB's general log holds every execution;
+// PostgreSQL's pg_stat_activity the last one of each session.
 struct Server {
-    std::string type;
-    std::function<std::string()> host;  // host:port of the shared fixture
-    std::function<void(const std::string&)> exec;
-    std::function<void(const std::string& table)> grant;
-    std::function<std::string(const std::vector<std::string>&)> new_table;
-    std::function<void()> stop, start, kill, pause, resume;
-    // A backend; hosts "" = the fixture's.
-    std::function<BackendPtr(const std::string& query, const std::string& domain_query,
-                             const std::vector<std::string>& hosts, milliseconds retry_after)>
-        make;
-    std::string password;
-    // The statements the backend's sessions ran that name table, as the
-    // server records them (watch_statements() first): MariaDB's general log
-    // holds every execution; PostgreSQL's pg_stat_activity the last one of
-    // each session.
+    testing::SqlEngineUnderTest engine;
     std::function<void()> watch_statements;
     std::function<std::vector<std::string>(const std::string& table)> statements_on;
-};
 
-std::vector<ServerAddress> addresses(const std::vector<std::string>& hosts, int port) {
-    std::vector<ServerAddress> out;
-    for (const auto& h : hosts) {
-        ServerAddress a;
-        if (std::string p = parse_server_address(h, port, &a); !p.empty()) throw std::runtime_error(p);
-        out.push_back(a);
+    testing::SqlServerFixture& db() const { return engine.server(); }
+    // A backend over the engine's shared server (hosts "" = the fixture's),
+    // with short timeouts (MariaDB's are whole seconds).
+    std::shared_ptr<SqlServerBackend> make(const std::string& query, const std::string& domain_query,
+                                           const std::vector<std::string>& hosts, milliseconds retry_after) const {
+        SqlServerOptions o = testing::sql_test_options(engine, hosts, engine.password, query, domain_query);
+        milliseconds timeout(engine.type == "mysql" ? 1000 : 800);
+        o.connection.query_timeout = timeout;
+        o.connection.connect_timeout = timeout;
+        o.retry_after = retry_after;
+        return engine.make("sql", std::move(o));
     }
-    return out;
-}
+};
 
 Server pgsql_server() {
     Server s;
-    s.type = "pgsql";
-    s.password = PgsqlFixture::kPassword;
-    s.host = [] { return PgsqlFixture::shared().host(); };
-    s.exec = [](const std::string& sql) { PgsqlFixture::shared().exec(sql); };
-    s.grant = [](const std::string& t) { PgsqlFixture::shared().exec("GRANT SELECT ON " + t + " TO rcptguard"); };
-    s.new_table = [](const std::vector<std::string>& rows) { return PgsqlFixture::shared().new_table(rows); };
+    s.engine = testing::pgsql_engine();
     s.watch_statements = [] {};
     s.statements_on = [](const std::string& table) {
         return PgsqlFixture::shared().column(
             "SELECT query FROM pg_stat_activity WHERE usename = 'rcptguard' AND query LIKE '%" + table + " %'");
-    };
-    s.stop = [] { PgsqlFixture::shared().stop(); };
-    s.start = [] { PgsqlFixture::shared().start(); };
-    s.kill = [] { PgsqlFixture::shared().kill(); };
-    s.pause = [] { PgsqlFixture::shared().pause(); };
-    s.resume = [] { PgsqlFixture::shared().resume(); };
-    s.make = [](const std::string& query, const std::string& domain_query, const std::vector<std::string>& hosts,
-                milliseconds retry_after) -> BackendPtr {
-        PgsqlOptions o;
-        o.hosts = addresses(hosts.empty() ? std::vector<std::string>{PgsqlFixture::shared().host()} : hosts, 5432);
-        o.connection.dbname = PgsqlFixture::kDatabase;
-        o.connection.user = PgsqlFixture::kUser;
-        o.connection.password = PgsqlFixture::kPassword;
-        o.connection.tls = PgsqlTls::Off;
-        o.connection.query_timeout = milliseconds(800);
-        o.connect_timeout = milliseconds(800);
-        o.retry_after = retry_after;
-        if (std::string p = o.query.parse(query, SqlDialect::Postgres); !p.empty()) throw std::runtime_error(p);
-        if (!domain_query.empty())
-            if (std::string p = o.domain_query.parse(domain_query, SqlDialect::Postgres); !p.empty())
-                throw std::runtime_error(p);
-        return std::make_shared<PgsqlBackend>("sql", std::move(o));
     };
     return s;
 }
 
 Server mysql_server() {
     Server s;
-    s.type = "mysql";
-    s.password = MysqlFixture::kPassword;
-    s.host = [] { return MysqlFixture::shared().host(); };
-    s.exec = [](const std::string& sql) { MysqlFixture::shared().exec(sql); };
-    s.grant = [](const std::string& t) {
-        MysqlFixture::shared().exec("GRANT SELECT ON mail." + t + " TO 'rcptguard'@'127.0.0.1'");
-    };
-    s.new_table = [](const std::vector<std::string>& rows) { return MysqlFixture::shared().new_table(rows); };
+    s.engine = testing::mysql_engine();
     s.watch_statements = [] {
         MysqlFixture::shared().exec("SET GLOBAL log_output = 'TABLE'; SET GLOBAL general_log = 1");
     };
@@ -115,28 +74,6 @@ Server mysql_server() {
             table + " %'");
         MysqlFixture::shared().exec("SET GLOBAL general_log = 0; TRUNCATE TABLE mysql.general_log");
         return out;
-    };
-    s.stop = [] { MysqlFixture::shared().stop(); };
-    s.start = [] { MysqlFixture::shared().start(); };
-    s.kill = [] { MysqlFixture::shared().kill(); };
-    s.pause = [] { MysqlFixture::shared().pause(); };
-    s.resume = [] { MysqlFixture::shared().resume(); };
-    s.make = [](const std::string& query, const std::string& domain_query, const std::vector<std::string>& hosts,
-                milliseconds retry_after) -> BackendPtr {
-        MysqlOptions o;
-        o.hosts = addresses(hosts.empty() ? std::vector<std::string>{MysqlFixture::shared().host()} : hosts, 3306);
-        o.connection.dbname = MysqlFixture::kDatabase;
-        o.connection.user = MysqlFixture::kUser;
-        o.connection.password = MysqlFixture::kPassword;
-        o.connection.tls = MysqlTls::Off;
-        o.connection.query_timeout = milliseconds(1000);
-        o.connection.connect_timeout = milliseconds(1000);
-        o.retry_after = retry_after;
-        if (std::string p = o.query.parse(query, SqlDialect::MySql); !p.empty()) throw std::runtime_error(p);
-        if (!domain_query.empty())
-            if (std::string p = o.domain_query.parse(domain_query, SqlDialect::MySql); !p.empty())
-                throw std::runtime_error(p);
-        return std::make_shared<MysqlBackend>("sql", std::move(o));
     };
     return s;
 }
@@ -161,10 +98,10 @@ protected:
 
 TEST_P(SqlBackend, LocalPartAndDomainPlaceholders_BoundSeparately) {
     static int n = 0;
-    std::string t = "parts" + std::to_string(++n) + "_" + s().type;
-    s().exec("CREATE TABLE " + t + " (local_part varchar(64) NOT NULL, domain varchar(255) NOT NULL)");
-    s().exec("INSERT INTO " + t + " VALUES ('alice', 'example.test'), ('', 'catchall.test')");
-    s().grant(t);
+    std::string t = "parts" + std::to_string(++n) + "_" + s().engine.type;
+    s().db().exec("CREATE TABLE " + t + " (local_part varchar(64) NOT NULL, domain varchar(255) NOT NULL)");
+    s().db().exec("INSERT INTO " + t + " VALUES ('alice', 'example.test'), ('', 'catchall.test')");
+    s().db().grant(t);
     auto b = s().make("SELECT 1 FROM " + t + " WHERE local_part = %u AND domain = %d", "", {}, milliseconds(2000));
     EXPECT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);
     EXPECT_EQ(b->lookup("alice@other.test").status, LookupStatus::NotFound);
@@ -178,7 +115,7 @@ TEST_P(SqlBackend, LocalPartAndDomainPlaceholders_BoundSeparately) {
 // An internationalised address has six keys (both forms of the domain, with
 // and without +detail, both catch-alls): one statement asks them all.
 TEST_P(SqlBackend, SixKeys_OneStatement_MostSpecificMatchNamed) {
-    std::string t = s().new_table({"@b\xC3\xBC\x63her.test", "j\xC3\xB6rg@xn--bcher-kva.test"});
+    std::string t = s().db().new_table({"@b\xC3\xBC\x63her.test", "j\xC3\xB6rg@xn--bcher-kva.test"});
     auto b = s().make(query_for(t), "", {}, milliseconds(2000));
     std::vector<std::string> keys = {"j\xC3\xB6rg+news@xn--bcher-kva.test",
                                      "j\xC3\xB6rg+news@b\xC3\xBC\x63her.test",
@@ -200,7 +137,7 @@ TEST_P(SqlBackend, SixKeys_OneStatement_MostSpecificMatchNamed) {
 }
 
 TEST_P(SqlBackend, DomainQuery_FoundNotFound_AndHostileDomainsAreData) {
-    std::string t = s().new_table({"example.test", "Other.Test"});
+    std::string t = s().db().new_table({"example.test", "Other.Test"});
     auto b = s().make(query_for(t), "SELECT 1 FROM " + t + " WHERE address = %d", {}, milliseconds(2000));
     EXPECT_TRUE(b->answers_domains());
     EXPECT_EQ(b->lookup_domain("example.test").status, LookupStatus::Found);
@@ -213,7 +150,7 @@ TEST_P(SqlBackend, DomainQuery_FoundNotFound_AndHostileDomainsAreData) {
 }
 
 TEST_P(SqlBackend, RepeatedPlaceholder_EveryOccurrenceBound) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     auto b = s().make("SELECT 1 FROM " + t + " WHERE address = %s OR address = %s", "", {}, milliseconds(2000));
     std::size_t matched = 9;
     EXPECT_EQ(b->lookup_any({"x+y@example.test", "alice@example.test", "@example.test"}, &matched).status,
@@ -222,19 +159,15 @@ TEST_P(SqlBackend, RepeatedPlaceholder_EveryOccurrenceBound) {
 }
 
 TEST_P(SqlBackend, Probe_ReportsAQueryTheServerRefuses_AndAnUnreachableServer) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     auto good = s().make(query_for(t), "SELECT 1 FROM " + t + " WHERE address = %d", {}, milliseconds(2000));
     auto bad = s().make("SELECT 1 FROM no_such_table WHERE address = %s", "", {}, milliseconds(2000));
     auto bad_domain =
         s().make(query_for(t), "SELECT 1 FROM " + t + " WHERE no_such_column = %d", {}, milliseconds(2000));
     auto down =
         s().make(query_for(t), "", {"127.0.0.1:" + std::to_string(testing::free_loopback_port())}, milliseconds(2000));
-    auto probe = [](const BackendPtr& b) {
-        if (auto* p = dynamic_cast<PgsqlBackend*>(b.get())) {
-            auto r = p->probe();
-            return std::make_pair(r.warning, r.query_problem);
-        }
-        auto r = dynamic_cast<MysqlBackend*>(b.get())->probe();
+    auto probe = [](const std::shared_ptr<SqlServerBackend>& b) {
+        auto r = b->probe();
         return std::make_pair(r.warning, r.query_problem);
     };
     EXPECT_EQ(probe(good), std::make_pair(std::string(), std::string()));
@@ -250,29 +183,29 @@ TEST_P(SqlBackend, Probe_ReportsAQueryTheServerRefuses_AndAnUnreachableServer) {
 }
 
 TEST_P(SqlBackend, PasswordNeverInAnyMessage) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     auto b = s().make("SELECT 1 FROM " + t + " WHERE nonsense = %s", "", {}, milliseconds(2000));
     LookupResult r = b->lookup("alice@example.test");
     EXPECT_EQ(r.status, LookupStatus::TempFail);
-    EXPECT_EQ(r.reason.find(s().password), std::string::npos);
+    EXPECT_EQ(r.reason.find(s().engine.password), std::string::npos);
 }
 
 TEST_P(SqlBackend, FirstHostDead_SecondAnswers_ThenTheDeadOneIsSkipped) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     std::string dead = "127.0.0.1:" + std::to_string(testing::free_loopback_port());
-    auto b = s().make(query_for(t), "", {dead, s().host()}, milliseconds(60'000));
+    auto b = s().make(query_for(t), "", {dead, s().db().host()}, milliseconds(60'000));
     EXPECT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);
     EXPECT_EQ(b->lookup("nobody@example.test").status, LookupStatus::NotFound);
 }
 
 TEST_P(SqlBackend, ServerStoppedThenStarted_TempFail_ThenAnswersWithoutRestart) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     auto b = s().make(query_for(t), "", {}, milliseconds(0));
     ASSERT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);  // a pooled connection now
-    s().stop();
+    s().db().stop();
     LookupResult down = b->lookup("alice@example.test");
     LookupResult down2 = b->lookup("nobody@example.test");
-    s().start();
+    s().db().start();
     EXPECT_EQ(down.status, LookupStatus::TempFail);
     EXPECT_FALSE(down.reason.empty());
     EXPECT_EQ(down2.status, LookupStatus::TempFail);
@@ -282,25 +215,25 @@ TEST_P(SqlBackend, ServerStoppedThenStarted_TempFail_ThenAnswersWithoutRestart) 
 }
 
 TEST_P(SqlBackend, ServerKilled_TempFail_ThenAnswersWithoutRestart) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     auto b = s().make(query_for(t), "", {}, milliseconds(0));
     ASSERT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);
-    s().kill();
+    s().db().kill();
     LookupResult down = b->lookup("alice@example.test");
-    s().start();
+    s().db().start();
     EXPECT_EQ(down.status, LookupStatus::TempFail);
     LookupResult back = lookup_until(*b, "alice@example.test", LookupStatus::Found);
     EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
 }
 
 TEST_P(SqlBackend, ServerFrozen_TempFail_ThenSkippedForRetryAfter_ThenBack) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     auto b = s().make(query_for(t), "", {}, milliseconds(1000));
     ASSERT_EQ(b->lookup("alice@example.test").status, LookupStatus::Found);  // pooled connection
-    s().pause();
+    s().db().pause();
     LookupResult hung = b->lookup("alice@example.test");      // the pooled connection times out
     LookupResult skipped = b->lookup("nobody@example.test");  // the host is skipped for retry_after
-    s().resume();
+    s().db().resume();
     EXPECT_EQ(hung.status, LookupStatus::TempFail);
     EXPECT_NE(hung.reason.find("query_timeout"), std::string::npos) << hung.reason;
     EXPECT_EQ(skipped.status, LookupStatus::TempFail);
@@ -310,18 +243,72 @@ TEST_P(SqlBackend, ServerFrozen_TempFail_ThenSkippedForRetryAfter_ThenBack) {
 }
 
 TEST_P(SqlBackend, FrozenServerAtConnect_TempFail) {
-    std::string t = s().new_table({"alice@example.test"});
+    std::string t = s().db().new_table({"alice@example.test"});
     auto b = s().make(query_for(t), "", {}, milliseconds(1000));  // no connection yet
-    s().pause();
+    s().db().pause();
     LookupResult r = b->lookup("alice@example.test");
-    s().resume();
+    s().db().resume();
     EXPECT_EQ(r.status, LookupStatus::TempFail);
     LookupResult back = lookup_until(*b, "alice@example.test", LookupStatus::Found);
     EXPECT_EQ(back.status, LookupStatus::Found) << back.reason;
 }
 
+// Each engine's connection reports what happened as the one outcome the
+// shared backend maps to a verdict (tests/sql_server_backend_test.cpp): a
+// row of truth values, Failed for a statement the server refuses (the
+// connection stays usable), TimedOut for a frozen server, Lost for a killed
+// one; a refused login opens nothing and never shows the password.
+TEST_P(SqlBackend, Connection_ReportsEachOutcome) {
+    using Outcome = SqlAnswer::Outcome;
+    std::string t = s().db().new_table({"alice@example.test"});
+    SqlServerOptions o = testing::sql_test_options(s().engine, {}, s().engine.password, query_for(t));
+    o.connection.query_timeout = milliseconds(1000);
+    o.connection.connect_timeout = milliseconds(1000);
+    std::string exists = o.query.exists_statement(2);
+    SqlServerOptions bad = testing::sql_test_options(s().engine, {}, s().engine.password,
+                                                     "SELECT 1 FROM no_such_table WHERE address = %s");
+    auto deadline = [&] { return SqlConnection::Clock::now() + o.connection.query_timeout; };
+    std::string error;
+    std::unique_ptr<SqlConnection> c = s().engine.open(o.connection, o.hosts[0], deadline(), &error);
+    ASSERT_TRUE(c) << error;
+    EXPECT_EQ(c->host(), s().db().host());
+
+    SqlAnswer a = c->run("q2", exists, {"nobody@example.test", "alice@example.test"}, deadline());
+    EXPECT_EQ(a.outcome, Outcome::Rows) << a.error;
+    EXPECT_EQ(a.rows, 1);
+    EXPECT_EQ(a.first_row, (std::vector<bool>{false, true}));
+
+    a = c->run("bad", bad.query.exists_statement(1), {"alice@example.test"}, deadline());
+    EXPECT_EQ(a.outcome, Outcome::Failed);
+    EXPECT_NE(a.error.find("no_such_table"), std::string::npos) << a.error;
+    a = c->run("q2", exists, {"alice@example.test", "nobody@example.test"}, deadline());
+    EXPECT_EQ(a.outcome, Outcome::Rows) << a.error;
+    EXPECT_EQ(a.first_row, (std::vector<bool>{true, false}));
+
+    s().db().pause();
+    a = c->run("q2", exists, {"alice@example.test", "nobody@example.test"}, deadline());
+    s().db().resume();
+    EXPECT_EQ(a.outcome, Outcome::TimedOut) << a.error;
+    EXPECT_NE(a.error.find("query_timeout"), std::string::npos) << a.error;
+
+    c = s().engine.open(o.connection, o.hosts[0], deadline(), &error);
+    ASSERT_TRUE(c) << error;
+    s().db().kill();
+    a = c->run("q2", exists, {"alice@example.test", "nobody@example.test"}, deadline());
+    s().db().start();
+    EXPECT_EQ(a.outcome, Outcome::Lost) << a.error;
+    EXPECT_FALSE(a.error.empty());
+
+    SqlConnectionSettings wrong = o.connection;
+    wrong.password = "not-the-password";
+    error.clear();
+    EXPECT_FALSE(s().engine.open(wrong, o.hosts[0], deadline(), &error));
+    EXPECT_FALSE(error.empty());
+    EXPECT_EQ(error.find("not-the-password"), std::string::npos) << error;
+}
+
 INSTANTIATE_TEST_SUITE_P(Servers, SqlBackend, ::testing::Values(pgsql_server(), mysql_server()),
-                         [](const ::testing::TestParamInfo<Server>& i) { return i.param.type; });
+                         [](const ::testing::TestParamInfo<Server>& i) { return i.param.engine.type; });
 
 // --- configuration, through the registry ---------------------------------
 

@@ -34,12 +34,8 @@ void mysql_global_init() {
     std::call_once(g_mysql_init_once, [] { mysql_library_init(0, nullptr, nullptr); });
 }
 
-bool mysql_key_unsendable(std::string_view key) {
-    return key.find('\0') != std::string_view::npos || !is_valid_utf8(key);
-}
-
-std::unique_ptr<MysqlConnection> MysqlConnection::open(const MysqlConnectionSettings& s, const ServerAddress& host,
-                                                       std::string* error) {
+std::unique_ptr<SqlConnection> MysqlConnection::open(const SqlConnectionSettings& s, const ServerAddress& host,
+                                                     Clock::time_point, std::string* error) {
     mysql_global_init();  // a no-op after main()'s call
     MYSQL* m = mysql_init(nullptr);
     if (!m) {
@@ -60,12 +56,12 @@ std::unique_ptr<MysqlConnection> MysqlConnection::open(const MysqlConnectionSett
     mysql_optionsv(m, MYSQL_OPT_RECONNECT, &off);
     mysql_optionsv(m, MYSQL_OPT_PROTOCOL, &protocol);
     mysql_optionsv(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
-    if (s.tls == MysqlTls::Prefer) {
+    if (s.tls == SqlTls::Prefer) {
         // TLS when the server offers it; without a CA nothing is checked.
         mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &off);
         mysql_ssl_set(m, nullptr, nullptr, nullptr, nullptr, nullptr);
         mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &off);
-    } else if (s.tls == MysqlTls::Require) {
+    } else if (s.tls == SqlTls::Require) {
         mysql_optionsv(m, MYSQL_OPT_SSL_CA, s.tls_ca_file.c_str());
         mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &on);
         mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &on);
@@ -95,7 +91,7 @@ std::unique_ptr<MysqlConnection> MysqlConnection::open(const MysqlConnectionSett
         mysql_close(m);
         return nullptr;
     }
-    return std::unique_ptr<MysqlConnection>(new MysqlConnection(m, host.to_string(), s.query_timeout));
+    return std::unique_ptr<SqlConnection>(new MysqlConnection(m, host.to_string(), s.query_timeout));
 }
 
 MysqlConnection::~MysqlConnection() {
@@ -103,13 +99,13 @@ MysqlConnection::~MysqlConnection() {
     mysql_close(mysql_);
 }
 
-MysqlQuery MysqlConnection::failure(MYSQL_STMT* stmt, std::chrono::steady_clock::time_point started) {
-    MysqlQuery q;
+SqlAnswer MysqlConnection::failure(MYSQL_STMT* stmt, std::chrono::steady_clock::time_point started) {
+    SqlAnswer q;
     unsigned int code = stmt ? mysql_stmt_errno(stmt) : mysql_errno(mysql_);
     q.error =
         std::string(stmt ? mysql_stmt_error(stmt) : mysql_error(mysql_)) + " (error " + std::to_string(code) + ")";
     if (!client_error(code)) {
-        q.outcome = MysqlQuery::Outcome::Failed;
+        q.outcome = SqlAnswer::Outcome::Failed;
         return q;
     }
     // The library reports a read timeout as a lost connection; what tells
@@ -117,16 +113,16 @@ MysqlQuery MysqlConnection::failure(MYSQL_STMT* stmt, std::chrono::steady_clock:
     auto waited = std::chrono::steady_clock::now() - started;
     auto limit = std::chrono::seconds(whole_seconds(query_timeout_)) - std::chrono::milliseconds(100);
     if (waited >= limit) {
-        q.outcome = MysqlQuery::Outcome::TimedOut;
+        q.outcome = SqlAnswer::Outcome::TimedOut;
         q.error = "no answer within query_timeout (" + q.error + ")";
     } else {
-        q.outcome = MysqlQuery::Outcome::Lost;
+        q.outcome = SqlAnswer::Outcome::Lost;
     }
     return q;
 }
 
-MysqlQuery MysqlConnection::run(const std::string& name, const std::string& sql,
-                                const std::vector<std::string_view>& params) {
+SqlAnswer MysqlConnection::run(const std::string& name, const std::string& sql,
+                               const std::vector<std::string_view>& params, Clock::time_point) {
     auto started = std::chrono::steady_clock::now();
     MYSQL_STMT* stmt = nullptr;
     auto it = statements_.find(name);
@@ -136,13 +132,13 @@ MysqlQuery MysqlConnection::run(const std::string& name, const std::string& sql,
         stmt = mysql_stmt_init(mysql_);
         if (!stmt) return failure(nullptr, started);
         if (mysql_stmt_prepare(stmt, sql.c_str(), sql.size()) != 0) {
-            MysqlQuery q = failure(stmt, started);
+            SqlAnswer q = failure(stmt, started);
             mysql_stmt_close(stmt);
             return q;
         }
         if (mysql_stmt_param_count(stmt) != params.size()) {
             mysql_stmt_close(stmt);
-            MysqlQuery q;
+            SqlAnswer q;
             q.error = "the statement takes " + std::to_string(params.size()) + " values, the server counts otherwise";
             return q;
         }
@@ -171,18 +167,18 @@ MysqlQuery MysqlConnection::run(const std::string& name, const std::string& sql,
         out[c].is_null = &nulls[c];
     }
     if (columns > 0 && mysql_stmt_bind_result(stmt, out.data()) != 0) return failure(stmt, started);
-    MysqlQuery q;
-    q.outcome = MysqlQuery::Outcome::Rows;
+    SqlAnswer q;
+    q.outcome = SqlAnswer::Outcome::Rows;
     for (;;) {
         int rc = mysql_stmt_fetch(stmt);
         if (rc == MYSQL_NO_DATA) break;
         if (rc == 1) {
-            MysqlQuery f = failure(stmt, started);
+            SqlAnswer f = failure(stmt, started);
             mysql_stmt_free_result(stmt);
             return f;
         }
         if (q.rows++ == 0)
-            for (unsigned int c = 0; c < columns; ++c) q.first_row.push_back(nulls[c] ? 0 : values[c]);
+            for (unsigned int c = 0; c < columns; ++c) q.first_row.push_back(!nulls[c] && values[c] != 0);
     }
     mysql_stmt_free_result(stmt);
     return q;

@@ -15,10 +15,12 @@
 //
 // run() prepares a statement once per connection (by name) and runs it with
 // the values bound as strings; the result is one row of integers (the
-// backend's EXISTS statement). Outcomes: Rows, Failed (the server answered
-// with an error: the connection is still good), Lost (the connection broke),
-// TimedOut (no answer within query_timeout). The password never appears in
-// a message.
+// backend's EXISTS statement; not 0 is true). Outcomes (SqlAnswer,
+// backends/sql_server_backend.hpp): Rows, Failed (the server answered with
+// an error: the connection is still good), Lost (the connection broke),
+// TimedOut (no answer within query_timeout). The deadline the backend passes
+// is not used: the library's timeouts set at open() bound every wait. The
+// password never appears in a message.
 //
 // Thread-safety: a connection is used by one thread at a time (the backend's
 // pool hands it out). mysql_global_init() must run once while the process is
@@ -32,6 +34,7 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/sql_server_backend.hpp"
 #include "util/network.hpp"
 
 struct st_mysql;
@@ -43,55 +46,33 @@ namespace rcptguard {
 // thread-safe; main() calls it before any thread exists.
 void mysql_global_init();
 
-enum class MysqlTls { Off, Prefer, Require };
-
-struct MysqlConnectionSettings {
-    std::string dbname;
-    std::string user;
-    std::string password;  // secret: never logged; "" = none
-    MysqlTls tls = MysqlTls::Prefer;
-    std::string tls_ca_file;
-    std::chrono::milliseconds connect_timeout{2000};
-    std::chrono::milliseconds query_timeout{2000};
-};
-
-struct MysqlQuery {
-    enum class Outcome { Rows, Failed, Lost, TimedOut };
-    Outcome outcome = Outcome::Failed;
-    int rows = 0;
-    std::vector<long long> first_row;
-    std::string error;  // for Failed, Lost, TimedOut
-};
-
-class MysqlConnection {
+class MysqlConnection final : public SqlConnection {
 public:
     // A connected, authenticated session, or nullptr and *error (the reason,
-    // without the host).
-    static std::unique_ptr<MysqlConnection> open(const MysqlConnectionSettings& s, const ServerAddress& host,
-                                                 std::string* error);
-    ~MysqlConnection();
+    // without the host): an SqlConnectionOpener (the deadline is not used,
+    // see above).
+    static std::unique_ptr<SqlConnection> open(const SqlConnectionSettings& s, const ServerAddress& host,
+                                               Clock::time_point deadline, std::string* error);
+    ~MysqlConnection() override;
     MysqlConnection(const MysqlConnection&) = delete;
     MysqlConnection& operator=(const MysqlConnection&) = delete;
 
     // Prepares sql as `name` if this connection has not yet, then runs it
     // with params bound in order (one per '?').
-    MysqlQuery run(const std::string& name, const std::string& sql, const std::vector<std::string_view>& params);
+    SqlAnswer run(const std::string& name, const std::string& sql, const std::vector<std::string_view>& params,
+                  Clock::time_point deadline) override;
 
-    const std::string& host() const { return host_; }
+    const std::string& host() const override { return host_; }
 
 private:
     MysqlConnection(st_mysql* mysql, std::string host, std::chrono::milliseconds query_timeout)
         : mysql_(mysql), host_(std::move(host)), query_timeout_(query_timeout) {}
-    MysqlQuery failure(st_mysql_stmt* stmt, std::chrono::steady_clock::time_point started);
+    SqlAnswer failure(st_mysql_stmt* stmt, std::chrono::steady_clock::time_point started);
 
     st_mysql* mysql_;
     std::string host_;
     std::chrono::milliseconds query_timeout_;
     std::map<std::string, st_mysql_stmt*> statements_;
 };
-
-// True when the key is not sent: a NUL byte or bytes that are not UTF-8
-// (no address holds them; the server would convert or refuse them).
-bool mysql_key_unsendable(std::string_view key);
 
 }  // namespace rcptguard

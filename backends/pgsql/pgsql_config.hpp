@@ -2,12 +2,9 @@
 // help) and the function that reads and checks them and builds the backend
 // (see rcptguard.conf(5), "PostgreSQL backend").
 //
-// Everything that can be checked without the server is a configuration
-// problem ("file:line: key: problem"): the hosts, the queries (placeholders
-// bare, never in quotes; one SELECT), a missing or unreadable password_file,
-// an unreadable tls_ca_file with tls = require. What only the server can
-// tell (a table that does not exist, a wrong password) is found by the probe
-// at start and by "rcptguard -n". The password never appears in any message.
+// The keys, their checks and the probe at start are those of every database
+// server (backends/sql_server_config.hpp); this folder gives the default
+// port, the dialect of the queries and its own help texts.
 // Thread-safety: used while a configuration is built (one thread).
 #pragma once
 

@@ -74,16 +74,12 @@ void pgsql_global_init() {
     for (const auto& n : names) unsetenv(n.c_str());
 }
 
-bool pgsql_key_unsendable(std::string_view key) {
-    return key.find('\0') != std::string_view::npos || !is_valid_utf8(key);
-}
-
-std::unique_ptr<PgsqlConnection> PgsqlConnection::open(const PgsqlConnectionSettings& s, const ServerAddress& host,
-                                                       Clock::time_point deadline, std::string* error) {
+std::unique_ptr<SqlConnection> PgsqlConnection::open(const SqlConnectionSettings& s, const ServerAddress& host,
+                                                     Clock::time_point deadline, std::string* error) {
     std::string port = std::to_string(host.port > 0 ? host.port : 5432);
     std::string options =
         "-c statement_timeout=" + std::to_string(s.query_timeout.count()) + " -c default_transaction_read_only=on";
-    const char* sslmode = s.tls == PgsqlTls::Off ? "disable" : s.tls == PgsqlTls::Prefer ? "prefer" : "verify-full";
+    const char* sslmode = s.tls == SqlTls::Off ? "disable" : s.tls == SqlTls::Prefer ? "prefer" : "verify-full";
     std::vector<const char*> keys = {"host",       "port",
                                      "dbname",     "user",
                                      "sslmode",    "client_encoding",
@@ -96,7 +92,7 @@ std::unique_ptr<PgsqlConnection> PgsqlConnection::open(const PgsqlConnectionSett
         keys.push_back("password");
         values.push_back(s.password.c_str());
     }
-    if (s.tls == PgsqlTls::Require) {
+    if (s.tls == SqlTls::Require) {
         keys.push_back("sslrootcert");
         values.push_back(s.tls_ca_file.c_str());
     }
@@ -125,14 +121,14 @@ std::unique_ptr<PgsqlConnection> PgsqlConnection::open(const PgsqlConnectionSett
         st = PQconnectPoll(conn);
     }
     if (PQsetnonblocking(conn, 1) != 0) return fail(one_line(PQerrorMessage(conn)));
-    return std::unique_ptr<PgsqlConnection>(new PgsqlConnection(conn, host.to_string()));
+    return std::unique_ptr<SqlConnection>(new PgsqlConnection(conn, host.to_string()));
 }
 
 PgsqlConnection::~PgsqlConnection() { PQfinish(conn_); }
 
-PgsqlQuery PgsqlConnection::finish(Clock::time_point deadline) {
-    PgsqlQuery q;
-    auto lost = [&](PgsqlQuery::Outcome o, const std::string& why) {
+SqlAnswer PgsqlConnection::finish(Clock::time_point deadline) {
+    SqlAnswer q;
+    auto lost = [&](SqlAnswer::Outcome o, const std::string& why) {
         q.outcome = o;
         q.error = why;
         return q;
@@ -142,21 +138,21 @@ PgsqlQuery PgsqlConnection::finish(Clock::time_point deadline) {
     for (;;) {
         int f = PQflush(conn_);
         if (f == 0) break;
-        if (f < 0) return lost(PgsqlQuery::Outcome::Lost, one_line(PQerrorMessage(conn_)));
+        if (f < 0) return lost(SqlAnswer::Outcome::Lost, one_line(PQerrorMessage(conn_)));
         int w = wait_socket(PQsocket(conn_), true, true, deadline);
-        if (w == 0) return lost(PgsqlQuery::Outcome::TimedOut, "no answer within query_timeout");
-        if (w < 0) return lost(PgsqlQuery::Outcome::Lost, std::string("poll: ") + std::strerror(errno));
+        if (w == 0) return lost(SqlAnswer::Outcome::TimedOut, "no answer within query_timeout");
+        if (w < 0) return lost(SqlAnswer::Outcome::Lost, std::string("poll: ") + std::strerror(errno));
         if ((w & (POLLIN | POLLHUP | POLLERR)) && !PQconsumeInput(conn_))
-            return lost(PgsqlQuery::Outcome::Lost, one_line(PQerrorMessage(conn_)));
+            return lost(SqlAnswer::Outcome::Lost, one_line(PQerrorMessage(conn_)));
     }
     bool failed = false;
-    q.outcome = PgsqlQuery::Outcome::Rows;
+    q.outcome = SqlAnswer::Outcome::Rows;
     for (;;) {
         while (PQisBusy(conn_)) {
             int w = wait_socket(PQsocket(conn_), true, false, deadline);
-            if (w == 0) return lost(PgsqlQuery::Outcome::TimedOut, "no answer within query_timeout");
-            if (w < 0) return lost(PgsqlQuery::Outcome::Lost, std::string("poll: ") + std::strerror(errno));
-            if (!PQconsumeInput(conn_)) return lost(PgsqlQuery::Outcome::Lost, one_line(PQerrorMessage(conn_)));
+            if (w == 0) return lost(SqlAnswer::Outcome::TimedOut, "no answer within query_timeout");
+            if (w < 0) return lost(SqlAnswer::Outcome::Lost, std::string("poll: ") + std::strerror(errno));
+            if (!PQconsumeInput(conn_)) return lost(SqlAnswer::Outcome::Lost, one_line(PQerrorMessage(conn_)));
         }
         PGresult* r = PQgetResult(conn_);
         if (!r) break;
@@ -164,7 +160,8 @@ PgsqlQuery PgsqlConnection::finish(Clock::time_point deadline) {
         if (st == PGRES_TUPLES_OK || st == PGRES_SINGLE_TUPLE) {
             int n = PQntuples(r);
             if (q.rows == 0 && n > 0)
-                for (int c = 0; c < PQnfields(r); ++c) q.first_row.emplace_back(PQgetvalue(r, 0, c));
+                for (int c = 0; c < PQnfields(r); ++c)
+                    q.first_row.push_back(std::string_view(PQgetvalue(r, 0, c)) == "t");  // boolean, text format
             q.rows += n;
         } else if (st != PGRES_COMMAND_OK) {
             if (!failed) q.error = result_error(r);
@@ -173,36 +170,36 @@ PgsqlQuery PgsqlConnection::finish(Clock::time_point deadline) {
         PQclear(r);
     }
     if (PQstatus(conn_) == CONNECTION_BAD)
-        return lost(PgsqlQuery::Outcome::Lost, q.error.empty() ? one_line(PQerrorMessage(conn_)) : q.error);
-    if (failed) q.outcome = PgsqlQuery::Outcome::Failed;
+        return lost(SqlAnswer::Outcome::Lost, q.error.empty() ? one_line(PQerrorMessage(conn_)) : q.error);
+    if (failed) q.outcome = SqlAnswer::Outcome::Failed;
     return q;
 }
 
-PgsqlQuery PgsqlConnection::run(const std::string& name, const std::string& sql,
-                                const std::vector<std::string_view>& params, Clock::time_point deadline) {
+SqlAnswer PgsqlConnection::run(const std::string& name, const std::string& sql,
+                               const std::vector<std::string_view>& params, Clock::time_point deadline) {
     bool prepared = false;
     for (const auto& p : prepared_) prepared = prepared || p == name;
     if (!prepared) {
         std::vector<Oid> types(params.size(), kTextOid);
         if (!PQsendPrepare(conn_, name.c_str(), sql.c_str(), static_cast<int>(params.size()), types.data())) {
-            PgsqlQuery q;
-            q.outcome = PgsqlQuery::Outcome::Lost;
+            SqlAnswer q;
+            q.outcome = SqlAnswer::Outcome::Lost;
             q.error = one_line(PQerrorMessage(conn_));
             return q;
         }
-        PgsqlQuery q = finish(deadline);
-        if (q.outcome != PgsqlQuery::Outcome::Rows) return q;
+        SqlAnswer q = finish(deadline);
+        if (q.outcome != SqlAnswer::Outcome::Rows) return q;
         prepared_.push_back(name);
     }
     // Text parameters are NUL-terminated C strings (the caller never sends
-    // a key with a NUL in it: pgsql_key_unsendable).
+    // a key with a NUL in it: sql_key_unsendable).
     std::vector<std::string> copies(params.begin(), params.end());
     std::vector<const char*> values;
     for (const auto& c : copies) values.push_back(c.c_str());
     if (!PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(), nullptr, nullptr,
                              0)) {
-        PgsqlQuery q;
-        q.outcome = PgsqlQuery::Outcome::Lost;
+        SqlAnswer q;
+        q.outcome = SqlAnswer::Outcome::Lost;
         q.error = one_line(PQerrorMessage(conn_));
         return q;
     }

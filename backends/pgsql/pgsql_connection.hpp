@@ -16,10 +16,12 @@
 //
 // run() prepares a statement under a name once per connection (parameters
 // declared as text, so PostgreSQL never has to guess their type) and runs it
-// with text parameters. Outcomes: Rows (with the first row's values), Failed
-// (the server answered with an error: the connection is still good), Lost
-// (the connection broke: drop it), TimedOut (no answer before the deadline:
-// drop it; the server may be hung). The password never appears in a message.
+// with text parameters. Outcomes (SqlAnswer, backends/sql_server_backend.hpp):
+// Rows (with the first row's values, "t" being true), Failed (the server
+// answered with an error: the connection is still good), Lost (the
+// connection broke, or libpq could not send), TimedOut (no answer before the
+// deadline; the server may be hung). The password never appears in a
+// message.
 //
 // Thread-safety: a connection is used by one thread at a time (the backend's
 // pool hands it out); libpq is thread-safe across connections.
@@ -31,54 +33,34 @@
 #include <string_view>
 #include <vector>
 
+#include "backends/sql_server_backend.hpp"
 #include "util/network.hpp"
 
 struct pg_conn;
 
 namespace rcptguard {
 
-enum class PgsqlTls { Off, Prefer, Require };
-
-struct PgsqlConnectionSettings {
-    std::string dbname;
-    std::string user;
-    std::string password;  // secret: never logged; "" = none (trust, peer)
-    PgsqlTls tls = PgsqlTls::Prefer;
-    std::string tls_ca_file;
-    std::chrono::milliseconds query_timeout{2000};  // also the server's statement_timeout
-};
-
-struct PgsqlQuery {
-    enum class Outcome { Rows, Failed, Lost, TimedOut };
-    Outcome outcome = Outcome::Failed;
-    int rows = 0;
-    std::vector<std::string> first_row;  // the first row's values (text format)
-    std::string error;                   // for Failed, Lost, TimedOut
-};
-
-class PgsqlConnection {
+class PgsqlConnection final : public SqlConnection {
 public:
-    using Clock = std::chrono::steady_clock;
-
     // A connected, authenticated session, or nullptr and *error (the reason,
-    // without the host).
-    static std::unique_ptr<PgsqlConnection> open(const PgsqlConnectionSettings& s, const ServerAddress& host,
-                                                 Clock::time_point deadline, std::string* error);
-    ~PgsqlConnection();
+    // without the host): an SqlConnectionOpener.
+    static std::unique_ptr<SqlConnection> open(const SqlConnectionSettings& s, const ServerAddress& host,
+                                               Clock::time_point deadline, std::string* error);
+    ~PgsqlConnection() override;
     PgsqlConnection(const PgsqlConnection&) = delete;
     PgsqlConnection& operator=(const PgsqlConnection&) = delete;
 
     // Prepares sql as `name` if this connection has not yet, then runs it.
-    // sql has nparams parameters $1..$N, all text.
-    PgsqlQuery run(const std::string& name, const std::string& sql, const std::vector<std::string_view>& params,
-                   Clock::time_point deadline);
+    // sql has parameters $1..$N, all text.
+    SqlAnswer run(const std::string& name, const std::string& sql, const std::vector<std::string_view>& params,
+                  Clock::time_point deadline) override;
 
-    const std::string& host() const { return host_; }
+    const std::string& host() const override { return host_; }
 
 private:
     PgsqlConnection(pg_conn* conn, std::string host) : conn_(conn), host_(std::move(host)) {}
     // Sends what libpq has buffered and waits for the complete answer.
-    PgsqlQuery finish(Clock::time_point deadline);
+    SqlAnswer finish(Clock::time_point deadline);
 
     pg_conn* conn_;
     std::string host_;
@@ -91,10 +73,5 @@ private:
 // so that nothing but rcptguard.conf decides where and how rcptguard
 // connects (the same reason LDAPNOINIT is set for libldap).
 void pgsql_global_init();
-
-// True when no PostgreSQL text value can equal key: it holds a NUL byte
-// (text cannot store one) or is not UTF-8 (the client encoding refuses it).
-// Such a key is "not found" without asking.
-bool pgsql_key_unsendable(std::string_view key);
 
 }  // namespace rcptguard

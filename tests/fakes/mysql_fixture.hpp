@@ -1,66 +1,41 @@
 // mysql_fixture: a real, throwaway MariaDB for the unit tests of the mysql
-// backend (recipe: doc/testing.md, "Throwaway database servers").
+// backend (recipe: doc/testing.md, "Throwaway database servers"; what all
+// such servers share: sql_server_fixture.hpp).
 //
 // mariadb-install-db into a temporary directory, mariadbd --no-defaults in
-// the foreground as our child (server_process.hpp) on a free loopback port,
-// its unix socket in the same directory. The backend under test logs in over
-// TCP as kUser with kPassword and gets SELECT only; the fixture itself
-// administers as root over the socket.
-//
-// shared() is one instance for the whole test binary, started on first use
-// and stopped when the tests end. A test that stops, kills or freezes it must
-// bring it back (start(), resume()) before it ends; tables are named per test
-// (new_table()), so tests never see each other's rows.
-// Thread-safety: drive a fixture from the test's main thread; lookups against
-// it may come from any thread. Errors throw std::runtime_error.
+// the foreground as our child on a free loopback port, its unix socket in the
+// same directory. The backend under test logs in over TCP as kUser with
+// kPassword and gets SELECT only; the fixture itself administers as root over
+// the socket (exec() takes several statements). stop() is SIGTERM (clean
+// shutdown); pause() stops every thread.
+// Thread-safety and errors: as for SqlServerFixture.
 #pragma once
 
 #include <string>
 #include <vector>
 
-#include "tests/fakes/server_process.hpp"
-#include "tests/test_support.hpp"
+#include "tests/fakes/sql_server_fixture.hpp"
 
 namespace rcptguard::testing {
 
-class MysqlFixture {
+class MysqlFixture final : public SqlServerFixture {
 public:
-    static constexpr const char* kUser = "rcptguard";
     static constexpr const char* kPassword = "fixture-my-secret";
-    static constexpr const char* kDatabase = "mail";
 
     MysqlFixture();
-    ~MysqlFixture();
-    MysqlFixture(const MysqlFixture&) = delete;
-    MysqlFixture& operator=(const MysqlFixture&) = delete;
 
     static MysqlFixture& shared();
 
-    int port() const { return port_; }
-    std::string host() const;  // "127.0.0.1:PORT"
-
-    void start();  // again after stop()/kill(): same port, same data
-    void stop();   // SIGTERM: clean shutdown
-    void kill();   // SIGKILL
-    void pause();  // SIGSTOP (every thread)
-    void resume();
-
-    // Runs SQL (several statements) as root in kDatabase.
-    void exec(const std::string& sql);
-    // Runs one SELECT as the root; the first column of every row (NULL as "").
-    std::vector<std::string> column(const std::string& sql);
-    // A fresh table "tN (address varchar(1100))" holding rows, readable by kUser.
-    std::string new_table(const std::vector<std::string>& rows);
+    void exec(const std::string& sql) override;
+    std::vector<std::string> column(const std::string& sql) override;
+    void grant(const std::string& table) override;
 
 private:
-    void wait_ready();
-
-    TempDir dir_;
-    std::string home_;  // owned by mysql
-    std::vector<std::string> args_;
-    int port_ = 0;
-    int next_table_ = 0;
-    ServerProcess server_;
+    void wait_ready() override;
+    std::string create_table(const std::string& name) const override {
+        return "CREATE TABLE " + name + " (address varchar(1100) NOT NULL) DEFAULT CHARSET utf8mb4";
+    }
+    std::string literal(const std::string& text) const override;
 };
 
 }  // namespace rcptguard::testing
