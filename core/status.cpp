@@ -114,9 +114,7 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
             BackendCounters& c = metrics_.backend(b->name());
             bs.lookups_since_start = load(c.found) + load(c.not_found) + load(c.tempfail);
             bs.failures_since_start = load(c.tempfail);
-            BackendCounters::Failure f = c.last_failure();
-            bs.last_error = f.reason;
-            bs.last_error_time = f.unix_time;
+            bs.last_failure = c.last_failure();
             auto h = backends_.find(b->name());
             if (h != backends_.end()) {
                 MinuteHistory::View v = h->second->view(unix_now);

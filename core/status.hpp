@@ -53,8 +53,7 @@ struct BackendStatus {
     double average_millis_last_hour = 0;  // per lookup; 0 without lookups
     std::uint64_t lookups_since_start = 0;
     std::uint64_t failures_since_start = 0;
-    std::string last_error;            // "" if none since start
-    std::int64_t last_error_time = 0;  // Unix seconds
+    BackendCounters::Failure last_failure;  // the record rcptguard-ctl status shows too
 };
 
 struct StatusSnapshot {

@@ -233,8 +233,8 @@ void backends_section(std::ostringstream& o, const StatusSnapshot& s) {
          "<th>Lookups per minute</th><th>Last hour</th><th>Failures per minute</th><th>Last hour</th>"
          "<th>Average latency</th><th>Last error</th></tr></thead><tbody>";
     for (const BackendStatus& b : s.backends) {
-        bool failing = !b.failures_per_minute.empty() && b.failures_per_minute.back() > 0;
-        o << "<tr" << (failing ? " class=\"failing\"" : "") << "><td><b>" << text(b.name, 64) << "</b> ("
+        const BackendCounters::Failure& f = b.last_failure;
+        o << "<tr" << (f.failing ? " class=\"failing\"" : "") << "><td><b>" << text(b.name, 64) << "</b> ("
           << text(b.type, 32) << ")</td><td>";
         sparkline(o, b.lookups_per_minute, "#1565c0", "lookups per minute");
         o << "</td><td class=\"num\">" << b.lookups_last_hour << "</td><td>";
@@ -242,11 +242,11 @@ void backends_section(std::ostringstream& o, const StatusSnapshot& s) {
         o << "</td><td class=\"num\">" << b.failures_last_hour << "</td><td class=\"num\">"
           << (b.lookups_last_hour ? number(b.average_millis_last_hour, 2) + " ms" : std::string("&ndash;"))
           << "</td><td class=\"error\">";
-        if (b.last_error.empty())
+        if (f.unix_time == 0)
             o << "none since start";
         else
-            o << text(b.last_error) << " <small>(" << clock_time(b.last_error_time, TimeShape::Second) << ", "
-              << ago(s.now, b.last_error_time) << ")</small>";
+            o << text(f.reason) << " <small>(" << clock_time(f.unix_time, TimeShape::Second) << ", "
+              << ago(s.now, f.unix_time) << ")</small>";
         o << "</td></tr>";
     }
     o << "</tbody></table></section>";

@@ -10,6 +10,8 @@
 #include <set>
 #include <vector>
 
+#include "core/control.hpp"
+#include "core/tarpit/local_client_state.hpp"
 #include "milter/status_page.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
@@ -130,8 +132,8 @@ TEST_F(StatusTest, Recorder_CountsPerMinute_ChartsBackendsClientsAndFacts) {
     EXPECT_EQ(b.type, "fake");
     EXPECT_EQ(b.lookups_per_minute[59], 3u);
     EXPECT_EQ(b.failures_per_minute[59], 1u);
-    EXPECT_EQ(b.last_error, "fake outage");
-    EXPECT_GT(b.last_error_time, 0);
+    EXPECT_EQ(b.last_failure.reason, "fake outage");
+    EXPECT_GT(b.last_failure.unix_time, 0);
 
     ASSERT_EQ(s.clients.size(), 2u);
     EXPECT_EQ(s.clients[0].key, "192.0.2.66");
@@ -151,6 +153,61 @@ TEST_F(StatusTest, Recorder_BackendLeavesTheConfiguration_Forgotten) {
     StatusSnapshot s = rec.snapshot(kT0 + 2, *other, clients_);
     ASSERT_EQ(s.backends.size(), 1u);
     EXPECT_EQ(s.backends[0].name, "directory");
+}
+
+// One record behind both views: what rcptguard-ctl status says about a
+// failing backend is what the status page shows, and so is its recovery.
+TEST_F(StatusTest, BackendFailsThenRecovers_CtlStatusAndPageShowTheSameRecord) {
+    LocalClientState clients{LocalStateOptions{1000, "mx1.example.test", "", nullptr}, clock_};
+    rt_->chain = chain_;
+    RuntimeHolder holder(rt_);
+    ControlContext ctx{&holder, &clients, kT0, [] { return kT0 + 70; }};
+    StatusRecorder rec(metrics_, 60);
+
+    backend_->fail_everything(true);
+    chain_->lookup({"alice@example.test"});
+    BackendCounters::Failure f = rec.snapshot(kT0 + 70, *rt_, clients).backends.at(0).last_failure;
+    ASSERT_TRUE(f.failing);
+    EXPECT_EQ(f.reason, "fake outage");
+    EXPECT_GT(f.unix_time, 0);
+    std::string failed_line = "; 1 temporary failures since loaded; last error " + format_utc(f.unix_time);
+    EXPECT_NE(control_answer("status", ctx).find("\nbackend users (fake): FAILING" + failed_line), std::string::npos);
+    std::string html = render_status_page(rec.snapshot(kT0 + 70, *rt_, clients), "mx");
+    EXPECT_NE(html.find("<tr class=\"failing\"><td><b>users</b> (fake)"), std::string::npos);
+    EXPECT_NE(html.find("<td class=\"error\">fake outage <small>("), std::string::npos);
+
+    backend_->fail_everything(false);
+    chain_->lookup({"alice@example.test"});
+    BackendCounters::Failure after = rec.snapshot(kT0 + 70, *rt_, clients).backends.at(0).last_failure;
+    EXPECT_FALSE(after.failing);
+    EXPECT_EQ(after.reason, "fake outage");
+    EXPECT_EQ(after.unix_time, f.unix_time);
+    EXPECT_GE(after.recovered_time, f.unix_time);
+    EXPECT_NE(control_answer("status", ctx).find("\nbackend users (fake): ok" + failed_line), std::string::npos);
+    html = render_status_page(rec.snapshot(kT0 + 70, *rt_, clients), "mx");
+    EXPECT_NE(html.find("<tr><td><b>users</b> (fake)"), std::string::npos);
+    EXPECT_NE(html.find("<td class=\"error\">fake outage <small>("), std::string::npos);
+}
+
+// A reload builds a new chain: its count starts again, but a backend whose
+// last answer failed before the reload is still FAILING, with its reason.
+TEST_F(StatusTest, ReloadWhileFailing_NewChainStillFailingWithReason) {
+    LocalClientState clients{LocalStateOptions{1000, "mx1.example.test", "", nullptr}, clock_};
+    backend_->fail_everything(true);
+    chain_->lookup({"alice@example.test"});
+    auto reloaded = std::make_shared<Runtime>(*rt_);
+    reloaded->chain = std::make_shared<BackendChain>(rt_->backends, &metrics_);
+    RuntimeHolder holder(reloaded);
+    ControlContext ctx{&holder, &clients, kT0, [] { return kT0 + 70; }};
+    std::vector<BackendHealth> health = reloaded->chain->health();
+    ASSERT_EQ(health.size(), 1u);
+    EXPECT_EQ(health[0].failures, 0u);
+    EXPECT_TRUE(health[0].last_failure.failing);
+    EXPECT_NE(control_answer("status", ctx)
+                  .find("\nbackend users (fake): FAILING; 0 temporary failures since loaded; "
+                        "last error " +
+                        format_utc(health[0].last_failure.unix_time)),
+              std::string::npos);
 }
 
 StatusSnapshot sample_snapshot() {
@@ -176,8 +233,8 @@ StatusSnapshot sample_snapshot() {
     b.type = "sqlite";
     b.lookups_per_minute.assign(60, 1);
     b.failures_per_minute.assign(60, 0);
-    b.last_error = "database <locked> & \"busy\"";
-    b.last_error_time = kT0;
+    b.last_failure.reason = "database <locked> & \"busy\"";
+    b.last_failure.unix_time = kT0;
     s.backends.push_back(b);
     s.clients.push_back({"192.0.2.66", ClientStatus{31, true, false, std::chrono::minutes(59)}});
     s.clients.push_back({"<script>alert(1)</script>", ClientStatus{2, false, false, Millis(0)}});
