@@ -136,7 +136,9 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
 
     if (rt.settings) {
         const BanSettings& ban = rt.settings->tarpit.ban;
-        s.clients = clients.list(ban, kStatusClients, &s.clients_total);
+        ClientCounts counts;
+        s.clients = clients.list(ban, kStatusClients, &counts);
+        s.clients_total = counts.total;
         s.ban_threshold = ban.ban_threshold;
         s.ban_window = ban.window;
         s.ban_time = ban.ban_time;
@@ -156,16 +158,7 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
     StatusSnapshot s = snapshot(unix_now, rt, clients.local_table());
     if (!clients.shared() || !rt.settings) return s;
     std::string note;  // the list says itself when it is this host's only
-    std::vector<ClientRecord> records = clients.list(rt.settings->tarpit.ban, kStatusClients, &note);
-    s.clients.clear();
-    for (const ClientRecord& r : records) {
-        ClientStatus st;
-        st.bad_in_window = r.bad_in_window;
-        st.banned = r.ban_left.count() > 0;
-        st.ban_left = r.ban_left;
-        st.shared = true;
-        s.clients.push_back({r.key, st});
-    }
+    s.clients = clients.list(rt.settings->tarpit.ban, kStatusClients, &note);
     s.clients_total = s.clients.size();
     return s;
 }

@@ -66,9 +66,9 @@ struct StatusSnapshot {
     std::vector<StatusChart> charts;
     std::vector<BackendStatus> backends;
 
-    std::vector<ClientListEntry> clients;  // counted or banned now, at most kStatusClients
-    std::size_t clients_total = 0;         // how many there are in all
-    std::size_t clients_remembered = 0;    // entries in the table (also quiet ones)
+    std::vector<ClientRecord> clients;   // counted or banned now, at most kStatusClients
+    std::size_t clients_total = 0;       // how many there are in all
+    std::size_t clients_remembered = 0;  // entries in the table (also quiet ones)
     unsigned ban_threshold = 0;
     Millis ban_window{0};
     Millis ban_time{0};

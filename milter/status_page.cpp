@@ -208,14 +208,14 @@ void clients_section(std::ostringstream& o, const StatusSnapshot& s) {
     if (s.clients.empty())
         o << "<tr class=\"empty\"><td colspan=\"4\">No client sent a bad recipient within the last "
           << format_duration(s.ban_window) << ".</td></tr>";
-    for (const ClientListEntry& c : s.clients) {
-        bool banned = c.status.banned;
+    for (const ClientRecord& c : s.clients) {
+        bool banned = c.banned();
         o << "<tr class=\"" << (banned ? "banned" : "counted") << "\"><td class=\"client\">" << text(c.key, 80)
-          << "</td><td class=\"num\">" << c.status.bad_in_window << "</td><td class=\"state\">"
+          << "</td><td class=\"num\">" << c.bad_in_window << "</td><td class=\"state\">"
           << (banned ? "banned" : "counted") << "</td><td>";
         if (banned) {
-            std::int64_t ends = s.now + std::chrono::duration_cast<std::chrono::seconds>(c.status.ban_left).count();
-            o << clock_time(ends, TimeShape::Second) << " (in " << format_duration(c.status.ban_left) << ")";
+            std::int64_t ends = s.now + std::chrono::duration_cast<std::chrono::seconds>(c.ban_left).count();
+            o << clock_time(ends, TimeShape::Second) << " (in " << format_duration(c.ban_left) << ")";
         } else {
             o << "&ndash;";
         }
@@ -311,7 +311,7 @@ std::string render_status_page(const StatusSnapshot& s, const std::string& host)
       << (s.monitor ? "monitor" : "enforce") << " &middot; counters: <a href=\"/metrics\">/metrics</a></p></header>\n";
     o << "<main>\n";
     std::size_t banned = 0;
-    for (const auto& c : s.clients) banned += c.status.banned ? 1 : 0;
+    for (const auto& c : s.clients) banned += c.banned() ? 1 : 0;
     if (banned > 0)
         o << "<p class=\"alert\" id=\"summary\"><b>" << banned << (banned == 1 ? " client is" : " clients are")
           << " banned now</b> for sending too many bad recipients; see below.</p>";

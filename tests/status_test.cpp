@@ -137,7 +137,7 @@ TEST_F(StatusTest, Recorder_CountsPerMinute_ChartsBackendsClientsAndFacts) {
 
     ASSERT_EQ(s.clients.size(), 2u);
     EXPECT_EQ(s.clients[0].key, "192.0.2.66");
-    EXPECT_TRUE(s.clients[0].status.banned);
+    EXPECT_TRUE(s.clients[0].banned());
     EXPECT_EQ(s.clients[1].key, "192.0.2.7");
     EXPECT_EQ(s.generation, 3u);
     EXPECT_EQ(s.config_path, "/etc/rcptguard/rcptguard.conf");
@@ -236,8 +236,8 @@ StatusSnapshot sample_snapshot() {
     b.last_failure.reason = "database <locked> & \"busy\"";
     b.last_failure.unix_time = kT0;
     s.backends.push_back(b);
-    s.clients.push_back({"192.0.2.66", ClientStatus{31, true, false, std::chrono::minutes(59)}});
-    s.clients.push_back({"<script>alert(1)</script>", ClientStatus{2, false, false, Millis(0)}});
+    s.clients.push_back({"192.0.2.66", 31, std::chrono::minutes(59), ""});
+    s.clients.push_back({"<script>alert(1)</script>", 2, Millis(0), ""});
     s.clients_total = 2;
     s.ban_threshold = 30;
     s.ban_window = std::chrono::minutes(10);
