@@ -2,6 +2,7 @@
 #include "core/status.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 #include "util/version.hpp"
@@ -139,6 +140,7 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
         ClientCounts counts;
         s.clients = clients.list(ban, kStatusClients, &counts);
         s.clients_total = counts.total;
+        s.clients_banned = counts.banned;
         s.ban_threshold = ban.ban_threshold;
         s.ban_window = ban.window;
         s.ban_time = ban.ban_time;
@@ -160,6 +162,8 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
     std::string note;  // the list says itself when it is this host's only
     s.clients = clients.list(rt.settings->tarpit.ban, kStatusClients, &note);
     s.clients_total = s.clients.size();
+    s.clients_banned =
+        static_cast<std::size_t>(std::count_if(s.clients.begin(), s.clients.end(), std::mem_fn(&ClientRecord::banned)));
     return s;
 }
 

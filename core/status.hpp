@@ -68,6 +68,7 @@ struct StatusSnapshot {
 
     std::vector<ClientRecord> clients;   // counted or banned now, at most kStatusClients
     std::size_t clients_total = 0;       // how many there are in all
+    std::size_t clients_banned = 0;      // of them banned (with shared state: among those listed)
     std::size_t clients_remembered = 0;  // entries in the table (also quiet ones)
     unsigned ban_threshold = 0;
     Millis ban_window{0};

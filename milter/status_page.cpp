@@ -310,8 +310,7 @@ std::string render_status_page(const StatusSnapshot& s, const std::string& host)
       << " &middot; configuration generation " << s.generation << " &middot; mode "
       << (s.monitor ? "monitor" : "enforce") << " &middot; counters: <a href=\"/metrics\">/metrics</a></p></header>\n";
     o << "<main>\n";
-    std::size_t banned = 0;
-    for (const auto& c : s.clients) banned += c.banned() ? 1 : 0;
+    std::size_t banned = s.clients_banned;
     if (banned > 0)
         o << "<p class=\"alert\" id=\"summary\"><b>" << banned << (banned == 1 ? " client is" : " clients are")
           << " banned now</b> for sending too many bad recipients; see below.</p>";

@@ -210,6 +210,21 @@ TEST_F(StatusTest, ReloadWhileFailing_NewChainStillFailingWithReason) {
               std::string::npos);
 }
 
+// The page lists at most kStatusClients, but its banner counts every ban.
+TEST_F(StatusTest, MoreBannedClientsThanListed_BannerCountsThemAll) {
+    const BanSettings& ban = rt_->settings->tarpit.ban;
+    for (int i = 0; i < 60; ++i) clients_.add_bad("192.0.2." + std::to_string(i), ban.ban_threshold, ban);
+    clients_.add_bad("198.51.100.1", 1, ban);  // counted, not banned
+    StatusRecorder rec(metrics_, 60);
+    StatusSnapshot s = rec.snapshot(kT0, *rt_, clients_);
+    EXPECT_EQ(s.clients.size(), kStatusClients);
+    EXPECT_EQ(s.clients_total, 61u);
+    EXPECT_EQ(s.clients_banned, 60u);
+    std::string html = render_status_page(s, "mx");
+    EXPECT_NE(html.find("<b>60 clients are banned now</b>"), std::string::npos);
+    EXPECT_NE(html.find("Showing 50 of 61 clients"), std::string::npos);
+}
+
 StatusSnapshot sample_snapshot() {
     StatusSnapshot s;
     s.version = "0.9.0";
@@ -239,6 +254,7 @@ StatusSnapshot sample_snapshot() {
     s.clients.push_back({"192.0.2.66", 31, std::chrono::minutes(59), ""});
     s.clients.push_back({"<script>alert(1)</script>", 2, Millis(0), ""});
     s.clients_total = 2;
+    s.clients_banned = 1;
     s.ban_threshold = 30;
     s.ban_window = std::chrono::minutes(10);
     s.ban_time = std::chrono::hours(1);
@@ -319,6 +335,7 @@ TEST_F(StatusTest, Page_NoClients_EmptyBanTableStillThere) {
     StatusSnapshot s = sample_snapshot();
     s.clients.clear();
     s.clients_total = 0;
+    s.clients_banned = 0;
     std::string html = render_status_page(s, "mx");
     EXPECT_NE(html.find("<table id=\"ban-table\">"), std::string::npos);
     EXPECT_NE(html.find("No client sent a bad recipient within the last 10m."), std::string::npos);

@@ -153,7 +153,7 @@ TEST(ClientTable, OldBadRecipientsLeaveTheWindow) {
     EXPECT_FALSE(t.add_bad("192.0.2.1", 1, b).banned);  // 1 in window, not 5
 }
 
-TEST(ClientTable, List_BannedFirstThenByCount_Bounded_QuietClientsLeftOut_TotalCounted) {
+TEST(ClientTable, List_BannedFirstThenByCount_Bounded_QuietClientsLeftOut_AllCounted) {
     FakeClock clock;
     ClientTable t(1000, clock);
     BanSettings b;
@@ -170,6 +170,7 @@ TEST(ClientTable, List_BannedFirstThenByCount_Bounded_QuietClientsLeftOut_TotalC
     ClientCounts counts;
     std::vector<ClientRecord> all = t.list(b, 10, &counts);
     EXPECT_EQ(counts.total, 4u);
+    EXPECT_EQ(counts.banned, 2u);
     ASSERT_EQ(all.size(), 4u);
     EXPECT_EQ(all[0].key, "192.0.2.2");
     EXPECT_EQ(all[0].bad_in_window, 9u);
@@ -183,6 +184,7 @@ TEST(ClientTable, List_BannedFirstThenByCount_Bounded_QuietClientsLeftOut_TotalC
     EXPECT_EQ(all[3].host, "");
     std::vector<ClientRecord> top = t.list(b, 2, &counts);
     EXPECT_EQ(counts.total, 4u);
+    EXPECT_EQ(counts.banned, 2u);
     ASSERT_EQ(top.size(), 2u);
     EXPECT_EQ(top[1].key, "192.0.2.4");
 }

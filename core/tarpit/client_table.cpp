@@ -128,7 +128,11 @@ std::vector<ClientRecord> ClientTable::list(const BanSettings& s, std::size_t ma
                 all.push_back(ClientRecord{key, st.bad_in_window, st.banned ? st.ban_left : Millis(0), ""});
         }
     }
-    if (counts) counts->total = all.size();
+    if (counts) {
+        counts->total = all.size();
+        counts->banned =
+            static_cast<std::size_t>(std::count_if(all.begin(), all.end(), std::mem_fn(&ClientRecord::banned)));
+    }
     std::size_t n = std::min(max, all.size());
     std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), listed_before);
     all.resize(n);

@@ -57,7 +57,8 @@ bool listed_before(const ClientRecord& x, const ClientRecord& y);
 
 // What a listing found in all, beyond the records it returns.
 struct ClientCounts {
-    std::size_t total = 0;  // clients counted or banned
+    std::size_t total = 0;   // clients counted or banned
+    std::size_t banned = 0;  // of them banned
 };
 
 class ClientTable {
