@@ -5,8 +5,8 @@
 // (milter/status_page); nothing here knows HTML, HTTP or sockets.
 //
 // History: StatusRecorder::sample() is called about once a second (the
-// maintenance thread) and files how much each counter grew under the current
-// minute (util/minute_history). Memory is fixed: an hour of minutes for a
+// maintenance thread, only while metrics_listen serves the page) and files
+// how much each counter grew under the current minute (util/minute_history). Memory is fixed: an hour of minutes for a
 // handful of series, and the same per configured backend; backends that left
 // the configuration are forgotten.
 //
