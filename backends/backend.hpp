@@ -21,6 +21,10 @@
 // NotFound or TempFail like lookup(). Only a backend whose answers_domains()
 // is true is ever asked; the default answers TempFail.
 //
+// answers_locally() is true for a store on this host (a file, SQLite) whose
+// lookups never wait on another server: the policy service answers those on
+// its I/O thread instead of handing each request to a worker and back.
+//
 // maintain() is called periodically (about once a second) from one maintenance
 // thread; backends use it to notice changed files. It must not block lookups.
 #pragma once
@@ -62,6 +66,7 @@ public:
     virtual LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept;
     virtual bool answers_domains() const noexcept { return false; }
     virtual LookupResult lookup_domain(std::string_view domain) const noexcept;
+    virtual bool answers_locally() const noexcept { return false; }
     virtual void maintain() noexcept {}
     // A change counter that moves whenever the data behind the backend changed
     // (file reloaded, database replaced); caches use it to invalidate.

@@ -72,6 +72,8 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     }
     // Every problem of the whole file at once, in file order.
     file.throw_if_problems();
+    rt->lookups_local =
+        std::all_of(rt->backends.begin(), rt->backends.end(), [](const BackendPtr& b) { return b->answers_locally(); });
     const Clock& clock = context.clock ? *context.clock : steady_clock;
     auto chain_of = [&](const std::vector<std::string>& list, Metrics* metrics) {
         std::vector<BackendPtr> members;

@@ -26,6 +26,7 @@ namespace rcptguard {
 struct Runtime {
     std::shared_ptr<const Settings> settings;
     std::vector<BackendPtr> backends;  // every backend in use, each once
+    bool lookups_local = false;        // every one of them answers_locally()
     std::shared_ptr<const RecipientRules> rules;
     std::shared_ptr<const BackendChain> chain;  // the global backends, for rcptguard-ctl status
     std::shared_ptr<const CachedLookup> cache;  // the global backends' cache; null when cache = no

@@ -234,16 +234,51 @@ private:
         dispatch(id, c);
     }
 
+    // Takes the connection's waiting requests in order: each one that cannot
+    // wait on another server is answered here and now (a queue hand-off to a
+    // worker and back costs more than a local lookup); the first that may
+    // wait goes to a worker, and the connection's next request waits for its
+    // answer. A loop, not a recursion: a client may send many at once.
     void dispatch(std::uint64_t id, Client& c) {
-        if (c.busy || c.pending.empty() || c.closing) return;
-        c.busy = true;
-        Job j{id, c.session, std::move(c.pending.front())};
-        c.pending.pop_front();
-        {
-            std::lock_guard<std::mutex> lock(jobs_mutex_);
-            jobs_.push_back(std::move(j));
+        while (!c.busy && !c.pending.empty() && !c.closing) {
+            c.busy = true;
+            PolicyRequest r = std::move(c.pending.front());
+            c.pending.pop_front();
+            bool at_once = false;
+            try {
+                c.session->prepare(r);
+                at_once = c.session->answers_at_once();
+            } catch (const std::exception& e) {
+                log_error(std::string("policy service: internal error: ") + e.what());
+                if (!send_answer(id, c, internal_error(), Millis(0))) return;
+                continue;
+            }
+            if (!at_once) {
+                {
+                    std::lock_guard<std::mutex> lock(jobs_mutex_);
+                    jobs_.push_back(Job{id, c.session, std::move(r)});
+                }
+                jobs_cv_.notify_one();
+                return;
+            }
+            PolicyAnswer a = answer_safely(*c.session, r);
+            if (a.delay.count() > 0) {
+                timers_.push(Timer{services_.clock.now() + a.delay, id, std::move(a)});
+                return;
+            }
+            if (!send_answer(id, c, a, Millis(0))) return;
         }
-        jobs_cv_.notify_one();
+    }
+
+    static PolicyAnswer internal_error() { return {"451 4.3.0 Temporary failure, try again later", Millis(0)}; }
+
+    static PolicyAnswer answer_safely(PolicySession& session, const PolicyRequest& r) {
+        try {
+            return session.answer(r);
+        } catch (const std::exception& e) {
+            log_error(std::string("policy service: internal error: ") + e.what());
+            return internal_error();
+        }
     }
 
     void worker() {
@@ -255,13 +290,7 @@ private:
                 j = std::move(jobs_.front());
                 jobs_.pop_front();
             }
-            PolicyAnswer a;
-            try {
-                a = j.session->handle(j.request);
-            } catch (const std::exception& e) {
-                log_error(std::string("policy service: internal error: ") + e.what());
-                a = {"451 4.3.0 Temporary failure, try again later", Millis(0)};
-            }
+            PolicyAnswer a = answer_safely(*j.session, j.request);
             {
                 std::lock_guard<std::mutex> lock(done_mutex_);
                 done_.push_back({j.conn_id, std::move(a)});
@@ -295,19 +324,23 @@ private:
         auto it = clients_.find(id);
         if (it == clients_.end()) return;
         Client& c = *it->second;
+        if (send_answer(id, c, a, waited)) dispatch(id, c);
+    }
+
+    // Sends the answer to the request in work; false if the connection was
+    // closed (c is gone then).
+    bool send_answer(std::uint64_t id, Client& c, const PolicyAnswer& a, Millis waited) {
         if (a.delay.count() > 0) c.session->delivered(a.delay, waited);
         c.busy = false;
-        if (c.closing) {
+        if (!c.closing) {
+            c.out += policy_reply(a.action);
+            flush(id, c);
+        }
+        if (c.closing) {  // the peer is gone or the socket cannot be watched
             close_client(id);
-            return;
+            return false;
         }
-        c.out += policy_reply(a.action);
-        flush(id, c);
-        if (c.closing) {
-            close_client(id);  // the peer is gone or the socket cannot be watched
-            return;
-        }
-        dispatch(id, c);
+        return true;
     }
 
     void flush(std::uint64_t id, Client& c) {

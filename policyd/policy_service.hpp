@@ -2,9 +2,11 @@
 // second thin door to the same core as the milter.
 //
 // One I/O thread multiplexes every Postfix connection with epoll, so an idle
-// connection costs a file descriptor and a few bytes, never a thread. Requests
-// go to a small pool of workers (lookups may block on SQLite or LDAP); a tarpit
-// delay becomes a timer on the I/O thread, not a sleeping thread. Each
+// connection costs a file descriptor and a few bytes, never a thread. A request
+// whose lookups stay on this host (file, SQLite) is answered by the I/O thread
+// itself; one that may wait on another server (LDAP, SQL server, call-ahead,
+// Redis) goes to a small pool of workers. A tarpit delay becomes a timer on
+// the I/O thread, not a sleeping thread. Each
 // connection has at most one request in work at a time, in order.
 // A protocol error closes that connection (Postfix then applies
 // smtpd_policy_service_default_action and reconnects).

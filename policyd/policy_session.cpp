@@ -5,9 +5,9 @@
 
 namespace rcptguard {
 
-PolicyAnswer PolicySession::handle(const PolicyRequest& r) {
+void PolicySession::prepare(const PolicyRequest& r) {
     bump(services_.metrics.policy_requests);
-    if (r.get("request") != "smtpd_access_policy") return {"DUNNO", Millis(0)};
+    if (r.get("request") != "smtpd_access_policy") return;
     std::string key = r.get("client_address") + "|" + r.get("client_port") + "|" + r.get("client_name");
     if (!conn_ || key != session_key_) {
         conn_ = std::make_unique<Connection>(runtimes_.get(), ClientInfo{r.get("client_name"), r.get("client_address")},
@@ -21,6 +21,14 @@ PolicyAnswer PolicySession::handle(const PolicyRequest& r) {
         conn_->on_mail(r.get("sender"), r.get("queue_id"), r.get("sasl_username"));
         instance_ = instance;
     }
+}
+
+bool PolicySession::answers_at_once() const {
+    return !services_.tarpit.clients().shared() && (!conn_ || conn_->runtime().lookups_local);
+}
+
+PolicyAnswer PolicySession::answer(const PolicyRequest& r) {
+    if (!conn_ || r.get("request") != "smtpd_access_policy") return {"DUNNO", Millis(0)};
     std::string recipient = r.get("recipient");
     if (r.get("protocol_state") != "RCPT" || recipient.empty()) return {"DUNNO", Millis(0)};
     RcptInput in;

@@ -8,8 +8,15 @@
 // Connection (with the runtime snapshot of that moment); a new "instance"
 // starts a new message. Requests other than RCPT, or without a recipient,
 // answer DUNNO.
-// Thread-safety: handle() and delivered() are called one at a time (the next
-// request is not handed over before the previous answer went out).
+//
+// A request is taken in two steps: prepare() follows it into its SMTP session
+// and message and never waits; answer() judges it and may wait on a lookup -
+// unless answers_at_once() is true (every store of the session's runtime is
+// on this host and the harvest state is this host's own), when the caller may
+// answer it on the spot instead of handing it to a worker thread.
+// Thread-safety: the calls are made one at a time (the next request is not
+// prepared before the previous answer went out), possibly on different
+// threads.
 #pragma once
 
 #include <memory>
@@ -31,7 +38,9 @@ class PolicySession {
 public:
     PolicySession(RuntimeHolder& runtimes, Services& services) : runtimes_(runtimes), services_(services) {}
 
-    PolicyAnswer handle(const PolicyRequest& r);
+    void prepare(const PolicyRequest& r);
+    bool answers_at_once() const;
+    PolicyAnswer answer(const PolicyRequest& r);
     // After a delayed answer went out.
     void delivered(Millis asked, Millis actual);
 

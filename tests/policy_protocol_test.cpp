@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/tarpit/local_client_state.hpp"
 #include "policyd/policy_session.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
@@ -131,7 +132,14 @@ protected:
         std::vector<PolicyRequest> out;
         EXPECT_TRUE(p.feed(text, &out));
         EXPECT_EQ(out.size(), 1u);
-        return s.handle(out.at(0));
+        s.prepare(out.at(0));
+        return s.answer(out.at(0));
+    }
+    PolicyRequest parsed(const std::string& text) {
+        PolicyRequestParser p;
+        std::vector<PolicyRequest> out;
+        EXPECT_TRUE(p.feed(text, &out));
+        return out.at(0);
     }
 
     std::shared_ptr<FakeBackend> backend_;
@@ -151,6 +159,57 @@ TEST_F(PolicySessionTest, Verdicts_DunnoOrExactReply) {
     EXPECT_EQ(ask(s, request("x@other.test")).action, "DUNNO");
     backend_->fail_everything(true);
     EXPECT_EQ(ask(s, request("user@example.test")).action, "451 4.3.0 Temporary lookup failure");
+}
+
+// The harvest state shared with other hosts: this host's table with shared() true.
+class SharedLookingState final : public ClientState {
+public:
+    explicit SharedLookingState(ClientState& local) : local_(local) {}
+    ClientStatus connection_status(const std::string& k, const BanSettings& s) override {
+        return local_.connection_status(k, s);
+    }
+    ClientStatus known_status(const std::string& k, const BanSettings& s) override { return local_.known_status(k, s); }
+    ClientStatus add_bad(const std::string& k, unsigned n, const BanSettings& s) override {
+        return local_.add_bad(k, n, s);
+    }
+    std::vector<ClientRecord> list(const BanSettings& s, std::size_t max, std::string* note) override {
+        return local_.list(s, max, note);
+    }
+    bool forget(const Network& net, std::size_t* lifted, std::string* error) override {
+        return local_.forget(net, lifted, error);
+    }
+    void forget_cached(const Network* net) override { local_.forget_cached(net); }
+    std::string describe() override { return "shared"; }
+    bool healthy() override { return true; }
+    bool shared() const override { return true; }
+    void maintain(const BanSettings& s) override { local_.maintain(s); }
+    void save(const BanSettings& s) override { local_.save(s); }
+    ClientTable& local_table() override { return local_.local_table(); }
+
+private:
+    ClientState& local_;
+};
+
+TEST_F(PolicySessionTest, AnsweredAtOnce_OnlyWhenNothingCanWaitOnAnotherServer) {
+    PolicySession s(holder_, services_);
+    s.prepare(parsed(request("user@example.test")));
+    EXPECT_FALSE(s.answers_at_once());  // the fake backend does not answer locally
+    // A runtime whose stores are all on this host: the next session is answered at once...
+    auto local = std::make_shared<Runtime>(*holder_.get());
+    local->lookups_local = true;
+    holder_.publish(local);
+    EXPECT_FALSE(s.answers_at_once());  // ...the running one keeps its runtime
+    PolicyRequest next = parsed(request("nosuch@example.test", "192.0.2.9"));
+    s.prepare(next);
+    EXPECT_TRUE(s.answers_at_once());
+    EXPECT_EQ(s.answer(next).action, "550 5.1.1 User unknown");
+    // Harvest state shared through another server: never on the I/O thread.
+    SharedLookingState shared(clients_);
+    Tarpit shared_tarpit(shared, sleeper_, clock_);
+    Services shared_services{clock_, shared_tarpit, metrics_};
+    PolicySession t(holder_, shared_services);
+    t.prepare(parsed(request("user@example.test", "192.0.2.10")));
+    EXPECT_FALSE(t.answers_at_once());
 }
 
 TEST_F(PolicySessionTest, NonRcptStatesAndOtherRequests_Dunno) {

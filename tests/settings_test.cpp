@@ -229,6 +229,26 @@ TEST(Runtime, MissingSqliteDatabase_NotFatal_Warned_TempFail) {
     EXPECT_EQ(rt->rules->check("<x@a.test>").verdict, Verdict::TempFail);
 }
 
+TEST(Runtime, LookupsLocal_OnlyWhenEveryStoreIsOnThisHost) {
+    // The policy service answers on its I/O thread only when no lookup can
+    // wait on another server: a [domain] section's backend counts too.
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"alice@a.test"});
+    testing::write_file(d.file("users.txt"), "bob@a.test\n");
+    std::string local =
+        "domains = a.test b.test\nbackends = s f\n[backend s]\ntype = sqlite\npath = " + d.file("r.db") +
+        "\n[backend f]\ntype = file\npath = " + d.file("users.txt") +
+        "\n[backend drill]\ntype = fail\n[domain b.test]\nbackends = drill\n";
+    testing::write_file(d.file("local.conf"), local);
+    EXPECT_TRUE(build_runtime(d.file("local.conf"), 1)->lookups_local);
+    testing::write_file(d.file("remote.conf"), local +
+                                                   "[domain c.test]\nbackends = downstream\n"
+                                                   "[backend downstream]\ntype = smtp\nhost = 127.0.0.1:9\n");
+    auto rt = build_runtime(d.file("remote.conf"), 1);
+    EXPECT_EQ(rt->backends.size(), 4u);
+    EXPECT_FALSE(rt->lookups_local);
+}
+
 TEST(Runtime, SampleConfig_Parses) {
     // etc/rcptguard.conf as shipped must be a valid configuration (its
     // database does not exist here: that is only a warning).

@@ -19,6 +19,7 @@ public:
             return LookupResult{};  // TempFail with no reason
         }
     }
+    bool answers_locally() const noexcept override { return true; }
 
 private:
     std::string reason_;

@@ -32,6 +32,7 @@ public:
     FileBackend(std::string name, std::string path, AddressOptions opts);
 
     LookupResult lookup(std::string_view key) const noexcept override;
+    bool answers_locally() const noexcept override { return true; }
     void maintain() noexcept override;
     unsigned long generation() const noexcept override { return generation_.load(); }
 

@@ -72,6 +72,7 @@ public:
     LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;
     bool answers_domains() const noexcept override { return !opts_.domain_query.empty(); }
     LookupResult lookup_domain(std::string_view domain) const noexcept override;
+    bool answers_locally() const noexcept override { return true; }
     void maintain() noexcept override;
     unsigned long generation() const noexcept override { return generation_.load(); }
 

@@ -6,6 +6,7 @@ across connections, and a raw client that misbehaves."""
 import os
 import smtplib
 import socket
+import threading
 import time
 import unittest
 
@@ -204,6 +205,72 @@ class PolicyService(unittest.TestCase):
         s.close()
         # And Postfix is still served.
         self.assertEqual(h.rcpt_verdict(self.pf.port, "<alice@example.test>", source="127.0.4.2")[0], 250)
+
+    def test_thousands_of_requests_at_once_answered_in_order(self):
+        # SQLite is on this host, so the I/O thread answers these itself, one
+        # after the other from the connection's queue (a loop, not a recursion).
+        req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.6.%d.%d\nclient_port=1\n"
+               "client_name=x\nsender=s@x.test\ninstance=p%d\nrecipient=%s\n\n")
+        n = 3000
+        batch = "".join(req % (i // 250, i % 250 + 1, i, "alice@example.test" if i % 2 else "ghost%d@example.test" % i)
+                        for i in range(n))
+        with socket.create_connection(("127.0.0.1", self.policy_port), timeout=60) as s:
+            s.sendall(batch.encode())
+            data = b""
+            while data.count(b"\n\n") < n:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, "closed after %d answers" % data.count(b"\n\n"))
+                data += chunk
+        answers = [a for a in data.decode().split("\n\n") if a]
+        expected = ["action=DUNNO" if i % 2 else "action=550 5.1.1 User unknown" for i in range(n)]
+        self.assertEqual(answers, expected)
+        self.assertIsNone(self.rg.proc.poll())
+
+
+class PolicyServiceRemoteLookups(unittest.TestCase):
+    """A lookup that waits on another server (here a call-ahead downstream
+    that accepts the connection and never speaks) goes to a worker thread:
+    every other connection is still answered meanwhile, and the waiting one
+    gets a 451 when the server fails, never a 550."""
+
+    def test_a_hung_server_stalls_no_other_connection(self):
+        root = h.make_root()
+        hung = socket.socket()
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(8)
+        pp = h.free_port()
+        cfg = ("socket = inet:%d@127.0.0.1\npolicy_socket = inet:127.0.0.1:%d\nuser = nobody\n"
+               "pid_file = %s/rcptguard.pid\ncache = no\ndomains = example.test\nbackends = downstream\n"
+               "[backend downstream]\ntype = smtp\nhost = 127.0.0.1:%d\nconnect_timeout = 60s\n"
+               "blind_check_interval = 0\nretry_after = 0\n" % (h.free_port(), pp, root, hung.getsockname()[1]))
+        # rcptguard checks the downstream at start: that one connection is
+        # refused at once (a warning; lookups try again, retry_after = 0).
+        hung.settimeout(30)
+        first = threading.Thread(target=lambda: hung.accept()[0].close())
+        first.start()
+        rg = h.Rcptguard(root, cfg).start(wait_port=pp)
+        first.join()
+        req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.0.7.%d\nclient_port=1\n"
+               "client_name=x\nsender=s@x.test\ninstance=h%d\nrecipient=%s\n\n")
+        waiting = socket.create_connection(("127.0.0.1", pp), timeout=30)
+        try:
+            waiting.sendall((req % (1, 1, "someone@example.test")).encode())
+            probe, _ = hung.accept()  # the lookup is under way, and gets no greeting
+            with socket.create_connection(("127.0.0.1", pp), timeout=30) as other:
+                other.sendall(b"request=junk\n\n")
+                self.assertEqual(other.recv(200), b"action=DUNNO\n\n")
+                other.sendall((req % (2, 2, "nobody@other.test")).encode())
+                self.assertEqual(other.recv(200), b"action=DUNNO\n\n")  # not our domain
+            waiting.setblocking(False)
+            with self.assertRaises(BlockingIOError):
+                waiting.recv(200)  # still waiting on the downstream
+            waiting.setblocking(True)
+            probe.close()  # the downstream fails: temporary, never 550
+            self.assertEqual(waiting.recv(200), b"action=451 4.3.0 Temporary lookup failure\n\n")
+        finally:
+            waiting.close()
+            hung.close()
+            rg.kill()
 
 
 class PolicyServiceUnderPressure(unittest.TestCase):
