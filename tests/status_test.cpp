@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <set>
+#include <thread>
 #include <vector>
 
 #include "core/control.hpp"
@@ -187,6 +188,26 @@ TEST_F(StatusTest, BackendFailsThenRecovers_CtlStatusAndPageShowTheSameRecord) {
     html = render_status_page(rec.snapshot(kT0 + 70, *rt_, clients), "mx");
     EXPECT_NE(html.find("<tr><td><b>users</b> (fake)"), std::string::npos);
     EXPECT_NE(html.find("<td class=\"error\">fake outage <small>("), std::string::npos);
+}
+
+// Lookups on many threads write the one record at once (run under TSan by
+// make tsan): every failure counted, and the last answer decides "failing".
+TEST_F(StatusTest, ManyThreadsFailing_EveryFailureCounted_LastAnswerDecides) {
+    backend_->fail_everything(true);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([this] {
+            for (int i = 0; i < 200; ++i) chain_->lookup({"alice@example.test"});
+        });
+    for (auto& t : threads) t.join();
+    std::vector<BackendHealth> health = chain_->health();
+    ASSERT_EQ(health.size(), 1u);
+    EXPECT_EQ(health[0].failures, 800u);
+    EXPECT_TRUE(health[0].last_failure.failing);
+    backend_->fail_everything(false);
+    chain_->lookup({"alice@example.test"});
+    EXPECT_FALSE(chain_->health()[0].last_failure.failing);
+    EXPECT_EQ(metrics_.backend("users").tempfail.load(), 800u);
 }
 
 // A reload builds a new chain: its count starts again, but a backend whose
