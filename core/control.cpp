@@ -75,11 +75,12 @@ std::string cmd_status(const ControlContext& ctx, const Runtime& rt, std::int64_
            format_utc(rt.loaded_unix) + " (" + ago(now, rt.loaded_unix) + ")\n";
     if (rt.chain) {
         for (const auto& h : rt.chain->health()) {
-            out += "backend " + h.name + " (" + h.type + "): " + (h.failing ? "FAILING" : "ok");
-            if (h.failures > 0)
+            const BackendCounters::Failure& f = h.last_failure;
+            out += "backend " + h.name + " (" + h.type + "): " + (f.failing ? "FAILING" : "ok");
+            // A backend still failing since before a reload says why, too.
+            if (h.failures > 0 || f.failing)
                 out += "; " + std::to_string(h.failures) + " temporary failures since loaded; last error " +
-                       format_utc(h.last_error_unix) + " (" + ago(now, h.last_error_unix) +
-                       "): " + printable(h.last_error, 300);
+                       format_utc(f.unix_time) + " (" + ago(now, f.unix_time) + "): " + printable(f.reason, 300);
             out += "\n";
         }
     }

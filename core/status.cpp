@@ -2,6 +2,7 @@
 #include "core/status.hpp"
 
 #include <algorithm>
+#include <functional>
 #include <numeric>
 
 #include "util/version.hpp"
@@ -114,9 +115,7 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
             BackendCounters& c = metrics_.backend(b->name());
             bs.lookups_since_start = load(c.found) + load(c.not_found) + load(c.tempfail);
             bs.failures_since_start = load(c.tempfail);
-            BackendCounters::Failure f = c.last_failure();
-            bs.last_error = f.reason;
-            bs.last_error_time = f.unix_time;
+            bs.last_failure = c.last_failure();
             auto h = backends_.find(b->name());
             if (h != backends_.end()) {
                 MinuteHistory::View v = h->second->view(unix_now);
@@ -138,7 +137,10 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
 
     if (rt.settings) {
         const BanSettings& ban = rt.settings->tarpit.ban;
-        s.clients = clients.list(ban, kStatusClients, &s.clients_total);
+        ClientCounts counts;
+        s.clients = clients.list(ban, kStatusClients, &counts);
+        s.clients_total = counts.total;
+        s.clients_banned = counts.banned;
         s.ban_threshold = ban.ban_threshold;
         s.ban_window = ban.window;
         s.ban_time = ban.ban_time;
@@ -158,17 +160,10 @@ StatusSnapshot StatusRecorder::snapshot(std::int64_t unix_now, const Runtime& rt
     StatusSnapshot s = snapshot(unix_now, rt, clients.local_table());
     if (!clients.shared() || !rt.settings) return s;
     std::string note;  // the list says itself when it is this host's only
-    std::vector<ClientRecord> records = clients.list(rt.settings->tarpit.ban, kStatusClients, &note);
-    s.clients.clear();
-    for (const ClientRecord& r : records) {
-        ClientStatus st;
-        st.bad_in_window = r.bad_in_window;
-        st.banned = r.ban_left.count() > 0;
-        st.ban_left = r.ban_left;
-        st.shared = true;
-        s.clients.push_back({r.key, st});
-    }
+    s.clients = clients.list(rt.settings->tarpit.ban, kStatusClients, &note);
     s.clients_total = s.clients.size();
+    s.clients_banned =
+        static_cast<std::size_t>(std::count_if(s.clients.begin(), s.clients.end(), std::mem_fn(&ClientRecord::banned)));
     return s;
 }
 

@@ -5,8 +5,8 @@
 // (milter/status_page); nothing here knows HTML, HTTP or sockets.
 //
 // History: StatusRecorder::sample() is called about once a second (the
-// maintenance thread) and files how much each counter grew under the current
-// minute (util/minute_history). Memory is fixed: an hour of minutes for a
+// maintenance thread, only while metrics_listen serves the page) and files
+// how much each counter grew under the current minute (util/minute_history). Memory is fixed: an hour of minutes for a
 // handful of series, and the same per configured backend; backends that left
 // the configuration are forgotten.
 //
@@ -53,8 +53,7 @@ struct BackendStatus {
     double average_millis_last_hour = 0;  // per lookup; 0 without lookups
     std::uint64_t lookups_since_start = 0;
     std::uint64_t failures_since_start = 0;
-    std::string last_error;            // "" if none since start
-    std::int64_t last_error_time = 0;  // Unix seconds
+    BackendCounters::Failure last_failure;  // the record rcptguard-ctl status shows too
 };
 
 struct StatusSnapshot {
@@ -67,9 +66,10 @@ struct StatusSnapshot {
     std::vector<StatusChart> charts;
     std::vector<BackendStatus> backends;
 
-    std::vector<ClientListEntry> clients;  // counted or banned now, at most kStatusClients
-    std::size_t clients_total = 0;         // how many there are in all
-    std::size_t clients_remembered = 0;    // entries in the table (also quiet ones)
+    std::vector<ClientRecord> clients;   // counted or banned now, at most kStatusClients
+    std::size_t clients_total = 0;       // how many there are in all
+    std::size_t clients_banned = 0;      // of them banned (with shared state: among those listed)
+    std::size_t clients_remembered = 0;  // entries in the table (also quiet ones)
     unsigned ban_threshold = 0;
     Millis ban_window{0};
     Millis ban_time{0};

@@ -145,13 +145,14 @@ void reload(RuntimeHolder* holder, const std::string& path) {
     }
 }
 
-// The status page's per-minute history; sampled by the maintenance thread.
+// The status page's per-minute history; sampled by the maintenance thread
+// while metrics_listen serves the page (a restart-only key).
 StatusRecorder& status_recorder() {
     static StatusRecorder* r = new StatusRecorder(daemon_metrics());  // never destroyed, like the metrics
     return *r;
 }
 
-[[noreturn]] void maintenance_thread(RuntimeHolder* holder, ClientState* clients) {
+[[noreturn]] void maintenance_thread(RuntimeHolder* holder, ClientState* clients, bool status_page) {
     for (;;) {
         std::this_thread::sleep_for(std::chrono::seconds(1));
         try {
@@ -159,7 +160,7 @@ StatusRecorder& status_recorder() {
             rt->maintain();
             // The shared state's retry and the state file.
             clients->maintain(rt->settings->tarpit.ban);
-            status_recorder().sample(unix_now(), *rt);
+            if (status_page) status_recorder().sample(unix_now(), *rt);
         } catch (const std::exception& e) {
             log_error(std::string("maintenance: ") + e.what());
         }
@@ -247,7 +248,7 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
 
     if (memory.shared) memory.shared->start();
     std::thread(reload_thread, &holder, opt.config).detach();
-    std::thread(maintenance_thread, &holder, &clients).detach();
+    std::thread(maintenance_thread, &holder, &clients, !s.metrics_listen.empty()).detach();
     if (control_fd >= 0)
         start_control_service(
             control_fd, ControlContext{&holder, &clients, static_cast<std::int64_t>(std::time(nullptr)), nullptr});

@@ -208,14 +208,14 @@ void clients_section(std::ostringstream& o, const StatusSnapshot& s) {
     if (s.clients.empty())
         o << "<tr class=\"empty\"><td colspan=\"4\">No client sent a bad recipient within the last "
           << format_duration(s.ban_window) << ".</td></tr>";
-    for (const ClientListEntry& c : s.clients) {
-        bool banned = c.status.banned;
+    for (const ClientRecord& c : s.clients) {
+        bool banned = c.banned();
         o << "<tr class=\"" << (banned ? "banned" : "counted") << "\"><td class=\"client\">" << text(c.key, 80)
-          << "</td><td class=\"num\">" << c.status.bad_in_window << "</td><td class=\"state\">"
+          << "</td><td class=\"num\">" << c.bad_in_window << "</td><td class=\"state\">"
           << (banned ? "banned" : "counted") << "</td><td>";
         if (banned) {
-            std::int64_t ends = s.now + std::chrono::duration_cast<std::chrono::seconds>(c.status.ban_left).count();
-            o << clock_time(ends, TimeShape::Second) << " (in " << format_duration(c.status.ban_left) << ")";
+            std::int64_t ends = s.now + std::chrono::duration_cast<std::chrono::seconds>(c.ban_left).count();
+            o << clock_time(ends, TimeShape::Second) << " (in " << format_duration(c.ban_left) << ")";
         } else {
             o << "&ndash;";
         }
@@ -233,8 +233,8 @@ void backends_section(std::ostringstream& o, const StatusSnapshot& s) {
          "<th>Lookups per minute</th><th>Last hour</th><th>Failures per minute</th><th>Last hour</th>"
          "<th>Average latency</th><th>Last error</th></tr></thead><tbody>";
     for (const BackendStatus& b : s.backends) {
-        bool failing = !b.failures_per_minute.empty() && b.failures_per_minute.back() > 0;
-        o << "<tr" << (failing ? " class=\"failing\"" : "") << "><td><b>" << text(b.name, 64) << "</b> ("
+        const BackendCounters::Failure& f = b.last_failure;
+        o << "<tr" << (f.failing ? " class=\"failing\"" : "") << "><td><b>" << text(b.name, 64) << "</b> ("
           << text(b.type, 32) << ")</td><td>";
         sparkline(o, b.lookups_per_minute, "#1565c0", "lookups per minute");
         o << "</td><td class=\"num\">" << b.lookups_last_hour << "</td><td>";
@@ -242,11 +242,11 @@ void backends_section(std::ostringstream& o, const StatusSnapshot& s) {
         o << "</td><td class=\"num\">" << b.failures_last_hour << "</td><td class=\"num\">"
           << (b.lookups_last_hour ? number(b.average_millis_last_hour, 2) + " ms" : std::string("&ndash;"))
           << "</td><td class=\"error\">";
-        if (b.last_error.empty())
+        if (f.unix_time == 0)
             o << "none since start";
         else
-            o << text(b.last_error) << " <small>(" << clock_time(b.last_error_time, TimeShape::Second) << ", "
-              << ago(s.now, b.last_error_time) << ")</small>";
+            o << text(f.reason) << " <small>(" << clock_time(f.unix_time, TimeShape::Second) << ", "
+              << ago(s.now, f.unix_time) << ")</small>";
         o << "</td></tr>";
     }
     o << "</tbody></table></section>";
@@ -310,8 +310,7 @@ std::string render_status_page(const StatusSnapshot& s, const std::string& host)
       << " &middot; configuration generation " << s.generation << " &middot; mode "
       << (s.monitor ? "monitor" : "enforce") << " &middot; counters: <a href=\"/metrics\">/metrics</a></p></header>\n";
     o << "<main>\n";
-    std::size_t banned = 0;
-    for (const auto& c : s.clients) banned += c.status.banned ? 1 : 0;
+    std::size_t banned = s.clients_banned;
     if (banned > 0)
         o << "<p class=\"alert\" id=\"summary\"><b>" << banned << (banned == 1 ? " client is" : " clients are")
           << " banned now</b> for sending too many bad recipients; see below.</p>";

@@ -8,8 +8,11 @@
 #include <time.h>
 
 #include <set>
+#include <thread>
 #include <vector>
 
+#include "core/control.hpp"
+#include "core/tarpit/local_client_state.hpp"
 #include "milter/status_page.hpp"
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
@@ -130,12 +133,12 @@ TEST_F(StatusTest, Recorder_CountsPerMinute_ChartsBackendsClientsAndFacts) {
     EXPECT_EQ(b.type, "fake");
     EXPECT_EQ(b.lookups_per_minute[59], 3u);
     EXPECT_EQ(b.failures_per_minute[59], 1u);
-    EXPECT_EQ(b.last_error, "fake outage");
-    EXPECT_GT(b.last_error_time, 0);
+    EXPECT_EQ(b.last_failure.reason, "fake outage");
+    EXPECT_GT(b.last_failure.unix_time, 0);
 
     ASSERT_EQ(s.clients.size(), 2u);
     EXPECT_EQ(s.clients[0].key, "192.0.2.66");
-    EXPECT_TRUE(s.clients[0].status.banned);
+    EXPECT_TRUE(s.clients[0].banned());
     EXPECT_EQ(s.clients[1].key, "192.0.2.7");
     EXPECT_EQ(s.generation, 3u);
     EXPECT_EQ(s.config_path, "/etc/rcptguard/rcptguard.conf");
@@ -151,6 +154,96 @@ TEST_F(StatusTest, Recorder_BackendLeavesTheConfiguration_Forgotten) {
     StatusSnapshot s = rec.snapshot(kT0 + 2, *other, clients_);
     ASSERT_EQ(s.backends.size(), 1u);
     EXPECT_EQ(s.backends[0].name, "directory");
+}
+
+// One record behind both views: what rcptguard-ctl status says about a
+// failing backend is what the status page shows, and so is its recovery.
+TEST_F(StatusTest, BackendFailsThenRecovers_CtlStatusAndPageShowTheSameRecord) {
+    LocalClientState clients{LocalStateOptions{1000, "mx1.example.test", "", nullptr}, clock_};
+    rt_->chain = chain_;
+    RuntimeHolder holder(rt_);
+    ControlContext ctx{&holder, &clients, kT0, [] { return kT0 + 70; }};
+    StatusRecorder rec(metrics_, 60);
+
+    backend_->fail_everything(true);
+    chain_->lookup({"alice@example.test"});
+    BackendCounters::Failure f = rec.snapshot(kT0 + 70, *rt_, clients).backends.at(0).last_failure;
+    ASSERT_TRUE(f.failing);
+    EXPECT_EQ(f.reason, "fake outage");
+    EXPECT_GT(f.unix_time, 0);
+    std::string failed_line = "; 1 temporary failures since loaded; last error " + format_utc(f.unix_time);
+    EXPECT_NE(control_answer("status", ctx).find("\nbackend users (fake): FAILING" + failed_line), std::string::npos);
+    std::string html = render_status_page(rec.snapshot(kT0 + 70, *rt_, clients), "mx");
+    EXPECT_NE(html.find("<tr class=\"failing\"><td><b>users</b> (fake)"), std::string::npos);
+    EXPECT_NE(html.find("<td class=\"error\">fake outage <small>("), std::string::npos);
+
+    backend_->fail_everything(false);
+    chain_->lookup({"alice@example.test"});
+    BackendCounters::Failure after = rec.snapshot(kT0 + 70, *rt_, clients).backends.at(0).last_failure;
+    EXPECT_FALSE(after.failing);
+    EXPECT_EQ(after.reason, "fake outage");
+    EXPECT_EQ(after.unix_time, f.unix_time);
+    EXPECT_GE(after.recovered_time, f.unix_time);
+    EXPECT_NE(control_answer("status", ctx).find("\nbackend users (fake): ok" + failed_line), std::string::npos);
+    html = render_status_page(rec.snapshot(kT0 + 70, *rt_, clients), "mx");
+    EXPECT_NE(html.find("<tr><td><b>users</b> (fake)"), std::string::npos);
+    EXPECT_NE(html.find("<td class=\"error\">fake outage <small>("), std::string::npos);
+}
+
+// Lookups on many threads write the one record at once (run under TSan by
+// make tsan): every failure counted, and the last answer decides "failing".
+TEST_F(StatusTest, ManyThreadsFailing_EveryFailureCounted_LastAnswerDecides) {
+    backend_->fail_everything(true);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+        threads.emplace_back([this] {
+            for (int i = 0; i < 200; ++i) chain_->lookup({"alice@example.test"});
+        });
+    for (auto& t : threads) t.join();
+    std::vector<BackendHealth> health = chain_->health();
+    ASSERT_EQ(health.size(), 1u);
+    EXPECT_EQ(health[0].failures, 800u);
+    EXPECT_TRUE(health[0].last_failure.failing);
+    backend_->fail_everything(false);
+    chain_->lookup({"alice@example.test"});
+    EXPECT_FALSE(chain_->health()[0].last_failure.failing);
+    EXPECT_EQ(metrics_.backend("users").tempfail.load(), 800u);
+}
+
+// A reload builds a new chain: its count starts again, but a backend whose
+// last answer failed before the reload is still FAILING, with its reason.
+TEST_F(StatusTest, ReloadWhileFailing_NewChainStillFailingWithReason) {
+    LocalClientState clients{LocalStateOptions{1000, "mx1.example.test", "", nullptr}, clock_};
+    backend_->fail_everything(true);
+    chain_->lookup({"alice@example.test"});
+    auto reloaded = std::make_shared<Runtime>(*rt_);
+    reloaded->chain = std::make_shared<BackendChain>(rt_->backends, &metrics_);
+    RuntimeHolder holder(reloaded);
+    ControlContext ctx{&holder, &clients, kT0, [] { return kT0 + 70; }};
+    std::vector<BackendHealth> health = reloaded->chain->health();
+    ASSERT_EQ(health.size(), 1u);
+    EXPECT_EQ(health[0].failures, 0u);
+    EXPECT_TRUE(health[0].last_failure.failing);
+    EXPECT_NE(control_answer("status", ctx)
+                  .find("\nbackend users (fake): FAILING; 0 temporary failures since loaded; "
+                        "last error " +
+                        format_utc(health[0].last_failure.unix_time)),
+              std::string::npos);
+}
+
+// The page lists at most kStatusClients, but its banner counts every ban.
+TEST_F(StatusTest, MoreBannedClientsThanListed_BannerCountsThemAll) {
+    const BanSettings& ban = rt_->settings->tarpit.ban;
+    for (int i = 0; i < 60; ++i) clients_.add_bad("192.0.2." + std::to_string(i), ban.ban_threshold, ban);
+    clients_.add_bad("198.51.100.1", 1, ban);  // counted, not banned
+    StatusRecorder rec(metrics_, 60);
+    StatusSnapshot s = rec.snapshot(kT0, *rt_, clients_);
+    EXPECT_EQ(s.clients.size(), kStatusClients);
+    EXPECT_EQ(s.clients_total, 61u);
+    EXPECT_EQ(s.clients_banned, 60u);
+    std::string html = render_status_page(s, "mx");
+    EXPECT_NE(html.find("<b>60 clients are banned now</b>"), std::string::npos);
+    EXPECT_NE(html.find("Showing 50 of 61 clients"), std::string::npos);
 }
 
 StatusSnapshot sample_snapshot() {
@@ -176,12 +269,13 @@ StatusSnapshot sample_snapshot() {
     b.type = "sqlite";
     b.lookups_per_minute.assign(60, 1);
     b.failures_per_minute.assign(60, 0);
-    b.last_error = "database <locked> & \"busy\"";
-    b.last_error_time = kT0;
+    b.last_failure.reason = "database <locked> & \"busy\"";
+    b.last_failure.unix_time = kT0;
     s.backends.push_back(b);
-    s.clients.push_back({"192.0.2.66", ClientStatus{31, true, false, std::chrono::minutes(59)}});
-    s.clients.push_back({"<script>alert(1)</script>", ClientStatus{2, false, false, Millis(0)}});
+    s.clients.push_back({"192.0.2.66", 31, std::chrono::minutes(59), ""});
+    s.clients.push_back({"<script>alert(1)</script>", 2, Millis(0), ""});
     s.clients_total = 2;
+    s.clients_banned = 1;
     s.ban_threshold = 30;
     s.ban_window = std::chrono::minutes(10);
     s.ban_time = std::chrono::hours(1);
@@ -262,6 +356,7 @@ TEST_F(StatusTest, Page_NoClients_EmptyBanTableStillThere) {
     StatusSnapshot s = sample_snapshot();
     s.clients.clear();
     s.clients_total = 0;
+    s.clients_banned = 0;
     std::string html = render_status_page(s, "mx");
     EXPECT_NE(html.find("<table id=\"ban-table\">"), std::string::npos);
     EXPECT_NE(html.find("No client sent a bad recipient within the last 10m."), std::string::npos);

@@ -153,37 +153,40 @@ TEST(ClientTable, OldBadRecipientsLeaveTheWindow) {
     EXPECT_FALSE(t.add_bad("192.0.2.1", 1, b).banned);  // 1 in window, not 5
 }
 
-TEST(ClientTable, List_BannedFirstThenByCount_Bounded_QuietClientsLeftOut) {
+TEST(ClientTable, List_BannedFirstThenByCount_Bounded_QuietClientsLeftOut_AllCounted) {
     FakeClock clock;
     ClientTable t(1000, clock);
     BanSettings b;
     b.ban_threshold = 5;
     b.window = seconds(80);
     b.ban_time = seconds(300);
-    t.add_bad("192.0.2.1", 2, b);
-    t.add_bad("192.0.2.2", 5, b);  // banned for 300s
-    t.add_bad("192.0.2.3", 3, b);
     t.add_bad("192.0.2.9", 1, b);
-    clock.advance(seconds(100));  // .9's only bad recipient leaves the window; .2 stays banned
-    t.add_bad("192.0.2.1", 1, b);
+    clock.advance(seconds(60));
+    t.add_bad("192.0.2.2", 9, b);  // banned for 300s
+    clock.advance(seconds(50));    // .9's bad recipient leaves the window
+    t.add_bad("192.0.2.4", 6, b);  // banned later: longer ban left, but fewer bad recipients than .2
     t.add_bad("192.0.2.3", 4, b);
-    t.add_bad("192.0.2.4", 6, b);  // banned for 300s, later: longest ban left
-    std::size_t total = 0;
-    std::vector<ClientListEntry> all = t.list(b, 10, &total);
-    ASSERT_EQ(total, 4u);
+    t.add_bad("192.0.2.1", 2, b);
+    ClientCounts counts;
+    std::vector<ClientRecord> all = t.list(b, 10, &counts);
+    EXPECT_EQ(counts.total, 4u);
+    EXPECT_EQ(counts.banned, 2u);
     ASSERT_EQ(all.size(), 4u);
-    EXPECT_EQ(all[0].key, "192.0.2.4");
-    EXPECT_EQ(all[0].status.ban_left, seconds(300));
-    EXPECT_EQ(all[1].key, "192.0.2.2");
-    EXPECT_EQ(all[1].status.ban_left, seconds(200));
+    EXPECT_EQ(all[0].key, "192.0.2.2");
+    EXPECT_EQ(all[0].bad_in_window, 9u);
+    EXPECT_EQ(all[0].ban_left, seconds(250));
+    EXPECT_EQ(all[1].key, "192.0.2.4");
+    EXPECT_EQ(all[1].ban_left, seconds(300));
     EXPECT_EQ(all[2].key, "192.0.2.3");
-    EXPECT_FALSE(all[2].status.banned);
-    EXPECT_EQ(all[2].status.bad_in_window, 4u);
+    EXPECT_FALSE(all[2].banned());
+    EXPECT_EQ(all[2].bad_in_window, 4u);
     EXPECT_EQ(all[3].key, "192.0.2.1");
-    std::vector<ClientListEntry> top = t.list(b, 2, &total);
-    EXPECT_EQ(total, 4u);
+    EXPECT_EQ(all[3].host, "");
+    std::vector<ClientRecord> top = t.list(b, 2, &counts);
+    EXPECT_EQ(counts.total, 4u);
+    EXPECT_EQ(counts.banned, 2u);
     ASSERT_EQ(top.size(), 2u);
-    EXPECT_EQ(top[1].key, "192.0.2.2");
+    EXPECT_EQ(top[1].key, "192.0.2.4");
 }
 
 TEST(ClientTable, FloodOfDistinctClients_SizeBounded_RecentKept) {

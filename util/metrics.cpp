@@ -72,10 +72,21 @@ std::string series_name(const char* family, const std::string& labels) {
 
 }  // namespace
 
-void BackendCounters::note_failure(std::string reason, std::int64_t unix_time) {
+void BackendCounters::note_failure(const std::string& reason, std::int64_t unix_time) {
     std::lock_guard<std::mutex> lock(failure_mutex_);
-    last_failure_.reason = std::move(reason);
+    last_failure_.failing = true;
+    last_failure_.reason = reason.substr(0, kMaxFailureReasonBytes);
     last_failure_.unix_time = unix_time;
+    last_failure_.recovered_time = 0;
+    failing_.store(true, std::memory_order_relaxed);
+}
+
+void BackendCounters::note_recovery(std::int64_t unix_time) {
+    std::lock_guard<std::mutex> lock(failure_mutex_);
+    if (!last_failure_.failing) return;  // another thread noted it first
+    last_failure_.failing = false;
+    last_failure_.recovered_time = unix_time;
+    failing_.store(false, std::memory_order_relaxed);
 }
 
 BackendCounters::Failure BackendCounters::last_failure() const {

@@ -127,16 +127,27 @@ struct BackendCounters {
     RCPTGUARD_BACKEND_METRICS(RCPTGUARD_DECLARE_MEMBER)
 #undef RCPTGUARD_DECLARE_MEMBER
 
-    // The last temporary failure's reason and when (Unix seconds), for the
-    // status page; not a Prometheus series (text does not belong there).
+    // The one record of how this backend has been failing - "failed at T
+    // because R; recovered at T2" - that rcptguard-ctl status and the status
+    // page both read (BackendChain writes it after every answer). Kept by
+    // name, so it outlives reloads like the counters. Not a Prometheus
+    // series: text does not belong there.
     struct Failure {
-        std::string reason;
-        std::int64_t unix_time = 0;  // 0: none since start
+        bool failing = false;             // the last answer was a temporary failure
+        std::string reason;               // the last temporary failure's (at most kMaxFailureReasonBytes)
+        std::int64_t unix_time = 0;       // when (Unix seconds); 0: none since start
+        std::int64_t recovered_time = 0;  // the first other answer after it; 0: none since
     };
-    void note_failure(std::string reason, std::int64_t unix_time);
+    static constexpr std::size_t kMaxFailureReasonBytes = 300;
+    void note_failure(const std::string& reason, std::int64_t unix_time);
+    // Cheap while the backend is not failing (one relaxed load): call it
+    // after every answer that was not a temporary failure.
+    bool failing() const { return failing_.load(std::memory_order_relaxed); }
+    void note_recovery(std::int64_t unix_time);
     Failure last_failure() const;
 
 private:
+    std::atomic<bool> failing_{false};
     mutable std::mutex failure_mutex_;
     Failure last_failure_;
 };

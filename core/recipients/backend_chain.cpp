@@ -19,6 +19,8 @@ private:
     BackendPtr backend_;
 };
 
+std::int64_t unix_now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
 }  // namespace
 
 BackendPtr domain_query_view(BackendPtr backend) { return std::make_shared<DomainQueryView>(std::move(backend)); }
@@ -28,36 +30,26 @@ BackendChain::BackendChain(std::vector<BackendPtr> backends, Metrics* metrics)
 
 BackendChain::BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics)
     : backends_(std::move(backends)), scopes_(std::move(scopes)) {
-    if (metrics)
-        for (const auto& b : backends_) counters_.push_back(&metrics->backend(b->name()));
-    for (std::size_t i = 0; i < backends_.size(); ++i) records_.push_back(std::make_unique<Record>());
-}
-
-void BackendChain::record(std::size_t i, const LookupResult& r) const {
-    Record& rec = *records_[i];
-    if (r.status != LookupStatus::TempFail) {
-        if (rec.failing.load(std::memory_order_relaxed)) rec.failing.store(false, std::memory_order_relaxed);
-        return;
+    for (const auto& b : backends_) {
+        if (metrics) {
+            counters_.push_back(&metrics->backend(b->name()));
+        } else {
+            owned_.push_back(std::make_unique<BackendCounters>());
+            counters_.push_back(owned_.back().get());
+        }
+        tempfails_at_start_.push_back(counters_.back()->tempfail.load(std::memory_order_relaxed));
     }
-    rec.failing.store(true, std::memory_order_relaxed);
-    rec.failures.fetch_add(1, std::memory_order_relaxed);
-    std::lock_guard<std::mutex> lock(rec.mutex);
-    rec.last_error = r.reason.substr(0, 300);
-    rec.last_error_unix = static_cast<std::int64_t>(std::time(nullptr));
 }
 
 std::vector<BackendHealth> BackendChain::health() const {
     std::vector<BackendHealth> out;
     for (std::size_t i = 0; i < backends_.size(); ++i) {
-        Record& rec = *records_[i];
+        const BackendCounters& c = *counters_[i];
         BackendHealth h;
         h.name = backends_[i]->name();
         h.type = backends_[i]->type();
-        h.failing = rec.failing.load(std::memory_order_relaxed);
-        h.failures = rec.failures.load(std::memory_order_relaxed);
-        std::lock_guard<std::mutex> lock(rec.mutex);
-        h.last_error = rec.last_error;
-        h.last_error_unix = rec.last_error_unix;
+        h.failures = c.tempfail.load(std::memory_order_relaxed) - tempfails_at_start_[i];
+        h.last_failure = c.last_failure();
         out.push_back(std::move(h));
     }
     return out;
@@ -75,20 +67,15 @@ KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
         auto t0 = std::chrono::steady_clock::now();
         std::size_t matched = 0;
         LookupResult r = b.lookup_any(keys, &matched);
-        if (!counters_.empty()) {
-            BackendCounters& c = *counters_[i];
-            auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
-            bump(c.lookup_micros, static_cast<std::uint64_t>(us.count()));
-            bump(r.status == LookupStatus::Found      ? c.found
-                 : r.status == LookupStatus::NotFound ? c.not_found
-                                                      : c.tempfail);
-            if (r.unverified) bump(c.unverified);
-            if (r.status == LookupStatus::TempFail)
-                c.note_failure(r.reason, std::chrono::duration_cast<std::chrono::seconds>(
-                                             std::chrono::system_clock::now().time_since_epoch())
-                                             .count());
-        }
-        record(i, r);
+        BackendCounters& c = *counters_[i];
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+        bump(c.lookup_micros, static_cast<std::uint64_t>(us.count()));
+        bump(r.status == LookupStatus::Found ? c.found : r.status == LookupStatus::NotFound ? c.not_found : c.tempfail);
+        if (r.unverified) bump(c.unverified);
+        if (r.status == LookupStatus::TempFail)
+            c.note_failure(r.reason, unix_now());
+        else if (c.failing())
+            c.note_recovery(unix_now());
         if (r.status == LookupStatus::Found)
             return {LookupStatus::Found, matched < keys.size() ? keys[matched] : std::string(), b.name(), {}, false};
         if (r.status == LookupStatus::TempFail)

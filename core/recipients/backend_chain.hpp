@@ -18,10 +18,8 @@
 // Thread-safety: lookup() may be called from many threads at once.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,17 +44,18 @@ public:
     virtual KeyAnswer lookup(const std::vector<std::string>& keys) const = 0;
 };
 
-// How one backend has been doing, for rcptguard-ctl status.
+// How one backend has been doing, for rcptguard-ctl status: its record
+// (BackendCounters::Failure, the one the status page shows too) and its
+// temporary failures since this chain was built.
 struct BackendHealth {
     std::string name;
     std::string type;
-    bool failing = false;              // its last answer was TempFail
-    std::uint64_t failures = 0;        // TempFail answers since this configuration was loaded
-    std::string last_error;            // "" = none yet
-    std::int64_t last_error_unix = 0;  // when (seconds since 1970)
+    std::uint64_t failures = 0;  // TempFail answers since this configuration was loaded
+    BackendCounters::Failure last_failure;
 };
 
-// metrics (optional) receives per-backend counts and lookup times.
+// metrics (optional) receives per-backend counts, lookup times and each
+// backend's failure record; without it the chain keeps its own.
 class BackendChain final : public KeyLookup {
 public:
     explicit BackendChain(std::vector<BackendPtr> backends, Metrics* metrics = nullptr);
@@ -67,20 +66,11 @@ public:
     std::vector<BackendHealth> health() const;
 
 private:
-    // Cheap to keep up on every lookup: atomics, and a lock only on TempFail.
-    struct Record {
-        std::atomic<bool> failing{false};
-        std::atomic<std::uint64_t> failures{0};
-        std::mutex mutex;
-        std::string last_error;
-        std::int64_t last_error_unix = 0;
-    };
-    void record(std::size_t i, const LookupResult& r) const;
-
     std::vector<BackendPtr> backends_;
-    std::vector<DomainSet> scopes_;                 // parallel to backends_, or empty
-    std::vector<BackendCounters*> counters_;        // parallel to backends_, or empty
-    std::vector<std::unique_ptr<Record>> records_;  // parallel to backends_
+    std::vector<DomainSet> scopes_;                        // parallel to backends_, or empty
+    std::vector<std::unique_ptr<BackendCounters>> owned_;  // without metrics: the counters_ point here
+    std::vector<BackendCounters*> counters_;               // parallel to backends_
+    std::vector<std::uint64_t> tempfails_at_start_;        // parallel to backends_: counters_[i]->tempfail then
 };
 
 BackendPtr domain_query_view(BackendPtr backend);

@@ -110,26 +110,31 @@ std::size_t ClientTable::banned_now() {
     return n;
 }
 
-std::vector<ClientListEntry> ClientTable::list(const BanSettings& s, std::size_t limit, std::size_t* total) {
+bool listed_before(const ClientRecord& x, const ClientRecord& y) {
+    if (x.banned() != y.banned()) return x.banned();
+    if (x.bad_in_window != y.bad_in_window) return x.bad_in_window > y.bad_in_window;
+    return x.key < y.key;
+}
+
+std::vector<ClientRecord> ClientTable::list(const BanSettings& s, std::size_t max, ClientCounts* counts) {
     Millis now = clock_.now();
     std::int64_t b = bucket_of(now, s);
-    std::vector<ClientListEntry> all;
+    std::vector<ClientRecord> all;
     for (const auto& sh : shards_) {
         std::lock_guard<std::mutex> lock(sh->mutex);
         for (const auto& [key, e] : sh->map) {
             ClientStatus st = describe(e, b, now);
-            if (st.banned || st.bad_in_window > 0) all.push_back({key, st});
+            if (st.banned || st.bad_in_window > 0)
+                all.push_back(ClientRecord{key, st.bad_in_window, st.banned ? st.ban_left : Millis(0), ""});
         }
     }
-    if (total) *total = all.size();
-    auto before = [](const ClientListEntry& x, const ClientListEntry& y) {
-        if (x.status.banned != y.status.banned) return x.status.banned;
-        if (x.status.ban_left != y.status.ban_left) return x.status.ban_left > y.status.ban_left;
-        if (x.status.bad_in_window != y.status.bad_in_window) return x.status.bad_in_window > y.status.bad_in_window;
-        return x.key < y.key;
-    };
-    std::size_t n = std::min(limit, all.size());
-    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), before);
+    if (counts) {
+        counts->total = all.size();
+        counts->banned =
+            static_cast<std::size_t>(std::count_if(all.begin(), all.end(), std::mem_fn(&ClientRecord::banned)));
+    }
+    std::size_t n = std::min(max, all.size());
+    std::partial_sort(all.begin(), all.begin() + static_cast<std::ptrdiff_t>(n), all.end(), listed_before);
     all.resize(n);
     return all;
 }
@@ -141,27 +146,6 @@ void ClientTable::clear() {
         sh->lru.clear();
     }
     ban_changes_.fetch_add(1, std::memory_order_relaxed);
-}
-
-std::vector<ClientRecord> ClientTable::list(const BanSettings& s, std::size_t max) {
-    Millis now = clock_.now();
-    std::int64_t b = bucket_of(now, s);
-    std::vector<ClientRecord> out;
-    for (const auto& sh : shards_) {
-        std::lock_guard<std::mutex> lock(sh->mutex);
-        for (const auto& [key, e] : sh->map) {
-            ClientStatus st = describe(e, b, now);
-            if (st.bad_in_window == 0 && !st.banned) continue;
-            out.push_back(ClientRecord{key, st.bad_in_window, st.banned ? st.ban_left : Millis(0), ""});
-        }
-    }
-    std::sort(out.begin(), out.end(), [](const ClientRecord& x, const ClientRecord& y) {
-        if ((x.ban_left.count() > 0) != (y.ban_left.count() > 0)) return x.ban_left.count() > 0;
-        if (x.bad_in_window != y.bad_in_window) return x.bad_in_window > y.bad_in_window;
-        return x.key < y.key;
-    });
-    if (out.size() > max) out.resize(max);
-    return out;
 }
 
 std::size_t ClientTable::forget_if(const std::function<bool(const std::string&)>& matches) {

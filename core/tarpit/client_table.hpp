@@ -41,18 +41,24 @@ struct ClientStatus {
     bool shared = false;  // counted on every host that shares the state (Redis)
 };
 
-// One client as "rcptguard-ctl bans" shows it.
+// One client as "rcptguard-ctl bans" and the status page list it.
 struct ClientRecord {
     std::string key;  // client_key(): an address or an IPv6 prefix
     unsigned bad_in_window = 0;
     Millis ban_left{0};  // 0 = not banned
     std::string host;    // the host that counted it last ("" = not known)
+
+    bool banned() const { return ban_left.count() > 0; }
 };
 
-// One client as the status page lists it.
-struct ClientListEntry {
-    std::string key;  // client_key(): an address or an IPv6 prefix
-    ClientStatus status;
+// The order of every client list: banned clients first, then by bad
+// recipients (most first), then by key.
+bool listed_before(const ClientRecord& x, const ClientRecord& y);
+
+// What a listing found in all, beyond the records it returns.
+struct ClientCounts {
+    std::size_t total = 0;   // clients counted or banned
+    std::size_t banned = 0;  // of them banned
 };
 
 class ClientTable {
@@ -64,16 +70,14 @@ public:
     std::size_t size() const;
     std::size_t capacity() const { return max_clients_; }
     std::size_t banned_now();
-    // The clients counted now (bad recipients within the window) or banned:
-    // banned ones first, longest ban left first, then by bad recipients;
-    // at most limit of them. *total receives how many there are. Walks every
-    // shard under its lock, one at a time: for a page view, not per recipient.
-    std::vector<ClientListEntry> list(const BanSettings& s, std::size_t limit, std::size_t* total);
+    // The clients counted now (bad recipients within the window) or banned,
+    // in listed_before() order, at most max of them; host is left empty.
+    // *counts (optional) receives how many there are in all. Walks every
+    // shard under its lock, one at a time: for a page view or rcptguard-ctl,
+    // not per recipient.
+    std::vector<ClientRecord> list(const BanSettings& s, std::size_t max, ClientCounts* counts = nullptr);
     void clear();
 
-    // Clients banned or with bad recipients in the window, at most max (banned
-    // ones first, then by count); host is left empty.
-    std::vector<ClientRecord> list(const BanSettings& s, std::size_t max);
     // Forgets every client for which matches(key) is true (its count and its
     // ban); returns how many.
     std::size_t forget_if(const std::function<bool(const std::string&)>& matches);

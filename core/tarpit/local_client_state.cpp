@@ -87,8 +87,7 @@ std::string LocalClientState::write_state_file(const BanSettings& s) {
     std::vector<SavedBan> bans;
     std::int64_t now = options_.unix_time();
     for (const auto& r : table_.list(s, table_.capacity()))
-        if (r.ban_left.count() > 0)
-            bans.push_back(SavedBan{r.key, now + (r.ban_left.count() + 999) / 1000, r.bad_in_window});
+        if (r.banned()) bans.push_back(SavedBan{r.key, now + (r.ban_left.count() + 999) / 1000, r.bad_in_window});
     std::string problem = write_file_atomically(options_.state_file, format_state_file(bans), 0640);
     if (problem.empty()) saved_changes_ = changes;
     last_save_ = clock_.now();

@@ -240,11 +240,7 @@ bool RedisStore::list(const BanSettings& s, std::size_t max, std::vector<ClientR
                                             st.last_host.empty() ? st.ban_host : st.last_host});
             }
         }
-        std::sort(out->begin(), out->end(), [](const ClientRecord& x, const ClientRecord& y) {
-            if ((x.ban_left.count() > 0) != (y.ban_left.count() > 0)) return x.ban_left.count() > 0;
-            if (x.bad_in_window != y.bad_in_window) return x.bad_in_window > y.bad_in_window;
-            return x.key < y.key;
-        });
+        std::sort(out->begin(), out->end(), listed_before);
         return true;
     } catch (const std::exception& e) {
         *error = e.what();
