@@ -54,6 +54,7 @@
 #include <vector>
 
 #include "backends/backend.hpp"
+#include "util/address.hpp"
 #include "util/connection_pool.hpp"
 #include "util/host_health.hpp"
 #include "util/network.hpp"
@@ -137,7 +138,7 @@ public:
     // All of a recipient's keys in one statement, up to this many (an
     // internationalised address has six: both forms of the domain, with and
     // without +detail, and both catch-alls); more are asked key by key.
-    static constexpr std::size_t kMaxKeysAtOnce = 6;
+    static constexpr std::size_t kMaxKeysAtOnce = kMaxLookupKeys;
 
     LookupResult lookup(std::string_view key) const noexcept override;
     LookupResult lookup_any(const std::vector<std::string>& keys, std::size_t* matched) const noexcept override;

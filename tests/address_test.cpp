@@ -361,6 +361,7 @@ TEST(Address, LookupKeys_IdnDomain_BothFormsMostSpecificFirst) {
                                      "@xn--bcher-kva.test",
                                      "@b\xC3\xBC\x63her.test"};
     EXPECT_EQ(lookup_keys(a, o), want);
+    EXPECT_EQ(want.size(), kMaxLookupKeys);  // the most there can be: stores size their statements by it
     // Asked in the ASCII form: the same keys.
     EXPECT_EQ(lookup_keys(parse_address("<j\xC3\xB6rg+news@xn--bcher-kva.test>", o), o), want);
 }

@@ -91,6 +91,10 @@ std::string domain_as_written(const Address& a);
 // domain has IDN labels, each key is followed by the same key with the
 // U-label domain, so a store holding either form answers:
 // jörg@xn--bcher-kva.test, jörg@bücher.test, @xn--bcher-kva.test, @bücher.test.
+// At most kMaxLookupKeys of them (an IDN address with a +detail: three keys in
+// two forms each); stores that ask for all keys in one statement prepare one
+// per count up to this.
+constexpr std::size_t kMaxLookupKeys = 6;
 std::vector<std::string> lookup_keys(const Address& a, const AddressOptions& opts);
 
 // The forms a store may hold a canonical entry ("user@domain" or "@domain")

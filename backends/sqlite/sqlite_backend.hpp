@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "backends/backend.hpp"
+#include "util/address.hpp"
 #include "util/connection_pool.hpp"
 #include "util/file_identity.hpp"
 #include "util/sql_template.hpp"
@@ -61,7 +62,7 @@ public:
     SqliteBackend(std::string name, SqliteOptions opts);
     ~SqliteBackend() override;
 
-    static constexpr std::size_t kMaxKeysAtOnce = 6;
+    static constexpr std::size_t kMaxKeysAtOnce = kMaxLookupKeys;
 
     LookupResult lookup(std::string_view key) const noexcept override;
     // All keys in one statement (default schema: one index probe per key,
