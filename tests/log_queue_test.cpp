@@ -111,6 +111,29 @@ TEST(LogQueue, WriterGathersLines_FewerWritesThanLines) {
     EXPECT_EQ(sink.writes(), 1u);
 }
 
+void wait_for_lines(const HeldSink& sink, std::size_t n) {
+    while (sink.lines().size() < n) std::this_thread::yield();
+}
+
+TEST(LogQueue, BusyWriter_WakesOnItsOwn_CallersWakeItOnlyFromIdle) {
+    HeldSink sink;
+    // Capacity 8: a quarter-full queue (2 lines) has the writer write at
+    // once, so the test needs no timer; the gathering wait itself is an hour.
+    LogQueue q(sink, 8, milliseconds(3'600'000));
+    q.start();
+    push_lines(q, 0, 2);  // wakes the idle writer, then the quarter-full wake
+    wait_for_lines(sink, 2);
+    EXPECT_EQ(q.idle_wakeups(), 1u);
+    // The writer just wrote, so it is gathering on its own timer: the next
+    // lines find it awake, and a caller need not wake it from idle again.
+    q.push(LogLevel::Info, 0, "T0 2");
+    q.push(LogLevel::Info, 0, "T0 3");
+    wait_for_lines(sink, 4);
+    EXPECT_EQ(q.idle_wakeups(), 1u);
+    q.stop();
+    expect_complete_and_ordered(sink.lines(), 1, 4);
+}
+
 TEST(LogQueue, Stop_WritesEveryQueuedLineFirst) {
     HeldSink sink;
     LogQueue q(sink, 1024, milliseconds(3'600'000));

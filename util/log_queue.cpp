@@ -53,13 +53,21 @@ std::uint64_t LogQueue::written_by_callers() const {
     return written_by_callers_;
 }
 
+std::uint64_t LogQueue::idle_wakeups() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return idle_wakeups_;
+}
+
 void LogQueue::push(LogLevel level, std::int64_t unix_seconds, std::string_view text) {
     {
         std::unique_lock<std::mutex> lock(mutex_);
         if (state_ != WriterState::Absent && in_.count < capacity_) {
             store(&in_.records[in_.count++], level, unix_seconds, text);
             bool wake = state_ == WriterState::Idle || (state_ == WriterState::Gathering && in_.count == capacity_ / 4);
-            if (state_ == WriterState::Idle) state_ = WriterState::Gathering;
+            if (state_ == WriterState::Idle) {
+                state_ = WriterState::Gathering;
+                ++idle_wakeups_;
+            }
             lock.unlock();
             if (wake) wake_.notify_one();
             return;
@@ -89,19 +97,25 @@ void LogQueue::write_out() {
 }
 
 void LogQueue::run() {
+    // While lines keep coming the writer wakes on its own timer, once per
+    // gather_wait, and callers need not wake it; only after a window in which
+    // nothing was logged does it sleep until a caller wakes it.
+    bool busy = false;
     for (;;) {
         {
             std::unique_lock<std::mutex> lock(mutex_);
-            while (in_.count == 0 && !stopping_) {
+            while (!busy && in_.count == 0 && !stopping_) {
                 state_ = WriterState::Idle;
                 wake_.wait(lock);
             }
             if (in_.count == 0 && stopping_) return;
-            // Let a few more lines gather so one write carries them all.
+            // Let lines gather so one write carries them all.
             state_ = WriterState::Gathering;
-            if (gather_wait_.count() > 0)
+            if (gather_wait_.count() > 0 && in_.count < capacity_ / 4)
                 wake_.wait_for(lock, gather_wait_, [this] { return stopping_ || in_.count >= capacity_ / 4; });
             state_ = WriterState::Busy;
+            busy = in_.count > 0;
+            if (!busy) continue;
         }
         std::lock_guard<std::mutex> sink_lock(sink_mutex_);
         {

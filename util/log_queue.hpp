@@ -13,8 +13,11 @@
 // - stop() writes every queued line before it returns; afterwards, and
 //   before start(), push() writes synchronously.
 // - A line waits at most gather_wait (plus the sink's own time) before the
-//   writer picks it up; the writer is woken when the queue turns from empty to
-//   non-empty and again when it is a quarter full, not for every line.
+//   writer picks it up. An idle writer is woken by the line that finds the
+//   queue empty; while lines keep coming it wakes on its own timer, once per
+//   gather_wait, and goes idle again only after a window without a line. A
+//   quarter-full queue wakes it early. So callers wake it once per burst, not
+//   once per line or per batch.
 // - Steady state allocates nothing: the two buffers keep their strings'
 //   capacity from round to round.
 //
@@ -67,6 +70,8 @@ public:
     // Lines whose callers found the queue full and write (or are about to
     // write, waiting for the sink) themselves.
     std::uint64_t written_by_callers() const;
+    // Times a caller found the writer idle and woke it.
+    std::uint64_t idle_wakeups() const;
 
 private:
     enum class WriterState { Absent, Idle, Gathering, Busy };
@@ -92,6 +97,7 @@ private:
     WriterState state_ = WriterState::Absent;
     bool stopping_ = false;
     std::uint64_t written_by_callers_ = 0;
+    std::uint64_t idle_wakeups_ = 0;
     std::thread writer_;
 };
 
