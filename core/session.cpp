@@ -314,10 +314,10 @@ void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d, co
         line += ": accept despite lookup failure (on_backend_error = accept)";
     } else if (d.monitored) {
         line += ": would reject (monitor mode): ";
-        line += d.would_reply.to_string();
+        d.would_reply.append_to(line);
     } else {
         line += d.action == RcptAction::TempFail ? ": defer: " : ": reject: ";
-        line += d.reply.to_string();
+        d.reply.append_to(line);
     }
     if (c.verdict == Verdict::TempFail) {
         line += ": backend ";

@@ -14,6 +14,10 @@ std::string escape_percent(std::string_view s) {
     return out;
 }
 
-std::string milter_reply_text(const Reply& r) { return escape_percent(r.text()); }
+std::string milter_reply_text(const Reply& r) {
+    std::string t = r.text();
+    if (t.find('%') == std::string::npos) return t;  // the usual case: no second copy
+    return escape_percent(t);
+}
 
 }  // namespace rcptguard

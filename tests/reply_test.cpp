@@ -40,6 +40,28 @@ TEST(Reply, Percent_DoubledOnTheWire) {
     EXPECT_EQ(r.to_string(), "550 5.1.1 <user%host@example.test>: Recipient address rejected: 100% gone");
 }
 
+TEST(Reply, PlainText_AtEachLimit_WholeOrCutAsBefore) {
+    const std::string domain = "@example.test";
+    // An address of 256 characters is kept whole; one more and it is cut.
+    std::string a256 = std::string(256 - domain.size(), 'a') + domain;
+    Reply whole = unknown_user_reply(a256, "User unknown");
+    EXPECT_EQ(whole.text(), "<" + a256 + ">: Recipient address rejected: User unknown");
+    std::string a257 = "b" + a256;
+    Reply cut = unknown_user_reply(a257, "User unknown");
+    EXPECT_EQ(cut.text(), "<" + a257.substr(0, 256) + "...>: Recipient address rejected: User unknown");
+    // The whole text is bounded too: a long phrase is cut at the budget.
+    Reply long_phrase = unknown_user_reply(a256, std::string(400, 'p'));
+    std::string t = long_phrase.text();
+    EXPECT_EQ(t.substr(0, a256.size() + 2), "<" + a256 + ">");
+    EXPECT_EQ(t.substr(t.size() - 3), "...");
+    EXPECT_LE(t.size(), kMaxReplyText / 2);
+    // append_to() appends exactly to_string().
+    std::string line = "prefix: ";
+    whole.append_to(line);
+    EXPECT_EQ(line, "prefix: " + whole.to_string());
+    EXPECT_EQ(whole.to_string(), "550 5.1.1 " + whole.text());
+}
+
 TEST(Reply, HostileBytes_MadePrintableAndBounded) {
     std::string evil = std::string("a\r\nb\0c\x80", 7) + std::string(2000, 'x');
     Reply r = unknown_user_reply(evil, "gone");
