@@ -59,8 +59,10 @@ void Reply::append_text(std::string& out) const {
         out += phrase;
         return;
     }
-    std::string who = "<" + ascii_reply_text(address, 256) + ">";
-    out += ascii_reply_text(who + ": Recipient address rejected: " + phrase, kBudget);
+    std::string whole = "<" + ascii_reply_text(address, 256);
+    whole += kRejected;
+    whole += phrase;
+    out += ascii_reply_text(whole, kBudget);
 }
 
 std::string Reply::text() const {

@@ -3,8 +3,8 @@
 
 namespace rcptguard {
 
-std::string escape_percent(std::string_view s) {
-    if (s.find('%') == std::string_view::npos) return std::string(s);  // the usual case
+std::string escape_percent(std::string s) {
+    if (s.find('%') == std::string::npos) return s;  // the usual case: no copy
     std::string out;
     out.reserve(s.size() + 8);
     for (char c : s) {
@@ -14,10 +14,6 @@ std::string escape_percent(std::string_view s) {
     return out;
 }
 
-std::string milter_reply_text(const Reply& r) {
-    std::string t = r.text();
-    if (t.find('%') == std::string::npos) return t;  // the usual case: no second copy
-    return escape_percent(t);
-}
+std::string milter_reply_text(const Reply& r) { return escape_percent(r.text()); }
 
 }  // namespace rcptguard

@@ -6,13 +6,13 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 
 #include "core/reply.hpp"
 
 namespace rcptguard {
 
-std::string escape_percent(std::string_view s);
+// Doubles every '%' in s; s itself (moved, not copied) when it has none.
+std::string escape_percent(std::string s);
 // The text argument of smfi_setreply for r.
 std::string milter_reply_text(const Reply& r);
 
