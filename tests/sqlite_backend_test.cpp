@@ -46,6 +46,33 @@ TEST(SqliteBackend, RowAddedByAnotherWriter_SeenAtOnce) {
     EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::NotFound);
 }
 
+TEST(SqliteBackend, ConnectionsOpeningAndClosing_NotADataChange_AWriteIs) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    std::remove(d.file("r.db-wal").c_str());
+    SqliteOptions o = opts(d.file("r.db"));
+    o.idle_timeout = std::chrono::milliseconds(1);
+    SqliteBackend b("s", o);
+    b.maintain();
+    unsigned long g = b.generation();
+    // The first connection creates an empty r.db-wal ...
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    ASSERT_EQ(access(d.file("r.db-wal").c_str(), F_OK), 0);
+    b.maintain();
+    EXPECT_EQ(b.generation(), g);
+    // ... and closing the last one (idle_timeout) removes it again.
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    b.maintain();
+    ASSERT_NE(access(d.file("r.db-wal").c_str(), F_OK), 0);
+    b.maintain();
+    EXPECT_EQ(b.generation(), g);
+    // A write is a change.
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");
+    b.maintain();
+    EXPECT_GT(b.generation(), g);
+}
+
 TEST(SqliteBackend, NoSuchTable_TempFail) {
     TempDir d;
     exec(d.file("empty.db"), "CREATE TABLE other (x TEXT)");

@@ -358,8 +358,12 @@ void SqliteBackend::maintain() noexcept {
             log_notice("backend " + name() + ": database " + opts_.path + " is available again");
         }
         last_state_.clear();
+        // An empty WAL holds no data: SQLite creates one when the first
+        // connection opens the database and removes it when the last one
+        // closes, so it counts as no WAL (else the pool opening or closing
+        // its connections would empty the cache).
         FileIdentity wal;
-        if (!stat_identity(opts_.path + "-wal", &wal)) wal = FileIdentity{};
+        if (!stat_identity(opts_.path + "-wal", &wal) || wal.size == 0) wal = FileIdentity{};
         if (id != data_fingerprint_ || wal != wal_fingerprint_) {
             data_fingerprint_ = id;
             wal_fingerprint_ = wal;
