@@ -47,7 +47,7 @@ struct SqliteOptions {
     std::string query = kDefaultSqliteQuery;
     SqlTemplate query_template;  // parsed from query when it uses %s %u %d; else empty()
     SqlTemplate domain_query;    // empty(): none
-    int pool_size = 4;
+    int pool_size = 16;
     std::chrono::milliseconds busy_timeout{2000};
     std::chrono::milliseconds idle_timeout{300'000};  // idle connections closed after this
 };

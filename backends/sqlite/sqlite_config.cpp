@@ -14,7 +14,7 @@ const KeySpec kKeys[] = {
     {"query", kDefaultSqliteQuery,
      "the SELECT that finds a recipient: %s the key, %u its local part, %d its domain (or one parameter, ?1)"},
     {"domain_query", "", "the SELECT that finds a domain (%s or %d), for domains = backend:NAME"},
-    {"pool_size", "4", "connections kept open (1 to 64)"},
+    {"pool_size", "16", "connections kept open (1 to 64)"},
     {"busy_timeout", "2s", "how long a lookup waits for a locked database or a free connection"},
     {"idle_timeout", "5m", "connections unused this long are closed"},
 };
