@@ -5,7 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <thread>
+#include <utility>
 
 #include "tests/fakes/fake_backend.hpp"
 #include "tests/fakes/fake_clock.hpp"
@@ -21,10 +23,16 @@ using testing::FakeClock;
 class ChangingBackend final : public Backend {
 public:
     ChangingBackend() : Backend("changing", "fake") {}
-    LookupResult lookup(std::string_view key) const noexcept override { return inner.lookup(key); }
+    LookupResult lookup(std::string_view key) const noexcept override {
+        LookupResult r = inner.lookup(key);
+        if (during_lookup) std::exchange(during_lookup, nullptr)();
+        return r;
+    }
     unsigned long generation() const noexcept override { return gen.load(); }
     FakeBackend inner{"inner"};
     std::atomic<unsigned long> gen{1};
+    // Runs once, inside the next lookup, after the answer was read.
+    mutable std::function<void()> during_lookup;
 };
 
 class CacheTest : public ::testing::Test {
@@ -72,6 +80,20 @@ TEST_F(CacheTest, NotFound_CachedForNegativeTtlOnly) {
     EXPECT_EQ(backend_calls(), 1u);
     clock_.advance(seconds(2));
     backend_->inner.add("x@example.test");
+    EXPECT_EQ(c->lookup({"x@example.test"}).status, LookupStatus::Found);
+}
+
+// The race the check closes: a lookup reads the old data, the data changes
+// and another lookup empties the cache, then the first one would store its
+// old answer for negative_ttl.
+TEST_F(CacheTest, DataChangedWhileAsking_AnswerGivenButNotKept) {
+    auto c = make();
+    backend_->during_lookup = [&] {
+        backend_->inner.add("x@example.test");
+        backend_->gen++;
+        c->lookup({"other@example.test"});  // another thread's lookup: empties the cache
+    };
+    EXPECT_EQ(c->lookup({"x@example.test"}).status, LookupStatus::NotFound);  // read before the change
     EXPECT_EQ(c->lookup({"x@example.test"}).status, LookupStatus::Found);
 }
 

@@ -74,7 +74,7 @@ std::size_t CachedLookup::forget(const std::vector<std::string>& keys) const {
     return n;
 }
 
-void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) const {
+void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now, unsigned long generation) const {
     Shard& sh = shard_for(key);
     std::string k(key);
     std::lock_guard<std::mutex> lock(sh.mutex);
@@ -84,6 +84,7 @@ void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) c
         it->second.key = a.key;
         it->second.backend = a.backend;
         it->second.confirmed = now;
+        it->second.generation = generation;
         sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
         return;
     }
@@ -92,15 +93,17 @@ void CachedLookup::store(std::string_view key, const KeyAnswer& a, Millis now) c
         sh.lru.pop_back();
     }
     sh.lru.push_front(k);
-    sh.map.emplace(std::move(k), Entry{a.status, a.key, a.backend, now, sh.lru.begin()});
+    sh.map.emplace(std::move(k), Entry{a.status, a.key, a.backend, now, generation, sh.lru.begin()});
 }
 
-std::optional<KeyAnswer> CachedLookup::cached(const std::string& key, Millis now, KeyAnswer* stale) const {
+std::optional<KeyAnswer> CachedLookup::cached(const std::string& key, Millis now, unsigned long generation,
+                                              KeyAnswer* stale) const {
     Shard& sh = shard_for(key);
     std::lock_guard<std::mutex> lock(sh.mutex);
     auto it = sh.map.find(key);
     if (it == sh.map.end()) return std::nullopt;
     const Entry& e = it->second;
+    if (e.generation != generation) return std::nullopt;  // read before the data changed
     Millis ttl = e.status == LookupStatus::Found ? settings_.positive_ttl : settings_.negative_ttl;
     if (now - e.confirmed < ttl) {
         sh.lru.splice(sh.lru.begin(), sh.lru, it->second.lru);
@@ -122,7 +125,7 @@ KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
     }
     Millis now = clock_.now();
     KeyAnswer stale;
-    if (auto hit = cached(key, now, &stale)) {
+    if (auto hit = cached(key, now, g, &stale)) {
         if (metrics_) bump(metrics_->cache_hits);
         return *hit;
     }
@@ -138,9 +141,9 @@ KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
     bool catch_all = first_catch_all < keys.size();
     std::vector<std::string> ask = keys;
     if (catch_all) {
-        if (auto c = cached(keys[first_catch_all], now, nullptr)) {
+        if (auto c = cached(keys[first_catch_all], now, g, nullptr)) {
             if (c->status == LookupStatus::Found) {
-                store(key, *c, now);
+                store(key, *c, now, g);
                 return *c;
             }
             ask.resize(first_catch_all);  // no backend lists the catch-all
@@ -148,11 +151,14 @@ KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
     }
     KeyAnswer fresh = chain_->lookup(ask);
     if (fresh.status != LookupStatus::TempFail) {
-        store(key, fresh, now);
+        // Kept under the generation seen before asking: if the data changed
+        // meanwhile the answer may predate the change, and the entry then
+        // never counts (even if another lookup emptied the cache already).
+        store(key, fresh, now, g);
         bool found_catch_all = false;
         for (std::size_t i = first_catch_all; i < keys.size(); ++i) found_catch_all |= fresh.key == keys[i];
         if (catch_all && ask.size() == keys.size() && (fresh.status == LookupStatus::NotFound || found_catch_all))
-            store(keys[first_catch_all], fresh, now);
+            store(keys[first_catch_all], fresh, now, g);
         return fresh;
     }
     if (stale.stale) {

@@ -10,7 +10,9 @@
 //   added since would otherwise get a wrong 550.
 // - Any change of a backend's data (generation() moves: file reloaded,
 //   database changed or replaced) empties the cache at the next lookup; a
-//   reload builds a new, empty cache.
+//   reload builds a new, empty cache. Each entry carries the generation seen
+//   before its backend was asked, and counts only while that is current: an
+//   answer read while the data changed is never served after the change.
 // - The catch-all key (@domain) is also remembered on its own, shared by all
 //   addresses of the domain, so unknown addresses cost one query, not two.
 //   An internationalised domain's two catch-all keys (both forms, see
@@ -65,6 +67,7 @@ private:
         std::string key;  // the key that was found
         std::string backend;
         Millis confirmed;  // when a backend last gave this answer
+        unsigned long generation;  // chain_generation() before the backend was asked
         std::list<std::string>::iterator lru;
     };
     struct Shard {
@@ -76,9 +79,10 @@ private:
     Shard& shard_for(std::string_view key) const;
     // A fresh entry for key; otherwise nullopt, and *stale (if given) receives
     // a Found entry still inside stale_ttl.
-    std::optional<KeyAnswer> cached(const std::string& key, Millis now, KeyAnswer* stale) const;
+    std::optional<KeyAnswer> cached(const std::string& key, Millis now, unsigned long generation,
+                                    KeyAnswer* stale) const;
     unsigned long chain_generation() const;
-    void store(std::string_view key, const KeyAnswer& a, Millis now) const;
+    void store(std::string_view key, const KeyAnswer& a, Millis now, unsigned long generation) const;
 
     std::shared_ptr<const BackendChain> chain_;
     CacheSettings settings_;
