@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -35,15 +36,84 @@ SqliteOptions opts(const std::string& path) {
     return o;
 }
 
-TEST(SqliteBackend, RowAddedByAnotherWriter_SeenAtOnce) {
+// A WAL database (etc/schema.sql): lookups share a read transaction for at
+// most read_hold, renewed once maintain() noticed a change; writers are never
+// blocked by it.
+TEST(SqliteBackend, CommitByAnotherWriter_SeenOnceMaintainNoticedIt) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    SqliteOptions o = opts(d.file("r.db"));
+    o.read_hold = std::chrono::hours(1);  // only the change renews the transaction
+    SqliteBackend b("s", o);
+    b.maintain();
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
+    exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");  // busy_timeout 0: not blocked
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);     // the snapshot held
+    b.maintain();
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+}
+
+TEST(SqliteBackend, CommitByAnotherWriter_SeenAfterTheReadHold) {
     TempDir d;
     testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
     SqliteBackend b("s", opts(d.file("r.db")));
-    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
-    exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");
-    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
     exec(d.file("r.db"), "DELETE FROM recipients WHERE address = 'a@example.test'");
+    std::this_thread::sleep_for(SqliteOptions{}.read_hold + std::chrono::milliseconds(5));
     EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::NotFound);
+}
+
+TEST(SqliteBackend, CustomQueryOnWalDatabase_HeldSnapshot_RenewedAfterMaintain) {
+    TempDir d;
+    exec(d.file("own.db"),
+         "PRAGMA journal_mode = WAL; CREATE TABLE mailbox (username TEXT, active INT);"
+         "INSERT INTO mailbox VALUES ('a@example.test', 1)");
+    SqliteOptions o = opts(d.file("own.db"));
+    o.query = "SELECT 1 FROM mailbox WHERE username = %s AND active";
+    ASSERT_EQ(o.query_template.parse(o.query, SqlDialect::Sqlite), "");
+    o.read_hold = std::chrono::hours(1);
+    SqliteBackend b("s", o);
+    b.maintain();
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    exec(d.file("own.db"), "INSERT INTO mailbox VALUES ('b@example.test', 1)");
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
+    b.maintain();
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+}
+
+TEST(SqliteBackend, ReadTransactionOfAnIdleConnection_EndedByMaintain_CheckpointCompletes) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    SqliteBackend b("s", opts(d.file("r.db")));
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");
+    sqlite3* w = nullptr;
+    ASSERT_EQ(sqlite3_open(d.file("r.db").c_str(), &w), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(w, "SELECT count(*) FROM recipients", nullptr, nullptr, nullptr), SQLITE_OK);  // opens the WAL
+    int log = -1, done = -1;
+    // The idle connection's snapshot predates the insert: the checkpoint
+    // cannot copy it into the database yet.
+    EXPECT_EQ(sqlite3_wal_checkpoint_v2(w, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done), SQLITE_BUSY);
+    b.maintain();
+    EXPECT_EQ(sqlite3_wal_checkpoint_v2(w, nullptr, SQLITE_CHECKPOINT_TRUNCATE, &log, &done), SQLITE_OK)
+        << sqlite3_errmsg(w);
+    sqlite3_close(w);
+    struct stat st {};
+    ASSERT_EQ(stat(d.file("r.db-wal").c_str(), &st), 0);
+    EXPECT_EQ(st.st_size, 0);  // all of it copied into the database, then truncated
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+}
+
+// Any other journal mode: a reader's SHARED lock would keep a writer out, so
+// no transaction outlives its lookup.
+TEST(SqliteBackend, RollbackJournalDatabase_NoReadTransactionLeftOpen_WriterNotBlocked) {
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
+    exec(d.file("r.db"), "PRAGMA journal_mode = DELETE");
+    SqliteBackend b("s", opts(d.file("r.db")));
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
+    exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");  // busy_timeout 0
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
 }
 
 TEST(SqliteBackend, ConnectionsOpeningAndClosing_NotADataChange_AWriteIs) {
@@ -148,6 +218,7 @@ TEST(SqliteBackend, WalWriterInTransaction_ReadersStillAnswer) {
     EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);  // not committed yet
     sqlite3_exec(w, "COMMIT", nullptr, nullptr, nullptr);
     sqlite3_close(w);
+    b.maintain();  // notices the commit (else it is seen after read_hold)
     EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
 }
 

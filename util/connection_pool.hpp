@@ -16,7 +16,7 @@
 //   closed at the next checkout, busy ones when they come back.
 // - close_idle(now) closes connections unused for longer than idle_timeout
 //   (servers drop idle connections; a reused dead one costs a retry). Backends
-//   call it from maintain().
+//   call it from maintain(); for_each_idle() lets them tidy idle ones.
 // Connections are always closed with the lock released (closing may write to
 // a socket).
 // Thread-safety: every member from any thread; a Lease belongs to one thread.
@@ -167,6 +167,15 @@ public:
             }
             idle_.erase(keep, idle_.end());
         }
+    }
+
+    // Calls fn(conn) for every idle connection, holding the pool's lock so
+    // that none is checked out meanwhile: for quick housekeeping on
+    // connections at rest (never for closing them).
+    template <typename Fn>
+    void for_each_idle(Fn fn) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        for (Idle& i : idle_) fn(*i.conn);
     }
 
     int size() const { return size_; }

@@ -57,7 +57,9 @@ SqliteBackend::Conn::~Conn() {
     for (sqlite3_stmt* e : exists)
         if (e) sqlite3_finalize(e);
     if (domain_stmt) sqlite3_finalize(domain_stmt);
-    if (db) sqlite3_close_v2(db);
+    if (begin_stmt) sqlite3_finalize(begin_stmt);
+    if (end_stmt) sqlite3_finalize(end_stmt);
+    if (db) sqlite3_close_v2(db);  // ends a read transaction still open
 }
 
 std::string SqliteBackend::check_query(const std::string& query) {
@@ -116,6 +118,7 @@ std::unique_ptr<SqliteBackend::Conn> SqliteBackend::open_conn(std::string* error
         for (std::size_t n = 1; n <= kMaxKeysAtOnce; ++n)
             if (!prepare(opts_.query_template.exists_statement(static_cast<int>(n)), "query", &c->exists[n]))
                 return nullptr;
+        prepare_read_hold(c.get());
         return c;
     }
     if (!prepare(opts_.query, "query", &c->stmt)) return nullptr;
@@ -140,13 +143,64 @@ std::unique_ptr<SqliteBackend::Conn> SqliteBackend::open_conn(std::string* error
             }
         }
     }
+    prepare_read_hold(c.get());
     return c;
+}
+
+// Only a WAL database lets a read transaction last a little (see the
+// header). Asked once the queries are prepared: the schema is read by then,
+// so this waits for no lock.
+void SqliteBackend::prepare_read_hold(Conn* c) const {
+    if (opts_.read_hold.count() <= 0) return;
+    sqlite3_stmt* mode = nullptr;
+    if (sqlite3_prepare_v2(c->db, "PRAGMA journal_mode", -1, &mode, nullptr) == SQLITE_OK &&
+        sqlite3_step(mode) == SQLITE_ROW) {
+        const auto* m = reinterpret_cast<const char*>(sqlite3_column_text(mode, 0));
+        c->hold_reads = m && sqlite3_stricmp(m, "wal") == 0;
+    }
+    sqlite3_finalize(mode);
+    if (c->hold_reads &&
+        (sqlite3_prepare_v3(c->db, "BEGIN", -1, SQLITE_PREPARE_PERSISTENT, &c->begin_stmt, nullptr) != SQLITE_OK ||
+         sqlite3_prepare_v3(c->db, "COMMIT", -1, SQLITE_PREPARE_PERSISTENT, &c->end_stmt, nullptr) != SQLITE_OK))
+        c->hold_reads = false;
 }
 
 SqliteBackend::Pool::Lease SqliteBackend::checkout(std::string* error) const {
     auto deadline = std::chrono::steady_clock::now() + opts_.busy_timeout;
-    return pool_.checkout(
-        deadline, [this](std::string* e) { return open_conn(e); }, error);
+    for (int attempt = 0;; ++attempt) {
+        Pool::Lease c = pool_.checkout(
+            deadline, [this](std::string* e) { return open_conn(e); }, error);
+        if (!c || begin_read(c.get()) || attempt > 0) return c;
+        c.discard();  // stuck in a transaction it could not end: never read an old snapshot
+    }
+}
+
+// A read transaction older than read_hold, or begun before the data changed,
+// ends; a new one begins (BEGIN takes no lock: the snapshot is taken by the
+// lookup's first step, after read_since).
+bool SqliteBackend::begin_read(Conn* c) const {
+    if (!c->hold_reads) return true;
+    auto now = std::chrono::steady_clock::now();
+    if (c->in_read && (now - c->read_since >= opts_.read_hold || c->read_generation != generation_.load()))
+        end_read(c);
+    if (c->in_read) return true;
+    if (!sqlite3_get_autocommit(c->db)) return false;  // a transaction end_read() could not end
+    int rc = sqlite3_step(c->begin_stmt);
+    sqlite3_reset(c->begin_stmt);
+    if (rc != SQLITE_DONE) return true;  // this lookup runs in its own transaction, as SQLite does by default
+    c->in_read = true;
+    c->read_since = now;
+    c->read_generation = generation_.load();
+    return true;
+}
+
+void SqliteBackend::end_read(Conn* c) {
+    if (!c->in_read) return;
+    c->in_read = false;
+    int rc = sqlite3_step(c->end_stmt);
+    sqlite3_reset(c->end_stmt);
+    if (rc != SQLITE_DONE || !sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 std::string SqliteBackend::failure_text(Conn* c, int rc) const {
@@ -164,7 +218,10 @@ LookupResult SqliteBackend::run(Conn* c, sqlite3_stmt* st, bool* discard) const 
     // gone) gets a fresh connection next time.
     int primary = rc & 0xFF;
     *discard = primary != SQLITE_BUSY && primary != SQLITE_LOCKED;
-    return LookupResult::tempfail(failure_text(c, rc));
+    LookupResult failed = LookupResult::tempfail(failure_text(c, rc));
+    sqlite3_reset(st);
+    end_read(c);
+    return failed;
 }
 
 LookupResult SqliteBackend::run_exists(Conn* c, sqlite3_stmt* st, const SqlTemplate& t,
@@ -201,6 +258,7 @@ LookupResult SqliteBackend::run_exists(Conn* c, sqlite3_stmt* st, const SqlTempl
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
+    if (result.status == LookupStatus::TempFail) end_read(c);
     return result;
 }
 
@@ -232,10 +290,12 @@ LookupResult SqliteBackend::lookup(std::string_view key) const noexcept {
         bool discard = false;
         LookupResult result;
         int rc = sqlite3_bind_text(c->stmt, 1, key.data(), static_cast<int>(key.size()), SQLITE_STATIC);
-        if (rc == SQLITE_OK)
+        if (rc == SQLITE_OK) {
             result = run(c.get(), c->stmt, &discard);
-        else
+        } else {
             result = LookupResult::tempfail(failure_text(c.get(), rc));
+            end_read(c.get());
+        }
         sqlite3_reset(c->stmt);
         sqlite3_clear_bindings(c->stmt);
         if (discard) c.discard();
@@ -298,6 +358,7 @@ LookupResult SqliteBackend::lookup_any(const std::vector<std::string>& keys, std
         }
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
+        if (result.status == LookupStatus::TempFail) end_read(c.get());
         if (discard) c.discard();
         return result;
     } catch (...) {
@@ -331,6 +392,9 @@ std::string SqliteBackend::probe(std::string* query_problem) const {
 void SqliteBackend::maintain() noexcept {
     try {
         pool_.close_idle(Pool::Clock::now());
+        // An idle connection's read transaction would keep checkpoints from
+        // passing it: ended (a few at most, each quick).
+        pool_.for_each_idle([](Conn& c) { end_read(&c); });
         FileIdentity id;
         std::string state;
         if (!stat_identity(opts_.path, &id)) {

@@ -7,11 +7,22 @@
 // in one statement, "SELECT EXISTS (...), EXISTS (...)"), or - as before -
 // with exactly one SQLite parameter (?1, :address) bound to the key.
 // "domain_query" (placeholders only) answers lookup_domain().
-// Lookups use a small pool of connections, each used by one thread at a time
-// (SQLITE_OPEN_NOMUTEX), with the statement prepared once per connection and
-// reset after every use so no read transaction is ever left open (which would
-// block the sqlite3 shell writing at the same time or stall WAL checkpoints).
-// The key is always a bound parameter, never SQL text.
+// Lookups use a pool of connections, each used by one thread at a time
+// (SQLITE_OPEN_NOMUTEX), with the statements prepared once per connection and
+// reset after every use. The key is always a bound parameter, never SQL text.
+//
+// Read transactions: on a WAL database (etc/schema.sql makes one) a
+// connection's lookups share one read transaction for at most read_hold
+// (10 ms) instead of one each: beginning and ending one takes the unix VFS's
+// process-wide mutexes and, often, fcntl() and fstat() calls, which under a
+// milter load cost more than the lookup itself (BENCHMARKS.md). A lookup
+// therefore sees a commit at most read_hold late, and at once after
+// maintain() noticed the change (the generation moved: the transaction is
+// renewed, and the cache ignores what it stored before). WAL readers never
+// block a writer; a held transaction only keeps checkpoints from copying
+// past it, for read_hold while in use and until the next maintain() when
+// idle (the -wal file grows meanwhile). In other journal modes a reader's
+// SHARED lock keeps writers out, so there each lookup has its own.
 //
 // lookup(): a row -> Found; no row -> NotFound; anything else (file missing,
 // unreadable, not a database, no such table, busy past busy_timeout, pool
@@ -48,6 +59,9 @@ struct SqliteOptions {
     SqlTemplate query_template;  // parsed from query when it uses %s %u %d; else empty()
     SqlTemplate domain_query;    // empty(): none
     int pool_size = 16;
+    // How long a connection's lookups share one read transaction, WAL only
+    // (see below); not a configuration key: tests set it, 0 turns it off.
+    std::chrono::milliseconds read_hold{10};
     std::chrono::milliseconds busy_timeout{2000};
     std::chrono::milliseconds idle_timeout{300'000};  // idle connections closed after this
 };
@@ -95,6 +109,13 @@ private:
         // query with placeholders: exists[n] asks n keys at once (1 <= n <= kMaxKeysAtOnce).
         sqlite3_stmt* exists[kMaxKeysAtOnce + 1] = {};
         sqlite3_stmt* domain_stmt = nullptr;
+        // The read transaction shared by lookups (WAL databases only).
+        bool hold_reads = false;  // the database is in WAL mode
+        sqlite3_stmt* begin_stmt = nullptr;
+        sqlite3_stmt* end_stmt = nullptr;
+        bool in_read = false;
+        std::chrono::steady_clock::time_point read_since;
+        unsigned long read_generation = 0;
         Conn() = default;
         Conn(const Conn&) = delete;
         Conn& operator=(const Conn&) = delete;
@@ -106,7 +127,12 @@ private:
     // Runs a placeholder statement for n keys; the first key with a row.
     LookupResult run_exists(Conn* c, sqlite3_stmt* st, const SqlTemplate& t, const std::vector<SqlKeyParts>& keys,
                             std::size_t* matched, bool* discard) const;
+    void prepare_read_hold(Conn* c) const;
+    // A connection from the pool, its read transaction begun or renewed.
     Pool::Lease checkout(std::string* error) const;
+    // False if the connection is inside a transaction it cannot end.
+    bool begin_read(Conn* c) const;
+    static void end_read(Conn* c);
     LookupResult run(Conn* c, sqlite3_stmt* st, bool* discard) const;
     std::string failure_text(Conn* c, int rc) const;
 
