@@ -167,12 +167,14 @@ void SqliteBackend::prepare_read_hold(Conn* c) const {
 
 SqliteBackend::Pool::Lease SqliteBackend::checkout(std::string* error) const {
     auto deadline = std::chrono::steady_clock::now() + opts_.busy_timeout;
-    for (int attempt = 0;; ++attempt) {
+    for (int attempt = 0; attempt < 2; ++attempt) {
         Pool::Lease c = pool_.checkout(
             deadline, [this](std::string* e) { return open_conn(e); }, error);
-        if (!c || begin_read(c.get()) || attempt > 0) return c;
+        if (!c || begin_read(c.get())) return c;
         c.discard();  // stuck in a transaction it could not end: never read an old snapshot
     }
+    *error = opts_.path + ": cannot end a read transaction";
+    return Pool::Lease();
 }
 
 // A read transaction older than read_hold, or begun before the data changed,
