@@ -38,19 +38,25 @@ SqliteOptions opts(const std::string& path) {
 
 // A WAL database (etc/schema.sql): lookups share a read transaction for at
 // most read_hold, renewed once maintain() noticed a change; writers are never
-// blocked by it.
+// blocked by it. With a read_hold of an hour, only the change renews it.
+void expect_commit_hidden_until_maintain(SqliteBackend& b, const std::string& db, const std::string& insert,
+                                         const std::string& key) {
+    b.maintain();
+    EXPECT_EQ(b.lookup(key).status, LookupStatus::NotFound);  // begins the read transaction
+    exec(db, insert);                                           // busy_timeout 0: not blocked
+    EXPECT_EQ(b.lookup(key).status, LookupStatus::NotFound);  // the snapshot held
+    b.maintain();
+    EXPECT_EQ(b.lookup(key).status, LookupStatus::Found);
+}
+
 TEST(SqliteBackend, CommitByAnotherWriter_SeenOnceMaintainNoticedIt) {
     TempDir d;
     testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
     SqliteOptions o = opts(d.file("r.db"));
-    o.read_hold = std::chrono::hours(1);  // only the change renews the transaction
+    o.read_hold = std::chrono::hours(1);
     SqliteBackend b("s", o);
-    b.maintain();
-    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
-    exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");  // busy_timeout 0: not blocked
-    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);     // the snapshot held
-    b.maintain();
-    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+    expect_commit_hidden_until_maintain(b, d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')",
+                                        "b@example.test");
 }
 
 TEST(SqliteBackend, CommitByAnotherWriter_SeenAfterTheReadHold) {
@@ -73,12 +79,9 @@ TEST(SqliteBackend, CustomQueryOnWalDatabase_HeldSnapshot_RenewedAfterMaintain) 
     ASSERT_EQ(o.query_template.parse(o.query, SqlDialect::Sqlite), "");
     o.read_hold = std::chrono::hours(1);
     SqliteBackend b("s", o);
-    b.maintain();
     EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
-    exec(d.file("own.db"), "INSERT INTO mailbox VALUES ('b@example.test', 1)");
-    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);
-    b.maintain();
-    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);
+    expect_commit_hidden_until_maintain(b, d.file("own.db"), "INSERT INTO mailbox VALUES ('b@example.test', 1)",
+                                        "b@example.test");
 }
 
 TEST(SqliteBackend, ReadTransactionOfAnIdleConnection_EndedByMaintain_CheckpointCompletes) {
