@@ -43,7 +43,7 @@ void expect_commit_hidden_until_maintain(SqliteBackend& b, const std::string& db
                                          const std::string& key) {
     b.maintain();
     EXPECT_EQ(b.lookup(key).status, LookupStatus::NotFound);  // begins the read transaction
-    exec(db, insert);                                           // busy_timeout 0: not blocked
+    exec(db, insert);                                         // busy_timeout 0: not blocked
     EXPECT_EQ(b.lookup(key).status, LookupStatus::NotFound);  // the snapshot held
     b.maintain();
     EXPECT_EQ(b.lookup(key).status, LookupStatus::Found);
@@ -92,7 +92,8 @@ TEST(SqliteBackend, ReadTransactionOfAnIdleConnection_EndedByMaintain_Checkpoint
     exec(d.file("r.db"), "INSERT INTO recipients VALUES ('b@example.test')");
     sqlite3* w = nullptr;
     ASSERT_EQ(sqlite3_open(d.file("r.db").c_str(), &w), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(w, "SELECT count(*) FROM recipients", nullptr, nullptr, nullptr), SQLITE_OK);  // opens the WAL
+    ASSERT_EQ(sqlite3_exec(w, "SELECT count(*) FROM recipients", nullptr, nullptr, nullptr),
+              SQLITE_OK);  // opens the WAL
     int log = -1, done = -1;
     // The idle connection's snapshot predates the insert: the checkpoint
     // cannot copy it into the database yet.

@@ -183,8 +183,7 @@ SqliteBackend::Pool::Lease SqliteBackend::checkout(std::string* error) const {
 bool SqliteBackend::begin_read(Conn* c) const {
     if (!c->hold_reads) return true;
     auto now = std::chrono::steady_clock::now();
-    if (c->in_read && (now - c->read_since >= opts_.read_hold || c->read_generation != generation_.load()))
-        end_read(c);
+    if (c->in_read && (now - c->read_since >= opts_.read_hold || c->read_generation != generation_.load())) end_read(c);
     if (c->in_read) return true;
     if (!sqlite3_get_autocommit(c->db)) return false;  // a transaction end_read() could not end
     int rc = sqlite3_step(c->begin_stmt);
@@ -201,8 +200,7 @@ void SqliteBackend::end_read(Conn* c) {
     c->in_read = false;
     int rc = sqlite3_step(c->end_stmt);
     sqlite3_reset(c->end_stmt);
-    if (rc != SQLITE_DONE || !sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
+    if (rc != SQLITE_DONE || !sqlite3_get_autocommit(c->db)) sqlite3_exec(c->db, "ROLLBACK", nullptr, nullptr, nullptr);
 }
 
 std::string SqliteBackend::failure_text(Conn* c, int rc) const {

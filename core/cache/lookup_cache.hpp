@@ -66,7 +66,7 @@ private:
         LookupStatus status;
         std::string key;  // the key that was found
         std::string backend;
-        Millis confirmed;  // when a backend last gave this answer
+        Millis confirmed;          // when a backend last gave this answer
         unsigned long generation;  // chain_generation() before the backend was asked
         std::list<std::string>::iterator lru;
     };
