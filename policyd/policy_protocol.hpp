@@ -10,6 +10,7 @@
 // Thread-safety: a parser belongs to one connection.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -19,16 +20,39 @@
 
 namespace rcptguard {
 
+// The attributes rcptguard asks of every request: the parser notes where
+// each one's last line is, so asking costs no search (a request from Postfix
+// has about 30 lines).
+enum class PolicyAttr : std::uint8_t {
+    Request,
+    ProtocolState,
+    Recipient,
+    Sender,
+    ClientAddress,
+    ClientName,
+    ClientPort,
+    Instance,
+    QueueId,
+    SaslUsername,
+    Other,  // not one of the above
+};
+constexpr std::size_t kPolicyAttrs = static_cast<std::size_t>(PolicyAttr::Other);
+PolicyAttr policy_attr(std::string_view name);
+
 // One request: its "name=value" lines as received, kept in one buffer.
 class PolicyRequest {
 public:
+    PolicyRequest() { last_.fill(kNone); }
     // The value of the last line with this name; "" when there is none. Valid
     // while the request lives.
     std::string_view get(std::string_view name) const;
+    std::string_view get(PolicyAttr a) const;
     std::size_t size() const { return attrs_.size(); }
 
 private:
     friend class PolicyRequestParser;
+    static constexpr std::uint16_t kNone = 0xFFFF;  // at most 512 lines
+    std::string_view value(std::size_t i) const;
     struct Attr {
         std::uint32_t at;        // where the line starts in text_
         std::uint32_t name_len;  // the value follows after '='
@@ -36,6 +60,7 @@ private:
     };
     std::string text_;  // the lines, without their line ends, back to back
     std::vector<Attr> attrs_;
+    std::array<std::uint16_t, kPolicyAttrs> last_;  // index into attrs_, or kNone
 };
 
 class PolicyRequestParser {

@@ -7,20 +7,20 @@ namespace rcptguard {
 
 void PolicySession::prepare(const PolicyRequest& r) {
     bump(services_.metrics.policy_requests);
-    if (r.get("request") != "smtpd_access_policy") return;
-    std::string_view name = r.get("client_name"), address = r.get("client_address");
+    if (r.get(PolicyAttr::Request) != "smtpd_access_policy") return;
+    std::string_view name = r.get(PolicyAttr::ClientName), address = r.get(PolicyAttr::ClientAddress);
     std::string key;
-    key.append(address).append("|").append(r.get("client_port")).append("|").append(name);
+    key.append(address).append("|").append(r.get(PolicyAttr::ClientPort)).append("|").append(name);
     if (!conn_ || key != session_key_) {
         conn_ = std::make_unique<Connection>(runtimes_.get(), ClientInfo{std::string(name), std::string(address)},
                                              services_);
         session_key_ = key;
         instance_.clear();
     }
-    std::string_view instance = r.get("instance");
+    std::string_view instance = r.get(PolicyAttr::Instance);
     if (instance != instance_ || instance.empty()) {
         conn_->on_message_end();
-        conn_->on_mail(r.get("sender"), r.get("queue_id"), r.get("sasl_username"));
+        conn_->on_mail(r.get(PolicyAttr::Sender), r.get(PolicyAttr::QueueId), r.get(PolicyAttr::SaslUsername));
         instance_ = instance;
     }
 }
@@ -30,12 +30,12 @@ bool PolicySession::answers_at_once() const {
 }
 
 PolicyAnswer PolicySession::answer(const PolicyRequest& r) {
-    if (!conn_ || r.get("request") != "smtpd_access_policy") return {"DUNNO", Millis(0)};
-    std::string_view recipient = r.get("recipient");
-    if (r.get("protocol_state") != "RCPT" || recipient.empty()) return {"DUNNO", Millis(0)};
+    if (!conn_ || r.get(PolicyAttr::Request) != "smtpd_access_policy") return {"DUNNO", Millis(0)};
+    std::string_view recipient = r.get(PolicyAttr::Recipient);
+    if (r.get(PolicyAttr::ProtocolState) != "RCPT" || recipient.empty()) return {"DUNNO", Millis(0)};
     RcptInput in;
     in.address = recipient;
-    in.queue_id = r.get("queue_id");
+    in.queue_id = r.get(PolicyAttr::QueueId);
     RcptDecision d = conn_->on_rcpt(in);
     return {policy_action(d), d.delay};
 }

@@ -75,6 +75,53 @@ TEST(PolicyParser, ValueMayContainEquals) {
     EXPECT_EQ(out[0].get("ccert_subject"), "CN=x,O=y");
 }
 
+TEST(PolicyParser, KnownAttributes_LastLineWins_SameByNameAndByIndex) {
+    const std::vector<std::pair<std::string, PolicyAttr>> known = {{"request", PolicyAttr::Request},
+                                                                   {"protocol_state", PolicyAttr::ProtocolState},
+                                                                   {"recipient", PolicyAttr::Recipient},
+                                                                   {"sender", PolicyAttr::Sender},
+                                                                   {"client_address", PolicyAttr::ClientAddress},
+                                                                   {"client_name", PolicyAttr::ClientName},
+                                                                   {"client_port", PolicyAttr::ClientPort},
+                                                                   {"instance", PolicyAttr::Instance},
+                                                                   {"queue_id", PolicyAttr::QueueId},
+                                                                   {"sasl_username", PolicyAttr::SaslUsername}};
+    std::string text;
+    for (const auto& [name, attr] : known) text += name + "=first-" + name + "\n";
+    text += "helo_name=h\n";
+    for (const auto& [name, attr] : known) text += name + "=" + name + "-value\n";
+    text += "Recipient=upper\nrecipients=longer\n\n";
+    PolicyRequestParser p;
+    std::vector<PolicyRequest> out;
+    ASSERT_TRUE(p.feed(text, &out));
+    ASSERT_EQ(out.size(), 1u);
+    for (const auto& [name, attr] : known) {
+        EXPECT_EQ(policy_attr(name), attr) << name;
+        EXPECT_EQ(out[0].get(attr), name + "-value") << name;
+        EXPECT_EQ(out[0].get(name), name + "-value") << name;
+    }
+    // Names are compared exactly: neither case nor a longer name matches.
+    EXPECT_EQ(policy_attr("Recipient"), PolicyAttr::Other);
+    EXPECT_EQ(out[0].get("Recipient"), "upper");
+    EXPECT_EQ(out[0].get("recipients"), "longer");
+    EXPECT_EQ(out[0].get(PolicyAttr::Other), "");
+    // A known attribute the request lacks is empty; the next request starts afresh.
+    ASSERT_TRUE(p.feed("request=smtpd_access_policy\n\n", &out));
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1].get(PolicyAttr::Request), "smtpd_access_policy");
+    EXPECT_EQ(out[1].get(PolicyAttr::Recipient), "");
+    EXPECT_EQ(out[1].get("sender"), "");
+}
+
+TEST(PolicyParser, NameOf64Characters_Accepted) {
+    PolicyRequestParser p;
+    std::vector<PolicyRequest> out;
+    std::string name = "a_-Z9" + std::string(59, 'x');
+    ASSERT_TRUE(p.feed(name + "==v\n\n", &out));
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(out[0].get(name), "=v");
+}
+
 struct BadInput {
     const char* name;
     std::string data;
@@ -95,6 +142,17 @@ INSTANTIATE_TEST_SUITE_P(
     Table, PolicyParserBad,
     ::testing::Values(BadInput{"NoEquals", "request=smtpd_access_policy\ngarbage line\n\n", "not a name=value"},
                       BadInput{"EmptyName", "=value\n\n", "not a name=value"},
+                      BadInput{"NameOf65Characters", std::string(65, 'n') + "=v\n\n", "not a name=value"},
+                      BadInput{"BadCharacterInName", "recip.ient=a@b\n\n", "not a name=value"},
+                      BadInput{"SpaceBeforeEquals", "recipient =a@b\n\n", "not a name=value"},
+                      BadInput{"NameWithoutEquals", "recipient\n\n", "not a name=value"},
+                      BadInput{"Over512Lines",
+                               [] {
+                                   std::string s;
+                                   for (int i = 0; i < 513; ++i) s += "a=\n";
+                                   return s;
+                               }(),
+                               "more than 512 attributes"},
                       BadInput{"HugeValue", "recipient=" + std::string(2000, 'a') + "\n\n", "longer than 1024"},
                       BadInput{"HugeValueNoNewline", "recipient=" + std::string(5000, 'a'), "longer than 1024"},
                       BadInput{"HugeRequest",
