@@ -37,22 +37,25 @@ void count_reply(Metrics& m, const RcptDecision& d) {
         bump(m.reply_421);
 }
 
+std::string make_client_text(const ClientInfo& client) {
+    // MTAs pass "[192.0.2.7]" as the host name when reverse DNS gave none;
+    // Postfix's logs say "unknown[192.0.2.7]", which admins grep for.
+    const std::string& h = client.hostname;
+    bool unnamed = h.empty() || h == "unknown" || (h.size() > 2 && h.front() == '[' && h.back() == ']');
+    return (unnamed ? std::string("unknown") : printable(h, 128)) + "[" + printable(client.address, 64) + "]";
+}
+
 }  // namespace
 
 Connection::Connection(std::shared_ptr<const Runtime> runtime, ClientInfo client, Services& services)
-    : runtime_(std::move(runtime)), client_(std::move(client)), services_(services) {
+    : runtime_(std::move(runtime)),
+      client_(std::move(client)),
+      client_text_(make_client_text(client_)),
+      services_(services) {
     const TarpitSettings& ts = runtime_->settings->tarpit;
     tarpit_.client_key = client_key(client_.address, ts.ipv4_prefix, ts.ipv6_prefix);
     auto ip = IpAddress::parse(client_.address);
     tarpit_.exempt = ip && ts.trusted_networks.contains(*ip);
-}
-
-std::string Connection::client_text() const {
-    // MTAs pass "[192.0.2.7]" as the host name when reverse DNS gave none;
-    // Postfix's logs say "unknown[192.0.2.7]", which admins grep for.
-    const std::string& h = client_.hostname;
-    bool unnamed = h.empty() || h == "unknown" || (h.size() > 2 && h.front() == '[' && h.back() == ']');
-    return (unnamed ? std::string("unknown") : printable(h, 128)) + "[" + printable(client_.address, 64) + "]";
 }
 
 std::string Connection::log_prefix(const char* component) const {
@@ -65,6 +68,7 @@ void Connection::on_mail(std::string_view sender, std::string_view queue_id, std
     recipients_.clear();
     rcpt_rewrites_.clear();
     sender_ = std::move(from.original);
+    sender_text_ = display_address(sender_);
     null_sender_ = from.status == AddressStatus::Null;
     queue_id_ = std::string(queue_id);
     // Postfix's non-SMTP path (sendmail command, its own bounces through
@@ -91,6 +95,7 @@ void Connection::on_message_end() {
     rcpt_rewrites_.clear();
     sender_address_ = Address{};
     sender_.clear();
+    sender_text_ = display_address(sender_);
     null_sender_ = false;
     via_smtp_ = true;
     queue_id_.clear();
@@ -230,8 +235,7 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
         RcptDecision d = batv.decision;
         apply_tarpit(true, Millis(0), &d);
         log_info(log_prefix("batv") + display_address(current_rcpt_) + ": reject: " + d.reply.to_string() +
-                 replaced_note(batv.decision.reply, d) + "; client=" + client_text() +
-                 " from=" + display_address(sender_));
+                 replaced_note(batv.decision.reply, d) + "; client=" + client_text() + " from=" + sender_text_);
         count_reply(services_.metrics, d);
         return d;
     }
@@ -266,7 +270,7 @@ std::string Connection::replaced_note(const Reply& verdict_reply, const RcptDeci
 void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d, const Reply& verdict_reply) const {
     // Built only when a line is written: this runs for every recipient.
     auto who = [&] { return display_address(c.address.original); };
-    auto tail = [&] { return "; client=" + client_text() + " from=" + display_address(sender_); };
+    auto tail = [&] { return "; client=" + client_text() + " from=" + sender_text_; };
     if (d.action != RcptAction::Continue && d.reply.code != verdict_reply.code) {
         // The tarpit cut the client off on this recipient: the client got the
         // 421, whatever the verdict would have answered.
@@ -331,7 +335,7 @@ void Connection::log_decision(const RecipientCheck& c, const RcptDecision& d, co
     line += "; client=";
     line += client_text();
     line += " from=";
-    line += display_address(sender_);
+    line += sender_text_;
     log_line(level, line);
 }
 

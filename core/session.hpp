@@ -84,7 +84,7 @@ public:
     const TarpitSession& tarpit_state() const { return tarpit_; }
 
     // "host[address]" as Postfix writes it.
-    std::string client_text() const;
+    const std::string& client_text() const { return client_text_; }
 
 private:
     struct BatvOutcome {
@@ -108,9 +108,11 @@ private:
 
     std::shared_ptr<const Runtime> runtime_;
     ClientInfo client_;
+    std::string client_text_;  // for the log, made once
     Services& services_;
     // Message state.
-    std::string sender_;  // without <>
+    std::string sender_;              // without <>
+    std::string sender_text_ = "<>";  // display_address(sender_), for the log
     bool null_sender_ = false;
     bool via_smtp_ = true;  // false: the MTA's non-SMTP path (Postfix passes bracket-less addresses)
     std::unique_ptr<BounceStripper> stripper_;

@@ -27,7 +27,7 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
         if (monitor) {
             bump(m.batv_monitored);
             log_info(log_prefix("batv") + who + ": would reject (BATV monitor mode): " + r.to_string() +
-                     "; client=" + client_text() + " from=" + display_address(sender_));
+                     "; client=" + client_text() + " from=" + sender_text_);
             return false;
         }
         // Logged by on_rcpt() once the tarpit has had its say: the line names

@@ -403,5 +403,32 @@ TEST(Address, CanonicalDomain_RejectsGarbage) {
     EXPECT_EQ(canonical_domain(std::string(64, 'a') + ".com"), "");
 }
 
+// Plain ASCII domains take a one-pass path; its edges must give what the
+// label-by-label path gives.
+TEST(Address, CanonicalDomain_PlainAsciiEdges) {
+    std::string error;
+    std::string label63(63, 'L');
+    EXPECT_EQ(canonical_domain(label63 + ".Test", &error), std::string(63, 'l') + ".test");
+    std::string long253 =
+        std::string(63, 'a') + "." + std::string(63, 'b') + "." + std::string(63, 'c') + "." + std::string(61, 'd');
+    ASSERT_EQ(long253.size(), 253u);
+    EXPECT_EQ(canonical_domain(long253), long253);
+    EXPECT_EQ(canonical_domain(long253 + "d", &error), "");
+    EXPECT_EQ(error, "domain longer than 253 octets");
+    EXPECT_EQ(canonical_domain("Mail-1.EXAMPLE.test."), "mail-1.example.test");
+    EXPECT_EQ(canonical_domain("a..b", &error), "");
+    EXPECT_EQ(error, "empty label in domain");
+    EXPECT_EQ(canonical_domain(".a", &error), "");
+    EXPECT_EQ(canonical_domain("a b.test", &error), "");
+    EXPECT_EQ(error, "invalid character in domain");
+    // An A-label in any case is checked by libidn2, not just lower-cased.
+    EXPECT_EQ(canonical_domain("XN--BCHER-KVA.test"), "xn--bcher-kva.test");
+    EXPECT_EQ(canonical_domain("mail.Xn--bcher-kva.test"), "mail.xn--bcher-kva.test");
+    EXPECT_EQ(canonical_domain("xn--zzzz.test", &error), "");
+    EXPECT_NE(error.find("international domain name"), std::string::npos) << error;
+    // "xn-" or "xn" alone, or "xn--" later in a label, is a plain label.
+    EXPECT_EQ(canonical_domain("xn-a.XN.axn--b.test"), "xn-a.xn.axn--b.test");
+}
+
 }  // namespace
 }  // namespace rcptguard
