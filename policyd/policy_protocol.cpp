@@ -34,7 +34,7 @@ std::size_t name_length(std::string_view l) {
 }  // namespace
 
 PolicyAttr policy_attr(std::string_view n) {
-    // By length first: one comparison at most for any name.
+    // By length first: at most two comparisons for any name.
     switch (n.size()) {
         case 6:
             if (n == "sender") return PolicyAttr::Sender;
