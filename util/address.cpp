@@ -76,6 +76,14 @@ bool is_ascii(std::string_view s) {
 // RFC 5890 2.3.2.1: an A-label starts with the ACE prefix "xn--" (any case).
 bool has_ace_prefix(std::string_view label) { return starts_with_icase(label, "xn--"); }
 
+// local@domain in one allocation.
+std::string join_address(std::string_view local, std::string_view domain) {
+    std::string out;
+    out.reserve(local.size() + 1 + domain.size());
+    out.append(local).append(1, '@').append(domain);
+    return out;
+}
+
 bool has_a_label(std::string_view domain) {
     for (std::size_t b = 0; b <= domain.size();) {
         std::size_t dot = domain.find('.', b);
@@ -127,30 +135,6 @@ bool valid_ascii_domain(std::string_view d) {
     return label != 0;
 }
 
-// The common case in one pass: a domain of plain ASCII labels (no A-label),
-// each 1 to 63 characters, at most 253 in all, lower-cased into *out. False
-// for anything else, which convert_domain's full path then judges (and
-// explains).
-bool plain_ascii_domain(std::string_view d, std::string* out) {
-    if (d.empty() || d.size() > 253) return false;
-    out->resize(d.size());
-    std::size_t label = 0;
-    for (std::size_t i = 0; i < d.size(); ++i) {
-        auto c = static_cast<unsigned char>(d[i]);
-        if (c == '.') {
-            if (label == 0) return false;
-            label = 0;
-            (*out)[i] = '.';
-            continue;
-        }
-        if (!is_ascii_domain_char(c) || ++label > 63) return false;
-        if (label == 4 && (c == '-') && d[i - 1] == '-' && (d[i - 2] | 0x20) == 'n' && (d[i - 3] | 0x20) == 'x')
-            return false;  // "xn--": an A-label, for libidn2 to check
-        (*out)[i] = static_cast<char>(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
-    }
-    return label != 0;
-}
-
 // The canonical form of a domain without its trailing dot. lenient: an IDN
 // label that does not convert is kept lower-cased instead of failing, for
 // the best guess of an invalid address's domain; invalid UTF-8, empty labels
@@ -165,13 +149,14 @@ std::string convert_domain(std::string_view d, bool lenient, std::string* error)
         *error = "domain too long";
         return "";
     }
-    std::string out;
-    if (plain_ascii_domain(d, &out)) return out;
-    out.clear();
+    // The common case, plain ASCII labels and no A-label, in a few tight
+    // passes; anything else goes label by label below.
+    if (is_ascii(d) && !has_a_label(d) && valid_ascii_domain(d)) return to_lower_ascii(d);
     if (!is_valid_utf8(d)) {
         *error = "domain is not valid UTF-8";
         return "";
     }
+    std::string out;
     out.reserve(d.size());
     bool failed = false;
     for (std::size_t b = 0; b <= d.size();) {
@@ -300,7 +285,7 @@ std::string guess_domain_of(std::string_view d) {
 
 std::string Address::canonical() const {
     if (status == AddressStatus::LocalOnly) return local;
-    return local + "@" + domain;
+    return join_address(local, domain);
 }
 
 std::string canonical_domain(std::string_view d, std::string* error) {
@@ -468,12 +453,8 @@ std::vector<std::string> lookup_keys(const Address& a, const AddressOptions& opt
     bool two_forms = !unicode.empty() && unicode != a.domain;
     keys.reserve(two_forms ? 6 : 3);
     auto add = [&](std::string_view local) {
-        const std::string* forms[] = {&a.domain, &unicode};
-        for (std::size_t f = 0; f < (two_forms ? 2u : 1u); ++f) {
-            std::string& k = keys.emplace_back();
-            k.reserve(local.size() + 1 + forms[f]->size());
-            k.append(local).append(1, '@').append(*forms[f]);
-        }
+        keys.push_back(join_address(local, a.domain));
+        if (two_forms) keys.push_back(join_address(local, unicode));
     };
     add(a.local);
     std::string base = strip_detail(a.local, opts.recipient_delimiters);
