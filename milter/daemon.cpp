@@ -153,6 +153,21 @@ void prepare_socket_path(const std::string& spec, const Identity& id) {
     unix_socket_path_is_stale(path);  // libmilter removes a stale one itself (smfi_opensocket)
 }
 
+void SocketFile::created(const std::string& spec) {
+    struct stat st;
+    std::string path = unix_path(spec);
+    if (path.empty() || lstat(path.c_str(), &st) != 0) return;
+    path_ = path;
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+}
+
+void SocketFile::remove() const {
+    struct stat st;
+    if (path_.empty() || lstat(path_.c_str(), &st) != 0) return;
+    if (S_ISSOCK(st.st_mode) && st.st_dev == dev_ && st.st_ino == ino_) unlink(path_.c_str());
+}
+
 void apply_socket_permissions(const std::string& spec, unsigned mode, const Identity& id) {
     std::string path = unix_path(spec);
     if (path.empty()) return;

@@ -48,6 +48,22 @@ void prepare_socket_path(const std::string& spec, const Identity& id);
 // After smfi_opensocket(): applies socket_mode and the socket group.
 void apply_socket_permissions(const std::string& spec, unsigned mode, const Identity& id);
 
+// A unix: (or local:) socket's file, removed at stop only if it is still the
+// one this process created (a successor may have replaced it). No-op for
+// inet sockets.
+class SocketFile {
+public:
+    // After smfi_opensocket(): remembers which file the socket is.
+    void created(const std::string& spec);
+    // At stop: removes it if it is still that file.
+    void remove() const;
+
+private:
+    std::string path_;
+    dev_t dev_ = 0;
+    ino_t ino_ = 0;
+};
+
 // Forks into the background, starts a new session, changes to / and points
 // stdin/stdout/stderr at /dev/null. The parent does not exit at once: it
 // waits until the daemon reports that it is serving (report_start_success:

@@ -5,55 +5,25 @@
 #include <pthread.h>
 #include <signal.h>
 
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
 #include <thread>
 
 namespace rcptguard {
 
-namespace {
-
-// Interrupts the listener's poll() (EINTR makes it re-check the stop flag).
-// SA_RESTART: a stray SIGUSR2 restarts any other interrupted call; poll() is
-// never restarted (signal(7)).
-constexpr int kWakeSignal = SIGUSR2;
-// libmilter answers within MI_CHK_TIME even unwoken; past twice that, leave.
-constexpr std::chrono::seconds kStopLimit{10};
-constexpr std::chrono::milliseconds kWakeEvery{20};
-
-extern "C" void on_wake_signal(int) {}
-
-}  // namespace
-
-ListenerStop run_listener(const std::function<void(int)>& on_stop) {
-    struct sigaction sa = {};
-    sa.sa_handler = on_wake_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    sigaction(kWakeSignal, &sa, nullptr);
-
-    struct Shared {
-        std::mutex mutex;
-        std::condition_variable cv;
-        bool done = false;
-        int result = MI_SUCCESS;
-    };
-    // Shared with threads that may outlive this call when libmilter hangs.
-    auto shared = std::make_shared<Shared>();
+ListenerStop run_listener() {
+    // The listener thread outlives this call when a signal ends it: what it
+    // shares with this one is static.
+    static std::atomic<bool> returned{false};
+    static std::atomic<int> result{MI_SUCCESS};
     pthread_t main_thread = pthread_self();
-    std::thread listener([shared, main_thread] {
-        int r = smfi_main();
-        {
-            std::lock_guard<std::mutex> lock(shared->mutex);
-            shared->done = true;
-            shared->result = r;
-        }
-        shared->cv.notify_all();
+    std::thread([main_thread] {
+        result.store(smfi_main());
+        returned.store(true);
         // Wakes the sigwait() below when libmilter stopped by itself.
         pthread_kill(main_thread, SIGTERM);
-    });
+    }).detach();
 
-    // doc/platform.md §1.3: a process-directed signal goes to the main thread
+    // doc/platform.md §1.2: a process-directed signal goes to the main thread
     // when it waits for it, so libmilter's own signal thread never sees it.
     sigset_t stop_signals;
     sigemptyset(&stop_signals);
@@ -62,30 +32,10 @@ ListenerStop run_listener(const std::function<void(int)>& on_stop) {
     while (sigwait(&stop_signals, &sig) != 0) {}
 
     ListenerStop out;
-    auto t0 = std::chrono::steady_clock::now();
-    std::unique_lock<std::mutex> lock(shared->mutex);
-    if (!shared->done) {
-        out.signal = sig;
-        lock.unlock();
-        if (on_stop) on_stop(sig);
-        // smfi_stop() sets libmilter's stop flag, then waits for the
-        // listener's lock to close the socket: on a thread of its own, while
-        // this one keeps interrupting the listener's poll().
-        std::thread([] { smfi_stop(); }).detach();
-        lock.lock();
-        while (!shared->done && std::chrono::steady_clock::now() - t0 < kStopLimit) {
-            pthread_kill(listener.native_handle(), kWakeSignal);
-            shared->cv.wait_for(lock, kWakeEvery);
-        }
-    }
-    out.failed = shared->result != MI_SUCCESS;
-    out.timed_out = !shared->done;
-    out.stop_time = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0);
-    lock.unlock();
-    if (out.timed_out)
-        listener.detach();
+    if (returned.load())
+        out.failed = result.load() != MI_SUCCESS;
     else
-        listener.join();
+        out.signal = sig;
     return out;
 }
 

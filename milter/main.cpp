@@ -230,10 +230,13 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
                                  (why == std::strerror(EADDRINUSE) ? " (is another milter running there?)" : ""));
     }
     apply_socket_permissions(spec, s.socket_mode, id);
+    SocketFile milter_socket_file, policy_socket_file;
+    milter_socket_file.created(spec);
     int policy_fd = -1;
     if (!s.policy_socket.empty())
         policy_fd = open_policy_socket(s.policy_socket, s.socket_mode,
                                        id.socket_gid != static_cast<gid_t>(-1) ? id.socket_gid : id.gid);
+    if (policy_fd >= 0) policy_socket_file.created(s.policy_socket);
     // rcptguard-ctl's socket: the daemon's user and group, mode 0660.
     int control_fd = -1;
     if (!s.control_socket.empty())
@@ -288,22 +291,27 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
 #endif
     // Serving: a parent waiting in daemonize() may exit 0 now.
     report_start_success();
-    ListenerStop stop = run_listener([](int sig) {
-        log_event(std::string("stopping rcptguard: SIG") + sigabbrev_np(sig) + " received");
-        sleeper.stop();  // tarpit waits end at once
-    });
-    sleeper.stop();
+    ListenerStop stop = run_listener();
+    auto stopping = std::chrono::steady_clock::now();
     if (stop.signal != 0)
-        log_event("stopped rcptguard: libmilter's listener closed " + format_duration(stop.stop_time) + " after SIG" +
-                  sigabbrev_np(stop.signal) + (stop.timed_out ? " (gave up waiting for it)" : ""));
+        log_event(std::string("stopping rcptguard: SIG") + sigabbrev_np(stop.signal) + " received");
     else
-        log_event(std::string("stopping rcptguard") + (stop.failed ? " after a libmilter error" : ""));
+        log_event(std::string("stopping rcptguard: libmilter's listener ended") +
+                  (stop.failed ? " with an error" : ""));
+    // libmilter keeps serving until _exit() below (listener.hpp): tarpit
+    // waits end at once, lookups are answered as before.
+    sleeper.stop();
     clients.save(holder.get()->settings->tarpit.ban);
     if (!s.control_socket.empty()) unlink(s.control_socket.c_str());
+    milter_socket_file.remove();
+    policy_socket_file.remove();
     pid.remove();
+    log_event("stopped rcptguard in " + format_duration(std::chrono::steady_clock::now() - stopping) +
+              ": sessions still open are dropped");
     stop_log_writer();  // every queued line is written before we go
-    // Worker threads may still be inside callbacks: leave without running
-    // destructors of the shared state they use.
+    // libmilter's threads are still running callbacks: leave without running
+    // destructors of the shared state they use. The kernel closes the
+    // listening socket and every session.
     closelog();
     _exit(stop.failed ? 1 : 0);
 }

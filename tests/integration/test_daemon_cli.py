@@ -220,8 +220,10 @@ class Daemon(unittest.TestCase):
         s.bind(sock)
         s.close()
         group = grp.getgrgid(pwd.getpwnam("postfix").pw_gid).gr_name
+        policy_sock = os.path.join(self.root, "run", "policy.sock")
         rg = h.Rcptguard(self.root, base(self.root, self.db, "unix:" + sock,
-                                         "socket_mode = 0660\nsocket_group = %s" % group))
+                                         "socket_mode = 0660\nsocket_group = %s\npolicy_socket = unix:%s" %
+                                         (group, policy_sock)))
         rg.start(wait_socket=sock)
         try:
             st = os.stat(sock)
@@ -238,6 +240,11 @@ class Daemon(unittest.TestCase):
             r = subprocess.run([other.binary, "-f", "-c", other.conf], capture_output=True, text=True, timeout=20)
             self.assertNotEqual(r.returncode, 0)
             self.assertIn("is in use by another running process", r.stderr)
+            # Stopped, it removes its socket files (a successor needs no clean-up).
+            self.assertTrue(stat.S_ISSOCK(os.stat(policy_sock).st_mode))
+            self.assertEqual(rg.stop(), 0, rg.log())
+            self.assertFalse(os.path.exists(sock), "milter socket left behind at stop")
+            self.assertFalse(os.path.exists(policy_sock), "policy socket left behind at stop")
         finally:
             rg.kill()
 
@@ -407,7 +414,8 @@ class StopUnderPostfix(unittest.TestCase):
             sys.stdout.write("[rcptguard exited %.3fs after SIGTERM] " % stop_seconds)
             sys.stdout.flush()
             self.assertEqual(rg.proc.returncode, 0, rg.log())
-            self.assertRegex(rg.log(), r"stopped rcptguard: libmilter's listener closed \S+ after SIGTERM")
+            self.assertIn("stopping rcptguard: SIGTERM received", rg.log())
+            self.assertRegex(rg.log(), r"stopped rcptguard in \S+: sessions still open are dropped")
             self.assertFalse(h.port_open(port))
 
             # Meanwhile Postfix defers: the open session and new ones get 4xx
