@@ -155,6 +155,8 @@ public:
     };
     Probe probe() const;
 
+    const SqlServerOptions& options() const noexcept { return opts_; }
+
 private:
     using Pool = ConnectionPool<SqlConnection>;
     // Tries the hosts in order (skipping those that failed recently unless

@@ -49,7 +49,7 @@ constexpr std::array<KeySpec, 13> sql_server_keys(SqlServerKeyHelp help) {
         {"domain_query", "", "the SELECT that finds a domain (%s or %d), for domains = backend:NAME"},
         {"connect_timeout", "2s", help.connect_timeout},
         {"query_timeout", "2s", help.query_timeout},
-        {"pool_size", "4", "connections kept open (1 to 64)"},
+        {"pool_size", "16", "connections kept open (1 to 64)"},
         {"retry_after", "2s", "a host that failed is skipped this long (0: always tried)"},
         {"idle_timeout", "5m", "connections unused this long are closed"},
     }};

@@ -15,6 +15,9 @@
 #include <mutex>
 #include <thread>
 
+#include "backends/registry.hpp"
+#include "util/config_file.hpp"
+
 namespace rcptguard {
 namespace {
 
@@ -370,6 +373,35 @@ TEST(SqlServerBackend, Probe_QueryProblem_Warning_AndAGoodConnectionPooled) {
     // A diagnosis only: the first lookup tries the host itself.
     down.server->down.clear();
     EXPECT_EQ(down.backend->lookup("alice@example.test").status, LookupStatus::NotFound);
+}
+
+// The defaults a section gets from each engine's declared keys, read through
+// the registry as the daemon reads them. The server refuses the probe's
+// connection (port 1 on loopback): the backend is built all the same.
+TEST(SqlServerConfig, MinimalSection_Defaults_BothEngines) {
+    for (const char* type : {"pgsql", "mysql"}) {
+        SCOPED_TRACE(type);
+        ConfigFile f = parse_config_text(std::string("[backend sql]\ntype = ") + type +
+                                             "\nhosts = 127.0.0.1:1\ndbname = mail\nuser = rcptguard\n"
+                                             "query = SELECT 1 FROM mailbox WHERE username = %s\n",
+                                         "t.conf");
+        SectionReader r(f, f.sections.at(0));
+        BuiltBackend b = make_backend(r, BackendContext{});
+        f.throw_if_problems();
+        auto sql = std::dynamic_pointer_cast<const SqlServerBackend>(b.backend);
+        ASSERT_TRUE(sql);
+        EXPECT_NE(b.startup_warning, "");  // nobody listens on port 1
+        const SqlServerOptions& o = sql->options();
+        // As many connections as SQLite's and LDAP's pools: libmilter runs a
+        // thread per busy session, and 4 made uncached lookups wait
+        // (BENCHMARKS.md, pool_size).
+        EXPECT_EQ(o.pool_size, 16);
+        EXPECT_EQ(o.connection.connect_timeout, milliseconds(2000));
+        EXPECT_EQ(o.connection.query_timeout, milliseconds(2000));
+        EXPECT_EQ(o.retry_after, milliseconds(2000));
+        EXPECT_EQ(o.idle_timeout, milliseconds(300'000));
+        EXPECT_EQ(o.connection.tls, SqlTls::Prefer);
+    }
 }
 
 }  // namespace
