@@ -85,7 +85,7 @@ CORE_LIB      := $(BUILD)/libcore.a
 LAYER_LIBS    := $(CORE_LIB) $(BACKENDS_LIB) $(UTIL_LIB)
 
 PROGRAMS    := $(BUILD)/rcptguard $(BUILD)/rcptguard-ctl
-BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/null_milter $(BUILD)/bounce_bench $(BUILD)/null_policy \
+BENCH_BINS  := $(BUILD)/milter_load $(BUILD)/policy_load $(BUILD)/null_milter $(BUILD)/bounce_bench $(BUILD)/null_policy \
                $(BUILD)/syslog_sink $(BUILD)/call_ahead_bench
 UNIT_BIN    := $(BUILD)/unit_tests
 FUZZ_BINS   := $(FUZZ_SRCS:tests/fuzz/%.cpp=$(BUILD)/fuzz/%)
@@ -166,7 +166,11 @@ $(BUILD)/rcptguard-ctl: $(call objs,$(CTL_SRCS)) $(LAYER_LIBS)
 
 $(BUILD)/obj/tests/%.o: ALL_CPPFLAGS += -DRCPTGUARD_SOURCE_DIR='"$(CURDIR)"'
 
-$(BUILD)/milter_load: $(BUILD)/obj/bench/milter_load.o $(BUILD)/obj/bench/milter_client.o
+$(BUILD)/milter_load: $(BUILD)/obj/bench/milter_load.o $(BUILD)/obj/bench/milter_client.o $(BUILD)/obj/bench/load_run.o
+	@echo "  LD      $@"
+	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
+
+$(BUILD)/policy_load: $(BUILD)/obj/bench/policy_load.o $(BUILD)/obj/bench/load_run.o
 	@echo "  LD      $@"
 	$(Q)$(CXX) $(ALL_LDFLAGS) -o $@ $^
 

@@ -10,16 +10,14 @@
 // Valid recipients are u<i>@DOMAIN (i < users), unknown ones nx<i>@DOMAIN.
 // With --check, every valid recipient must be accepted and every unknown one
 // rejected; any other answer (or a protocol error) makes the exit status 1.
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 #include <thread>
-#include <vector>
 
+#include "bench/load_run.hpp"
 #include "bench/milter_client.hpp"
 
 using namespace rcptguard::bench;
@@ -28,32 +26,14 @@ using Clock = std::chrono::steady_clock;
 namespace {
 
 struct Options {
+    LoadOptions load;  // total: --rcpts
     std::string socket;
-    int connections = 20;
-    long rcpts = 100000;
     int rcpts_per_message = 10;
     int messages_per_connection = 10;
-    double valid_ratio = 0.5;
-    long users = 1000;
-    std::string domain = "example.test";
-    bool check = false;
 };
 
-struct ThreadResult {
-    std::vector<std::uint32_t> latency_us;
-    long accept = 0, reject = 0, tempfail = 0, errors = 0, wrong = 0;
-    std::string first_error;
-};
-
-std::uint64_t next_random(std::uint64_t* s) {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
-}
-
-void run_connection_worker(const Options& o, long my_rcpts, int id, ThreadResult* out) {
-    std::uint64_t rnd = 0x9E3779B97F4A7C15ULL ^ static_cast<std::uint64_t>(id + 1) * 0xD1B54A32D192ED03ULL;
+void run_connection_worker(const Options& o, long my_rcpts, int id, LoadResult* out) {
+    std::uint64_t rnd = random_seed(id);
     out->latency_us.reserve(static_cast<std::size_t>(my_rcpts));
     long done = 0;
     while (done < my_rcpts) {
@@ -79,9 +59,9 @@ void run_connection_worker(const Options& o, long my_rcpts, int id, ThreadResult
                 break;
             }
             for (int r = 0; r < o.rcpts_per_message && done < my_rcpts; ++r, ++done) {
-                bool valid = static_cast<double>(next_random(&rnd) % 1000000) / 1e6 < o.valid_ratio;
-                long n = static_cast<long>(next_random(&rnd) % static_cast<std::uint64_t>(o.users));
-                std::string addr = "<" + std::string(valid ? "u" : "nx") + std::to_string(n) + "@" + o.domain + ">";
+                Recipient next = next_recipient(o.load, &rnd);
+                bool valid = next.valid;
+                std::string addr = "<" + next.address + ">";
                 auto t0 = Clock::now();
                 MilterReply rep = c.rcpt(addr);
                 auto us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
@@ -99,7 +79,7 @@ void run_connection_worker(const Options& o, long my_rcpts, int id, ThreadResult
                     done = my_rcpts;
                     break;
                 }
-                if (o.check && cls != (valid ? "accept" : "reject")) {
+                if (o.load.check && cls != (valid ? "accept" : "reject")) {
                     if (out->wrong == 0)
                         out->first_error = addr + ": expected " + (valid ? "accept" : "reject") + ", got " + cls +
                                            (rep.text.empty() ? "" : " (" + rep.text + ")");
@@ -113,47 +93,26 @@ void run_connection_worker(const Options& o, long my_rcpts, int id, ThreadResult
 }
 
 bool parse(int argc, char** argv, Options* o) {
-    for (int i = 1; i < argc; ++i) {
-        std::string a = argv[i];
-        auto val = [&]() -> std::string {
-            if (i + 1 >= argc) {
-                std::fprintf(stderr, "milter_load: %s needs a value\n", a.c_str());
-                std::exit(64);
-            }
-            return argv[++i];
-        };
-        if (a == "--socket")
-            o->socket = val();
-        else if (a == "--connections")
-            o->connections = std::atoi(val().c_str());
-        else if (a == "--rcpts")
-            o->rcpts = std::atol(val().c_str());
-        else if (a == "--rcpts-per-message")
-            o->rcpts_per_message = std::atoi(val().c_str());
-        else if (a == "--messages-per-connection")
-            o->messages_per_connection = std::atoi(val().c_str());
-        else if (a == "--valid-ratio")
-            o->valid_ratio = std::atof(val().c_str());
-        else if (a == "--users")
-            o->users = std::atol(val().c_str());
-        else if (a == "--domain")
-            o->domain = val();
-        else if (a == "--check")
-            o->check = true;
-        else {
-            std::fprintf(stderr, "milter_load: unknown option %s\n", a.c_str());
-            return false;
-        }
-    }
-    if (o->socket.empty() || o->connections < 1 || o->rcpts < 1 || o->rcpts_per_message < 1 ||
-        o->messages_per_connection < 1 || o->users < 1) {
-        std::fprintf(stderr,
-                     "usage: milter_load --socket SPEC [--connections N] [--rcpts N] "
-                     "[--rcpts-per-message N] [--messages-per-connection N] [--valid-ratio R] "
-                     "[--users N] [--domain D] [--check]\n");
+    const char* usage =
+        "milter_load --socket SPEC [--connections N] [--rcpts N] [--rcpts-per-message N] "
+        "[--messages-per-connection N] [--valid-ratio R] [--users N] [--domain D] [--check]";
+    bool ok = parse_load_options(argc, argv, "milter_load", "--rcpts", usage, &o->load,
+                                 [o](const std::string& option, const std::function<std::string()>& value) {
+                                     if (option == "--socket")
+                                         o->socket = value();
+                                     else if (option == "--rcpts-per-message")
+                                         o->rcpts_per_message = std::atoi(value().c_str());
+                                     else if (option == "--messages-per-connection")
+                                         o->messages_per_connection = std::atoi(value().c_str());
+                                     else
+                                         return false;
+                                     return true;
+                                 });
+    if (ok && (o->socket.empty() || o->rcpts_per_message < 1 || o->messages_per_connection < 1)) {
+        std::fprintf(stderr, "usage: %s\n", usage);
         return false;
     }
-    return true;
+    return ok;
 }
 
 }  // namespace
@@ -161,37 +120,6 @@ bool parse(int argc, char** argv, Options* o) {
 int main(int argc, char** argv) {
     Options o;
     if (!parse(argc, argv, &o)) return 64;
-    std::vector<ThreadResult> results(static_cast<std::size_t>(o.connections));
-    std::vector<std::thread> threads;
-    auto t0 = Clock::now();
-    for (int i = 0; i < o.connections; ++i) {
-        long share = o.rcpts / o.connections + (i < o.rcpts % o.connections ? 1 : 0);
-        threads.emplace_back(run_connection_worker, std::cref(o), share, i, &results[static_cast<std::size_t>(i)]);
-    }
-    for (auto& t : threads) t.join();
-    double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-    ThreadResult all;
-    for (auto& r : results) {
-        all.latency_us.insert(all.latency_us.end(), r.latency_us.begin(), r.latency_us.end());
-        all.accept += r.accept;
-        all.reject += r.reject;
-        all.tempfail += r.tempfail;
-        all.errors += r.errors;
-        all.wrong += r.wrong;
-        if (all.first_error.empty()) all.first_error = r.first_error;
-    }
-    std::sort(all.latency_us.begin(), all.latency_us.end());
-    auto pct = [&](double p) -> unsigned {
-        if (all.latency_us.empty()) return 0;
-        std::size_t i = static_cast<std::size_t>(p * static_cast<double>(all.latency_us.size() - 1));
-        return all.latency_us[i];
-    };
-    long n = static_cast<long>(all.latency_us.size());
-    std::printf(
-        "rcpts=%ld seconds=%.3f rate=%.0f p50_us=%u p99_us=%u p999_us=%u accept=%ld reject=%ld "
-        "tempfail=%ld errors=%ld wrong=%ld\n",
-        n, secs, secs > 0 ? static_cast<double>(n) / secs : 0.0, pct(0.50), pct(0.99), pct(0.999), all.accept,
-        all.reject, all.tempfail, all.errors, all.wrong);
-    if (!all.first_error.empty()) std::fprintf(stderr, "milter_load: first problem: %s\n", all.first_error.c_str());
-    return (all.errors > 0 || all.wrong > 0 || n != o.rcpts) ? 1 : 0;
+    return run_load("milter_load", "rcpts", o.load.connections, o.load.total,
+                    [&o](long share, int id, LoadResult* out) { run_connection_worker(o, share, id, out); });
 }

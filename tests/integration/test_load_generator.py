@@ -1,7 +1,9 @@
-"""A short smoke run of the benchmark's load generator (bench/milter_load):
-a few hundred RCPTs over several concurrent milter connections, checked
-verdict by verdict, against rcptguard and against the null milter, so the
-figures make bench prints come from a client that speaks the protocol right."""
+"""A short smoke run of the benchmark's load generators (bench/milter_load,
+bench/policy_load): a few hundred RCPTs or policy requests over several
+concurrent connections, checked verdict by verdict, against rcptguard and
+against the no-lookup yardsticks, so the figures make bench prints come from
+clients that speak the protocols right; and --check does fail on wrong
+verdicts."""
 
 import os
 import subprocess
@@ -26,14 +28,35 @@ class LoadGenerator(unittest.TestCase):
         self.assertGreater(int(fields["reject"]), 150)
         return fields
 
-    def test_against_rcptguard_every_verdict_right(self):
+    def run_policy_load(self, port, users, expect_ok=True):
+        r = subprocess.run([h.binary("policy_load"), "--server", "127.0.0.1:%d" % port, "--requests", "600",
+                            "--connections", "6", "--valid-ratio", "0.5", "--users", str(users), "--check"],
+                           capture_output=True, text=True, timeout=120)
+        fields = dict(kv.split("=") for kv in r.stdout.split())
+        self.assertEqual(int(fields["requests"]), 600, r.stdout + r.stderr)
+        self.assertEqual(int(fields["errors"]), 0, r.stdout + r.stderr)
+        self.assertEqual(int(fields["accept"]) + int(fields["reject"]) + int(fields["tempfail"]), 600)
+        if expect_ok:
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertEqual(int(fields["wrong"]), 0)
+            self.assertEqual(int(fields["tempfail"]), 0)
+            self.assertGreater(int(fields["accept"]), 150)
+            self.assertGreater(int(fields["reject"]), 150)
+        else:
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertGreater(int(fields["wrong"]), 0)
+            self.assertIn("expected accept, got action=550 5.1.1", r.stderr)
+        return fields
+
+    def start_rcptguard(self, known):
         root = h.make_root()
         users = os.path.join(root, "users.txt")
         with open(users, "w") as f:
-            f.write("".join("u%d@example.test\n" % i for i in range(100)))
-        port = h.free_port()
+            f.write("".join("u%d@example.test\n" % i for i in range(known)))
+        port, policy_port = h.free_port(), h.free_port()
         rg = h.Rcptguard(root, """\
 socket = inet:{port}@127.0.0.1
+policy_socket = inet:127.0.0.1:{policy_port}
 pid_file = {root}/rcptguard.pid
 log_level = warning
 # The load generator plays many clients with many unknown recipients: keep
@@ -44,11 +67,28 @@ backends = users
 [backend users]
 type = file
 path = {users}
-""".format(port=port, root=root, users=users)).start(wait_port=port)
-        try:
-            self.run_load(port, 100)
-        finally:
-            rg.kill()
+""".format(port=port, policy_port=policy_port, root=root, users=users)).start(wait_port=port)
+        h.on_cleanup(rg.kill)
+        h.wait_until(lambda: h.port_open(policy_port), 10, "policy service")
+        return port, policy_port
+
+    def test_against_rcptguard_every_verdict_right(self):
+        port, policy_port = self.start_rcptguard(100)
+        self.run_load(port, 100)
+        self.run_policy_load(policy_port, 100)
+
+    def test_policy_check_catches_wrong_verdicts(self):
+        # Only u0..u9 exist: most "valid" recipients the generator sends are
+        # rejected, and --check must say so.
+        port, policy_port = self.start_rcptguard(10)
+        self.run_policy_load(policy_port, 100, expect_ok=False)
+
+    def test_against_null_policy(self):
+        port = h.free_port()
+        p = subprocess.Popen([h.binary("null_policy"), str(port)])
+        h.on_cleanup(lambda: (p.kill(), p.wait()))
+        h.wait_until(lambda: h.port_open(port), 10, "null policy server")
+        self.run_policy_load(port, 100)
 
     def test_against_null_milter(self):
         port = h.free_port()
