@@ -18,6 +18,7 @@
 #include <stdexcept>
 #include <string_view>
 
+#include "util/file_identity.hpp"
 #include "util/socket_spec.hpp"
 
 namespace rcptguard {
@@ -154,18 +155,13 @@ void prepare_socket_path(const std::string& spec, const Identity& id) {
 }
 
 void SocketFile::created(const std::string& spec) {
-    struct stat st;
     std::string path = unix_path(spec);
-    if (path.empty() || lstat(path.c_str(), &st) != 0) return;
-    path_ = path;
-    dev_ = st.st_dev;
-    ino_ = st.st_ino;
+    if (!path.empty() && stat_identity(path, &id_)) path_ = path;
 }
 
 void SocketFile::remove() const {
-    struct stat st;
-    if (path_.empty() || lstat(path_.c_str(), &st) != 0) return;
-    if (S_ISSOCK(st.st_mode) && st.st_dev == dev_ && st.st_ino == ino_) unlink(path_.c_str());
+    FileIdentity now;
+    if (!path_.empty() && stat_identity(path_, &now) && now.same_file(id_)) unlink(path_.c_str());
 }
 
 void apply_socket_permissions(const std::string& spec, unsigned mode, const Identity& id) {

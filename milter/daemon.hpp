@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/settings.hpp"
+#include "util/file_identity.hpp"
 
 namespace rcptguard {
 
@@ -59,9 +60,8 @@ public:
     void remove() const;
 
 private:
-    std::string path_;
-    dev_t dev_ = 0;
-    ino_t ino_ = 0;
+    std::string path_;  // empty: nothing to remove
+    FileIdentity id_;
 };
 
 // Forks into the background, starts a new session, changes to / and points

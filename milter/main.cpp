@@ -305,14 +305,16 @@ int run_daemon(const Options& opt, std::shared_ptr<const Runtime> rt) {
     if (!s.control_socket.empty()) unlink(s.control_socket.c_str());
     milter_socket_file.remove();
     policy_socket_file.remove();
-    pid.remove();
     log_event("stopped rcptguard in " + format_duration(std::chrono::steady_clock::now() - stopping) +
               ": sessions still open are dropped");
     stop_log_writer();  // every queued line is written before we go
-    // libmilter's threads are still running callbacks: leave without running
-    // destructors of the shared state they use. The kernel closes the
-    // listening socket and every session.
     closelog();
+    // Last: a successor started once the pid file is gone finds the
+    // listening socket closed a moment later at the latest. libmilter's
+    // threads are still running callbacks: leave without running destructors
+    // of the shared state they use; the kernel closes the listening socket
+    // and every session.
+    pid.remove();
     _exit(stop.failed ? 1 : 0);
 }
 
