@@ -174,6 +174,13 @@ RcptDecision Connection::on_rcpt_and_wait(const RcptInput& in) {
     return d;
 }
 
+std::optional<RcptPrecheck> Connection::check_at_once(std::string_view address) const {
+    std::string checked = batv_check_address(address);
+    std::optional<RecipientCheck> c = runtime_->rules->check_at_once(checked);
+    if (!c) return std::nullopt;
+    return RcptPrecheck{std::move(checked), std::move(*c)};
+}
+
 RcptDecision Connection::on_rcpt(const RcptInput& in) {
     if (!in.queue_id.empty()) queue_id_ = std::string(in.queue_id);
     current_rcpt_ = std::string(without_brackets(in.address));
@@ -241,7 +248,10 @@ RcptDecision Connection::on_rcpt(const RcptInput& in) {
     }
     const RecipientRules& policy = *runtime_->rules;
     Millis t0 = services_.clock.now();
-    RecipientCheck check = policy.check(batv.check_address);
+    // A precheck stands only for the address it was taken for (BATV may
+    // have rewritten the recipient).
+    RecipientCheck check = in.precheck && in.precheck->address == batv.check_address ? in.precheck->check
+                                                                                     : policy.check(batv.check_address);
     Millis elapsed = services_.clock.now() - t0;
     RcptDecision d = policy.decide(check);
     Reply verdict_reply = d.reply;

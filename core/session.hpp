@@ -33,10 +33,18 @@ struct ClientInfo {
     std::string address;   // textual IP address, "" if not an IP connection
 };
 
+// A recipient already judged without waiting on another server
+// (Connection::check_at_once): what was checked (after BATV) and the result.
+struct RcptPrecheck {
+    std::string address;
+    RecipientCheck check;
+};
+
 struct RcptInput {
-    std::string_view address;      // argv[0] of RCPT TO, exactly as the MTA passed it
-    std::string_view queue_id;     // the "i" macro, "" before the MTA has one
-    bool rejected_by_mta = false;  // SMFIP_RCPT_REJ: {rcpt_mailer} = "error"
+    std::string_view address;                // argv[0] of RCPT TO, exactly as the MTA passed it
+    std::string_view queue_id;               // the "i" macro, "" before the MTA has one
+    bool rejected_by_mta = false;            // SMFIP_RCPT_REJ: {rcpt_mailer} = "error"
+    const RcptPrecheck* precheck = nullptr;  // check_at_once(address) of this connection, if taken
 };
 
 // What the front end must do at end of message: all header edits first, then
@@ -60,6 +68,12 @@ public:
     // timer), after which it reports what it waited with waited().
     RcptDecision on_rcpt(const RcptInput& in);
     void waited(Millis asked, Millis actual);
+    // The recipient policy's check of this recipient when it needs no other
+    // server (cached answers, stores on this host), else nullopt; nothing
+    // counted or logged. on_rcpt() with it in RcptInput::precheck then never
+    // waits on a lookup (the policy service answers such requests on its I/O
+    // thread).
+    std::optional<RcptPrecheck> check_at_once(std::string_view address) const;
     // on_rcpt, then the wait on this thread (the milter's way).
     RcptDecision on_rcpt_and_wait(const RcptInput& in);
 
@@ -93,6 +107,7 @@ private:
         std::string check_address;  // what the recipient policy checks next
     };
     BatvOutcome batv_rcpt(std::string_view raw);
+    std::string batv_check_address(std::string_view raw) const;  // session_batv.cpp
     bool will_sign() const;
     void sign_sender(EomEdits& edits) const;           // session_batv.cpp
     void strip_bounce(bool skipped, EomEdits& edits);  // session_content.cpp

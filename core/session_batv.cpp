@@ -52,6 +52,17 @@ Connection::BatvOutcome Connection::batv_rcpt(std::string_view raw) {
     return out;
 }
 
+std::string Connection::batv_check_address(std::string_view raw) const {
+    // What batv_rcpt() leaves the recipient policy to check, unless it
+    // refuses the recipient (then nothing is checked).
+    const BatvSettings& b = runtime_->settings->batv;
+    if (!b.enabled) return std::string(raw);
+    const AddressOptions& ao = runtime_->rules->settings().address;
+    char delim = ao.recipient_delimiters.empty() ? '\0' : ao.recipient_delimiters[0];
+    BatvRecipient br = classify_batv_recipient(b, parse_address(raw, ao), delim, batv_day(services_.unix_time()));
+    return br.kind == BatvRecipient::Kind::Tagged ? br.rewrite : std::string(raw);
+}
+
 bool Connection::will_sign() const {
     const BatvSettings& b = runtime_->settings->batv;
     if (!b.enabled || !b.sign || null_sender_ || sender_address_.status != AddressStatus::Mailbox) return false;

@@ -240,8 +240,9 @@ private:
     }
 
     // Takes the connection's waiting requests in order: each one that cannot
-    // wait on another server is answered here and now (a queue hand-off to a
-    // worker and back costs more than a local lookup); the first that may
+    // wait on another server (a store on this host, or answers in the cache)
+    // is answered here and now (a queue hand-off to a worker and back costs
+    // more than the lookup); the first that may
     // wait goes to a worker, and the connection's next request waits for its
     // answer. A loop, not a recursion: a client may send many at once.
     void dispatch(std::uint64_t id, Client& c) {
@@ -252,7 +253,7 @@ private:
             bool at_once = false;
             try {
                 c.session->prepare(r);
-                at_once = c.session->answers_at_once();
+                at_once = c.session->answers_at_once(r);
             } catch (const std::exception& e) {
                 log_error(std::string("policy service: internal error: ") + e.what());
                 if (!send_answer(id, c, internal_error(), Millis(0))) return;

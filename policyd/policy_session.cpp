@@ -25,17 +25,35 @@ void PolicySession::prepare(const PolicyRequest& r) {
     }
 }
 
-bool PolicySession::answers_at_once() const {
-    return !services_.tarpit.clients().shared() && (!conn_ || conn_->runtime().lookups_local);
+namespace {
+
+// The recipient of an RCPT-stage question; "" for anything else (DUNNO).
+std::string_view rcpt_of(const PolicyRequest& r) {
+    if (r.get(PolicyAttr::Request) != "smtpd_access_policy" || r.get(PolicyAttr::ProtocolState) != "RCPT") return {};
+    return r.get(PolicyAttr::Recipient);
+}
+
+}  // namespace
+
+bool PolicySession::answers_at_once(const PolicyRequest& r) {
+    precheck_.reset();
+    if (services_.tarpit.clients().shared()) return false;
+    if (!conn_ || conn_->runtime().lookups_local) return true;
+    std::string_view recipient = rcpt_of(r);
+    if (recipient.empty()) return true;
+    precheck_ = conn_->check_at_once(recipient);
+    return precheck_.has_value();
 }
 
 PolicyAnswer PolicySession::answer(const PolicyRequest& r) {
-    if (!conn_ || r.get(PolicyAttr::Request) != "smtpd_access_policy") return {"DUNNO", Millis(0)};
-    std::string_view recipient = r.get(PolicyAttr::Recipient);
-    if (r.get(PolicyAttr::ProtocolState) != "RCPT" || recipient.empty()) return {"DUNNO", Millis(0)};
+    std::optional<RcptPrecheck> precheck = std::move(precheck_);
+    precheck_.reset();
+    std::string_view recipient = rcpt_of(r);
+    if (!conn_ || recipient.empty()) return {"DUNNO", Millis(0)};
     RcptInput in;
     in.address = recipient;
     in.queue_id = r.get(PolicyAttr::QueueId);
+    if (precheck) in.precheck = &*precheck;
     RcptDecision d = conn_->on_rcpt(in);
     return {policy_action(d), d.delay};
 }

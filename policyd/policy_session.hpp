@@ -11,15 +11,20 @@
 //
 // A request is taken in two steps: prepare() follows it into its SMTP session
 // and message and never waits; answer() judges it and may wait on a lookup -
-// unless answers_at_once() is true (every store of the session's runtime is
-// on this host and the harvest state is this host's own), when the caller may
-// answer it on the spot instead of handing it to a worker thread.
+// unless answers_at_once(), asked between the two, is true, when the caller
+// may answer it on the spot instead of handing it to a worker thread. It is
+// true when the harvest state is this host's own and the request needs no
+// other server: every store of the session's runtime is on this host, the
+// request asks no lookup, or the recipient's answers are all in the cache
+// (then taken from there at once and kept for answer(), so an entry that
+// expires in between cannot make answer() wait).
 // Thread-safety: the calls are made one at a time (the next request is not
 // prepared before the previous answer went out), possibly on different
 // threads.
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "core/runtime.hpp"
@@ -39,7 +44,7 @@ public:
     PolicySession(RuntimeHolder& runtimes, Services& services) : runtimes_(runtimes), services_(services) {}
 
     void prepare(const PolicyRequest& r);
-    bool answers_at_once() const;
+    bool answers_at_once(const PolicyRequest& r);
     PolicyAnswer answer(const PolicyRequest& r);
     // After a delayed answer went out.
     void delivered(Millis asked, Millis actual);
@@ -50,6 +55,7 @@ private:
     std::unique_ptr<Connection> conn_;
     std::string session_key_;
     std::string instance_;
+    std::optional<RcptPrecheck> precheck_;  // from answers_at_once(), for the answer() that follows
 };
 
 }  // namespace rcptguard

@@ -242,6 +242,32 @@ TEST_F(BatvSession, BounceToValidTag_ButUnknownUser_550_511) {
     EXPECT_EQ(d.reply.xcode, "5.1.1");
 }
 
+TEST_F(BatvSession, CheckAtOnce_ChecksTheAddressTheTagStandsFor_OnRcptUsesItForThatAddressOnly) {
+    backend_->set_local(true);  // answers without waiting, as SQLite does
+    Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    c.on_mail("<>", "");
+    std::string argv = "<" + tagged("alice") + ">";
+    std::optional<RcptPrecheck> pre = c.check_at_once(argv);
+    ASSERT_TRUE(pre.has_value());
+    EXPECT_EQ(pre->address, "alice@example.com");
+    EXPECT_EQ(pre->check.verdict, Verdict::Valid);
+    std::size_t calls = backend_->calls().size();
+    RcptInput in;
+    in.address = argv;
+    in.precheck = &*pre;
+    EXPECT_EQ(c.on_rcpt(in).action, RcptAction::Continue);
+    EXPECT_EQ(backend_->calls().size(), calls);  // judged by the precheck, not asked again
+    EXPECT_EQ(c.on_eom(false).rewrite_rcpts.size(), 1u);
+    // A precheck taken for another address is never applied to this one.
+    Connection d(runtime(), {"mx.remote", "198.51.100.7"}, services_);
+    d.on_mail("<>", "");
+    std::optional<RcptPrecheck> bob = d.check_at_once("<bob@example.com>");
+    ASSERT_TRUE(bob.has_value());
+    EXPECT_EQ(bob->check.verdict, Verdict::Unknown);
+    in.precheck = &*bob;
+    EXPECT_EQ(d.on_rcpt(in).action, RcptAction::Continue);  // alice, checked for herself
+}
+
 TEST_F(BatvSession, BounceToUntaggedOrForged_550_571) {
     Connection c(runtime(), {"mx.remote", "198.51.100.7"}, services_);
     c.on_mail("<>", "");

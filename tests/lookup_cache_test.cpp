@@ -223,6 +223,60 @@ TEST_F(CacheTest, CatchAllKnownAbsent_BackendOutage_StillTempFail) {
     EXPECT_EQ(c->lookup({"n2@example.test", "@example.test"}).status, LookupStatus::TempFail);
 }
 
+TEST_F(CacheTest, LookupAtOnce_AnswersFromTheCacheOnly_AsksNothingOnAMiss) {
+    auto c = make();  // the backend is not on this host
+    EXPECT_FALSE(c->lookup_at_once({"user@example.test"}).has_value());
+    EXPECT_EQ(backend_calls(), 0u);
+    EXPECT_EQ(metrics_.cache_misses.load(), 0u);  // counted when the lookup really happens
+    EXPECT_EQ(c->lookup({"user@example.test"}).status, LookupStatus::Found);
+    auto hit = c->lookup_at_once({"user@example.test"});
+    ASSERT_TRUE(hit.has_value());
+    EXPECT_EQ(hit->status, LookupStatus::Found);
+    EXPECT_EQ(hit->key, "user@example.test");
+    EXPECT_EQ(backend_calls(), 1u);
+    // A NotFound is answered at once while it is fresh, and never after.
+    c->lookup({"n1@example.test", "@example.test"});
+    auto absent = c->lookup_at_once({"n1@example.test", "@example.test"});
+    ASSERT_TRUE(absent.has_value());
+    EXPECT_EQ(absent->status, LookupStatus::NotFound);
+    // Another unknown address of the domain: the catch-all is known to be
+    // absent, but the address itself still needs the backend.
+    EXPECT_FALSE(c->lookup_at_once({"n2@example.test", "@example.test"}).has_value());
+    clock_.advance(seconds(61));
+    EXPECT_FALSE(c->lookup_at_once({"n1@example.test", "@example.test"}).has_value());
+    // A catch-all found for the domain answers every address of it at once.
+    backend_->inner.add("@example.test");
+    c->lookup({"n3@example.test", "@example.test"});
+    auto caught = c->lookup_at_once({"n4@example.test", "@example.test"});
+    ASSERT_TRUE(caught.has_value());
+    EXPECT_EQ(caught->key, "@example.test");
+    // A stale Found is no answer at once: only a worker may ask the backend
+    // and serve it if the backend fails.
+    clock_.advance(seconds(601));
+    EXPECT_FALSE(c->lookup_at_once({"user@example.test"}).has_value());
+    EXPECT_EQ(backend_calls(), 5u);  // user; n1 and @example.test; n3 and @example.test (expired)
+}
+
+TEST_F(CacheTest, LookupAtOnce_LocalStores_AskedAsUsual) {
+    auto local = std::make_shared<FakeBackend>("local");
+    local->set_local(true);
+    local->add("user@example.test");
+    for (bool enabled : {true, false}) {
+        settings_.enabled = enabled;
+        auto chain = std::make_shared<BackendChain>(std::vector<BackendPtr>{local}, &metrics_);
+        CachedLookup c(chain, settings_, clock_, &metrics_);
+        auto a = c.lookup_at_once({"user@example.test"});
+        ASSERT_TRUE(a.has_value());
+        EXPECT_EQ(a->status, LookupStatus::Found);
+    }
+    EXPECT_EQ(local->calls().size(), 2u);
+    // A chain with one store elsewhere waits, even if the first is local.
+    auto mixed = std::make_shared<BackendChain>(std::vector<BackendPtr>{local, backend_}, &metrics_);
+    EXPECT_FALSE(mixed->local());
+    EXPECT_FALSE(mixed->lookup_at_once({"user@example.test"}).has_value());
+    EXPECT_EQ(local->calls().size(), 2u);
+}
+
 TEST_F(CacheTest, Disabled_AlwaysAsksBackend) {
     settings_.enabled = false;
     auto c = make();

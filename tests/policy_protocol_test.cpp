@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/cache/lookup_cache.hpp"
 #include "core/tarpit/local_client_state.hpp"
 #include "policyd/policy_session.hpp"
 #include "tests/fakes/fake_backend.hpp"
@@ -265,24 +266,64 @@ private:
 
 TEST_F(PolicySessionTest, AnsweredAtOnce_OnlyWhenNothingCanWaitOnAnotherServer) {
     PolicySession s(holder_, services_);
-    s.prepare(parsed(request("user@example.test")));
-    EXPECT_FALSE(s.answers_at_once());  // the fake backend does not answer locally
+    PolicyRequest first = parsed(request("user@example.test"));
+    s.prepare(first);
+    EXPECT_FALSE(s.answers_at_once(first));  // the fake backend does not answer locally (and nothing is cached)
     // A runtime whose stores are all on this host: the next session is answered at once...
     auto local = std::make_shared<Runtime>(*holder_.get());
     local->lookups_local = true;
     holder_.publish(local);
-    EXPECT_FALSE(s.answers_at_once());  // ...the running one keeps its runtime
+    EXPECT_FALSE(s.answers_at_once(first));  // ...the running one keeps its runtime
     PolicyRequest next = parsed(request("nosuch@example.test", "192.0.2.9"));
     s.prepare(next);
-    EXPECT_TRUE(s.answers_at_once());
+    EXPECT_TRUE(s.answers_at_once(next));
     EXPECT_EQ(s.answer(next).action, "550 5.1.1 User unknown");
     // Harvest state shared through another server: never on the I/O thread.
     SharedLookingState shared(clients_);
     Tarpit shared_tarpit(shared, sleeper_, clock_);
     Services shared_services{clock_, shared_tarpit, metrics_};
     PolicySession t(holder_, shared_services);
-    t.prepare(parsed(request("user@example.test", "192.0.2.10")));
-    EXPECT_FALSE(t.answers_at_once());
+    PolicyRequest other = parsed(request("user@example.test", "192.0.2.10"));
+    t.prepare(other);
+    EXPECT_FALSE(t.answers_at_once(other));
+}
+
+TEST_F(PolicySessionTest, AnsweredAtOnce_FromTheCache_NoLookupEvenIfTheEntryExpiresMeanwhile) {
+    // The runtime as rcptguard builds it for a server backend: a cache in
+    // front of the chain.
+    auto rt = std::make_shared<Runtime>(*holder_.get());
+    CacheSettings cs;
+    cs.negative_ttl = std::chrono::seconds(60);
+    rt->rules = std::make_shared<RecipientRules>(
+        rt->settings->recipients,
+        std::make_shared<CachedLookup>(std::make_shared<BackendChain>(rt->backends), cs, clock_, &metrics_));
+    holder_.publish(rt);
+    PolicySession s(holder_, services_);
+    PolicyRequest r1 = parsed(request("nosuch@example.test"));
+    s.prepare(r1);
+    EXPECT_FALSE(s.answers_at_once(r1));  // not cached yet: a worker asks
+    EXPECT_TRUE(backend_->calls().empty());
+    EXPECT_EQ(s.answer(r1).action, "550 5.1.1 User unknown");
+    std::size_t asked = backend_->calls().size();
+    EXPECT_GT(asked, 0u);
+    // The same recipient in the next message: answered from the cache...
+    PolicyRequest r2 = parsed(request("nosuch@example.test", "192.0.2.1", "1a2b.3c4d.2"));
+    s.prepare(r2);
+    EXPECT_TRUE(s.answers_at_once(r2));
+    // ...with what was read then, even when the entry expires before the answer.
+    clock_.advance(std::chrono::seconds(61));
+    EXPECT_EQ(s.answer(r2).action, "550 5.1.1 User unknown");
+    EXPECT_EQ(backend_->calls().size(), asked);
+    // Requests that ask no lookup never wait.
+    PolicyRequest data = parsed(request("nosuch@example.test", "192.0.2.1", "1a2b.3c4d.2", "DATA"));
+    s.prepare(data);
+    EXPECT_TRUE(s.answers_at_once(data));
+    EXPECT_EQ(s.answer(data).action, "DUNNO");
+    // Expired now: the next question goes to a worker again.
+    PolicyRequest r3 = parsed(request("nosuch@example.test", "192.0.2.1", "1a2b.3c4d.3"));
+    s.prepare(r3);
+    EXPECT_FALSE(s.answers_at_once(r3));
+    EXPECT_EQ(backend_->calls().size(), asked);
 }
 
 TEST_F(PolicySessionTest, NonRcptStatesAndOtherRequests_Dunno) {

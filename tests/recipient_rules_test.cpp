@@ -273,6 +273,33 @@ TEST_F(DomainRulesTest, InternationalDomainInTheDatabase_EitherFormIsOurs) {
     EXPECT_EQ(std::vector<std::string>(calls.begin(), calls.begin() + 2), asked);
 }
 
+TEST_F(DomainRulesTest, CheckAtOnce_NothingAskedOfAStoreElsewhere_LocalStoresAnswer) {
+    db_->add("alice@fromdb.test");
+    RecipientRules r = rules();                                         // the fakes are not on this host
+    EXPECT_FALSE(r.check_at_once("<alice@fromdb.test>").has_value());   // the domain needs the database
+    EXPECT_FALSE(r.check_at_once("<nobody@static.test>").has_value());  // the recipient needs it
+    EXPECT_TRUE(db_->calls().empty());
+    EXPECT_TRUE(db_->domain_calls().empty());
+    // No lookup at all: answered at once, as check() would.
+    auto postmaster = r.check_at_once("<postmaster@static.test>");
+    ASSERT_TRUE(postmaster.has_value());
+    EXPECT_EQ(postmaster->verdict, Verdict::Valid);
+    auto syntax = r.check_at_once("<a..b@static.test>");
+    ASSERT_TRUE(syntax.has_value());
+    EXPECT_EQ(syntax->verdict, Verdict::BadSyntax);
+    // Stores on this host are asked, and the answer is check()'s.
+    db_->set_local(true);
+    other_->set_local(true);
+    RecipientRules local = rules();
+    auto alice = local.check_at_once("<alice@fromdb.test>");
+    ASSERT_TRUE(alice.has_value());
+    EXPECT_EQ(alice->verdict, Verdict::Valid);
+    EXPECT_EQ(alice->domain_backend, "db");
+    auto nobody = local.check_at_once("<nobody@fromdb.test>");
+    ASSERT_TRUE(nobody.has_value());
+    EXPECT_EQ(nobody->verdict, Verdict::Unknown);
+}
+
 TEST_F(DomainRulesTest, DomainNamedInDomains_NotAskedOfTheDatabase) {
     RecipientRules r = rules();
     EXPECT_EQ(r.check("<nobody@static.test>").verdict, Verdict::Unknown);

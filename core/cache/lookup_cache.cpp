@@ -114,8 +114,16 @@ std::optional<KeyAnswer> CachedLookup::cached(const std::string& key, Millis now
     return std::nullopt;
 }
 
-KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
-    if (!settings_.enabled || keys.empty()) return chain_->lookup(keys);
+KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const { return *answer(keys, true); }
+
+std::optional<KeyAnswer> CachedLookup::lookup_at_once(const std::vector<std::string>& keys) const {
+    return answer(keys, false);
+}
+
+// may_wait = false: nothing is asked of a backend that may wait on another
+// server; the answer is then nullopt (lookup_at_once()).
+std::optional<KeyAnswer> CachedLookup::answer(const std::vector<std::string>& keys, bool may_wait) const {
+    if (!settings_.enabled || keys.empty()) return may_wait ? chain_->lookup(keys) : chain_->lookup_at_once(keys);
     const std::string& key = keys.front();
     unsigned long g = chain_generation();
     if (g != generation_.load()) {
@@ -129,7 +137,6 @@ KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
         if (metrics_) bump(metrics_->cache_hits);
         return *hit;
     }
-    if (metrics_) bump(metrics_->cache_misses);
     // The catch-all key is the same for every address of a domain: it is
     // remembered on its own, so a flood of unknown addresses costs one query
     // each instead of two (or three with +detail). An internationalised
@@ -143,13 +150,17 @@ KeyAnswer CachedLookup::lookup(const std::vector<std::string>& keys) const {
     if (catch_all) {
         if (auto c = cached(keys[first_catch_all], now, g, nullptr)) {
             if (c->status == LookupStatus::Found) {
+                if (metrics_) bump(metrics_->cache_misses);  // the address itself was not remembered
                 store(key, *c, now, g);
                 return *c;
             }
             ask.resize(first_catch_all);  // no backend lists the catch-all
         }
     }
-    KeyAnswer fresh = chain_->lookup(ask);
+    std::optional<KeyAnswer> asked = may_wait ? chain_->lookup(ask) : chain_->lookup_at_once(ask);
+    if (!asked) return std::nullopt;  // the miss is counted when a worker asks
+    if (metrics_) bump(metrics_->cache_misses);
+    KeyAnswer& fresh = *asked;
     if (fresh.status != LookupStatus::TempFail) {
         // Kept under the generation seen before asking: if the data changed
         // meanwhile the answer may predate the change, and the entry then

@@ -55,6 +55,7 @@ public:
                  Metrics* metrics);
 
     KeyAnswer lookup(const std::vector<std::string>& keys) const override;
+    std::optional<KeyAnswer> lookup_at_once(const std::vector<std::string>& keys) const override;
     std::size_t size() const;
     void clear() const;
     // Forgets what is remembered under these keys (rcptguard-ctl flush-cache
@@ -76,6 +77,7 @@ private:
         std::list<std::string> lru;
     };
 
+    std::optional<KeyAnswer> answer(const std::vector<std::string>& keys, bool may_wait) const;
     Shard& shard_for(std::string_view key) const;
     // A fresh entry for key; otherwise nullopt, and *stale (if given) receives
     // a Found entry still inside stale_ttl.

@@ -14,6 +14,7 @@ public:
     explicit DomainQueryView(BackendPtr b) : Backend(b->name(), b->type()), backend_(std::move(b)) {}
     LookupResult lookup(std::string_view domain) const noexcept override { return backend_->lookup_domain(domain); }
     unsigned long generation() const noexcept override { return backend_->generation(); }
+    bool answers_locally() const noexcept override { return backend_->answers_locally(); }
 
 private:
     BackendPtr backend_;
@@ -38,7 +39,13 @@ BackendChain::BackendChain(std::vector<BackendPtr> backends, std::vector<DomainS
             counters_.push_back(owned_.back().get());
         }
         tempfails_at_start_.push_back(counters_.back()->tempfail.load(std::memory_order_relaxed));
+        local_ = local_ && b->answers_locally();
     }
+}
+
+std::optional<KeyAnswer> BackendChain::lookup_at_once(const std::vector<std::string>& keys) const {
+    if (!local_) return std::nullopt;
+    return lookup(keys);
 }
 
 std::vector<BackendHealth> BackendChain::health() const {

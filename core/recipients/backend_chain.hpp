@@ -15,11 +15,17 @@
 // domain_query_view(b) is b seen through its domain_query: lookup(domain) is
 // b->lookup_domain(domain), so a chain (and a cache) of such views answers
 // "is this domain ours?" for "domains = backend:NAME".
-// Thread-safety: lookup() may be called from many threads at once.
+// lookup_at_once() answers only when that needs no other server: from the
+// cache, or when every backend is on this host (answers_locally()); otherwise
+// it returns nothing and has asked nothing. The policy service answers such
+// requests on its I/O thread instead of handing them to a worker.
+// Thread-safety: lookup() and lookup_at_once() may be called from many threads
+// at once.
 #pragma once
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +48,7 @@ class KeyLookup {
 public:
     virtual ~KeyLookup() = default;
     virtual KeyAnswer lookup(const std::vector<std::string>& keys) const = 0;
+    virtual std::optional<KeyAnswer> lookup_at_once(const std::vector<std::string>& keys) const = 0;
 };
 
 // How one backend has been doing, for rcptguard-ctl status: its record
@@ -62,7 +69,10 @@ public:
     // scopes: parallel to backends; an empty DomainSet means every domain.
     BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics = nullptr);
     KeyAnswer lookup(const std::vector<std::string>& keys) const override;
+    std::optional<KeyAnswer> lookup_at_once(const std::vector<std::string>& keys) const override;
     const std::vector<BackendPtr>& backends() const { return backends_; }
+    // Every backend is on this host (answers_locally()).
+    bool local() const { return local_; }
     std::vector<BackendHealth> health() const;
 
 private:
@@ -71,6 +81,7 @@ private:
     std::vector<std::unique_ptr<BackendCounters>> owned_;  // without metrics: the counters_ point here
     std::vector<BackendCounters*> counters_;               // parallel to backends_
     std::vector<std::uint64_t> tempfails_at_start_;        // parallel to backends_: counters_[i]->tempfail then
+    bool local_ = true;
 };
 
 BackendPtr domain_query_view(BackendPtr backend);

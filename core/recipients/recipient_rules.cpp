@@ -35,7 +35,11 @@ bool RecipientRules::monitor_for(const RecipientCheck& c) const {
     return settings_.monitor;
 }
 
-RecipientCheck RecipientRules::check(std::string_view raw) const {
+RecipientCheck RecipientRules::check(std::string_view raw) const { return *evaluate(raw, true); }
+
+std::optional<RecipientCheck> RecipientRules::check_at_once(std::string_view raw) const { return evaluate(raw, false); }
+
+std::optional<RecipientCheck> RecipientRules::evaluate(std::string_view raw, bool may_wait) const {
     RecipientCheck c;
     c.address = parse_address(raw, settings_.address);
     const Address& a = c.address;
@@ -58,7 +62,10 @@ RecipientCheck RecipientRules::check(std::string_view raw) const {
         // holding an internationalised domain in either form.
         std::vector<std::string> forms{a.domain};
         if (std::string u = unicode_domain(a.domain); u != a.domain) forms.push_back(std::move(u));
-        KeyAnswer d = lookups_.domains->lookup(forms);
+        std::optional<KeyAnswer> asked =
+            may_wait ? lookups_.domains->lookup(forms) : lookups_.domains->lookup_at_once(forms);
+        if (!asked) return std::nullopt;
+        KeyAnswer& d = *asked;
         if (d.status == LookupStatus::TempFail) {
             // Unknown whether the domain is ours: never a verdict, never "not ours".
             c.verdict = Verdict::TempFail;
@@ -91,7 +98,10 @@ RecipientCheck RecipientRules::check(std::string_view raw) const {
     if (c.domain_index >= 0 && static_cast<std::size_t>(c.domain_index) < lookups_.per_domain.size() &&
         lookups_.per_domain[static_cast<std::size_t>(c.domain_index)])
         lookup = lookups_.per_domain[static_cast<std::size_t>(c.domain_index)].get();
-    KeyAnswer ans = lookup->lookup(lookup_keys(a, settings_.address));
+    std::vector<std::string> keys = lookup_keys(a, settings_.address);
+    std::optional<KeyAnswer> asked = may_wait ? lookup->lookup(keys) : lookup->lookup_at_once(keys);
+    if (!asked) return std::nullopt;
+    KeyAnswer& ans = *asked;
     if (ans.status == LookupStatus::Found) {
         c.verdict = Verdict::Valid;
         c.key = std::move(ans.key);

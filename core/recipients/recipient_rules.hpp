@@ -15,6 +15,9 @@
 // A "[domain NAME]" section (DomainSettings) changes, for recipients of that
 // domain once it is ours, the mode, the reject message and the backends
 // asked (its own chain and cache).
+// check_at_once(): the same check when it needs no other server (the answers
+// are cached, or every store asked is on this host); otherwise nullopt, and
+// nothing was asked.
 // decide(): turns a check into an action under the mode of the recipient's
 // domain (enforce/monitor) and on_backend_error (tempfail/accept). TempFail
 // is never turned into a 5xx reply.
@@ -23,6 +26,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -99,6 +103,7 @@ public:
     RecipientRules(RecipientSettings settings, RecipientLookups lookups);
 
     RecipientCheck check(std::string_view raw_address) const;
+    std::optional<RecipientCheck> check_at_once(std::string_view raw_address) const;
     RcptDecision decide(const RecipientCheck& check) const;
     // What enforce mode would answer, ignoring monitor and on_backend_error.
     Reply enforce_reply(const RecipientCheck& check) const;
@@ -109,6 +114,7 @@ public:
     const KeyLookup& lookup() const { return *lookups_.recipients; }
 
 private:
+    std::optional<RecipientCheck> evaluate(std::string_view raw_address, bool may_wait) const;
     int domain_index(std::string_view domain) const;
 
     RecipientSettings settings_;

@@ -41,6 +41,9 @@ public:
         answers_domains_ = true;
     }
     void fail_domains(bool yes) { fail_domains_ = yes; }
+    // As if it were a store on this host (file, SQLite).
+    void set_local(bool yes) { local_ = yes; }
+    bool answers_locally() const noexcept override { return local_; }
 
     bool answers_domains() const noexcept override { return answers_domains_; }
     LookupResult lookup_domain(std::string_view domain) const noexcept override {
@@ -75,6 +78,7 @@ private:
     std::atomic<bool> fail_all_{false};
     std::atomic<bool> fail_domains_{false};
     std::atomic<bool> answers_domains_{false};
+    std::atomic<bool> local_{false};
     std::set<std::string> domains_;
     mutable std::vector<std::string> calls_;
     mutable std::vector<std::string> domain_calls_;

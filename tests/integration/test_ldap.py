@@ -6,6 +6,8 @@ and a real Postfix. Outages: slapd killed and restarted, slapd frozen.
 import os
 import pwd
 import re
+import socket
+import time
 import unittest
 
 import harness as h
@@ -249,6 +251,47 @@ class LdapEndToEnd(unittest.TestCase):
         finally:
             self.slapd.resume()
         h.wait_until(lambda: self.rcpt("<alice@example.test>")[0] == 250, 20, "lookups to succeed again")
+
+    def test_policy_service_answers_cached_recipients_while_the_directory_hangs(self):
+        # One policy worker, busy with a search the frozen directory does not
+        # answer: recipients whose answers are cached are still answered at
+        # once (on the I/O thread), the others wait for the directory.
+        root = h.make_root()
+        pp = h.free_port()
+        cfg = config(root, h.free_port(), self.slapd, self.pwfile, self.ca.cert)
+        cfg = cfg.replace("cache = no\n", "cache = yes\npolicy_socket = inet:127.0.0.1:%d\npolicy_workers = 1\n" % pp)
+        cfg = cfg.replace("search_timeout = 1s", "search_timeout = 20s")
+        rg = h.Rcptguard(root, cfg).start(wait_port=pp)
+        req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.0.8.1\nclient_port=1\n"
+               "client_name=x\nsender=s@x.test\ninstance=i%d\nrecipient=%s\n\n")
+        unknown = b"action=550 5.1.1 User unknown\n\n"
+        waiting = None
+        try:
+            with socket.create_connection(("127.0.0.1", pp), timeout=30) as warm:
+                warm.sendall((req % (1, "alice@example.test")).encode())
+                self.assertEqual(warm.recv(200), b"action=DUNNO\n\n")
+                warm.sendall((req % (2, "nosuch@example.test")).encode())
+                self.assertEqual(warm.recv(200), unknown)
+            self.slapd.pause()
+            waiting = socket.create_connection(("127.0.0.1", pp), timeout=30)
+            waiting.sendall((req % (3, "not-asked-yet@example.test")).encode())
+            time.sleep(0.3)  # the worker takes that search before the requests below arrive
+            with socket.create_connection(("127.0.0.1", pp), timeout=30) as other:
+                other.sendall((req % (4, "alice@example.test")).encode())
+                self.assertEqual(other.recv(200), b"action=DUNNO\n\n")
+                other.sendall((req % (5, "nosuch@example.test")).encode())
+                self.assertEqual(other.recv(200), unknown)
+            waiting.setblocking(False)
+            with self.assertRaises(BlockingIOError):
+                waiting.recv(200)  # its worker still waits on the directory
+            waiting.setblocking(True)
+            self.slapd.resume()
+            self.assertEqual(waiting.recv(200), unknown)
+        finally:
+            self.slapd.resume()
+            if waiting:
+                waiting.close()
+            rg.kill()
 
     def test_first_uri_down_second_answers_and_the_failed_one_is_logged(self):
         dead = "ldap://127.0.0.1:%d/" % h.free_port()
