@@ -100,6 +100,8 @@ constexpr long long kMaxCount = 1000000;
 constexpr Millis kAdminTimeout{3000};
 constexpr std::size_t kBatch = 100;
 constexpr int kMaxScanRounds = 20000;
+// Clients an administration command reads at most (bans, unban).
+constexpr std::size_t kMaxScannedClients = 1000000;
 
 std::string glob_escaped(const std::string& s) {
     std::string out;
@@ -220,9 +222,16 @@ bool RedisStore::clients(std::size_t max, std::vector<std::string>* out, std::st
 bool RedisStore::list(const BanSettings& s, std::size_t max, std::vector<ClientRecord>* out,
                       std::string* error) noexcept {
     try {
+        // Every client is read before the list is cut: SCAN's order is the
+        // hash table's, and the worst offenders must not be left out.
         std::vector<std::string> keys;
-        if (!clients(max, &keys, error)) return false;
+        if (!clients(kMaxScannedClients, &keys, error)) return false;
         out->clear();
+        auto keep_first = [&](std::size_t n) {
+            if (out->size() <= n) return;
+            std::partial_sort(out->begin(), out->begin() + static_cast<std::ptrdiff_t>(n), out->end(), listed_before);
+            out->resize(n);
+        };
         for (std::size_t i = 0; i < keys.size(); i += kBatch) {
             std::vector<std::vector<std::string>> commands;
             for (std::size_t j = i; j < keys.size() && j < i + kBatch; ++j) {
@@ -239,7 +248,9 @@ bool RedisStore::list(const BanSettings& s, std::size_t max, std::vector<ClientR
                 out->push_back(ClientRecord{keys[i + j], st.bad_in_window, st.ban_left,
                                             st.last_host.empty() ? st.ban_host : st.last_host});
             }
+            if (out->size() >= 2 * max + kBatch) keep_first(max);  // memory stays bounded
         }
+        keep_first(max);
         std::sort(out->begin(), out->end(), listed_before);
         return true;
     } catch (const std::exception& e) {
@@ -251,7 +262,7 @@ bool RedisStore::list(const BanSettings& s, std::size_t max, std::vector<ClientR
 bool RedisStore::forget(const Network& net, std::size_t* lifted, std::string* error) noexcept {
     try {
         std::vector<std::string> keys;
-        if (!clients(1000000, &keys, error)) return false;
+        if (!clients(kMaxScannedClients, &keys, error)) return false;
         std::vector<std::string> doomed;
         for (const auto& k : keys) {
             auto n = parse_network(k);

@@ -203,6 +203,30 @@ class SharedState(unittest.TestCase):
         self.assertEqual(r.returncode, 1)
         self.assertIn("is not an address or prefix", r.stderr)
 
+    def test_bans_lists_the_worst_clients_however_many_redis_holds(self):
+        # More clients than a listing shows (10,000): 20,000 that count
+        # nothing and 100 banned ones. SCAN returns keys in its hash order;
+        # every banned client must still be listed, first.
+        fill = ("for i = 0, 19999 do redis.call('HSET', 'rcptguard:bad:10.9.' .. math.floor(i / 256) .. '.' .. "
+                "(i % 256), 'host', 'filler.example.test') end "
+                "for i = 1, 100 do local k = 'rcptguard:ban:127.0.9.' .. i "
+                "redis.call('HSET', k, 'host', 'mx9.example.test', 'bad', 50, 'since', 0) "
+                "redis.call('PEXPIRE', k, 3600000) end return 1")
+        self.assertEqual(self.redis.raw("EVAL", fill, "0").strip(), "1")
+        try:
+            for r in (self.mx1.ctl("bans"), h.rcptguard_ctl(self.mx1.rg.conf, "--redis", "bans")):
+                self.assertEqual(r.returncode, 0, r.stderr)
+                rows = [line.split() for line in r.stdout.splitlines() if line.startswith("  ")]
+                banned = [row[0] for row in rows if row[0].startswith("127.0.9.")]
+                self.assertEqual(sorted(banned), sorted("127.0.9.%d" % i for i in range(1, 101)), r.stdout[-2000:])
+                self.assertFalse(any(row[0].startswith("10.9.") for row in rows))  # counting nothing: not listed
+                self.assertTrue(all(row[0].startswith("127.0.9.") for row in rows[:100]))
+        finally:
+            self.redis.raw("EVAL", "for _, k in ipairs(redis.call('KEYS', 'rcptguard:ba[nd]:10.9.*')) do "
+                                   "redis.call('DEL', k) end return 1", "0")
+            r = self.mx1.ctl("unban", "127.0.9.0/24")
+            self.assertEqual(r.returncode, 0, r.stderr)
+
     def test_ctl_asks_redis_directly_when_the_daemon_does_not_answer(self):
         src = "127.0.5.1"
         harvest(self.mx1.pf.port, src, 2)
