@@ -73,8 +73,8 @@ std::string cmd_status(const ControlContext& ctx, const Runtime& rt, std::int64_
            format_utc(ctx.started_unix) + ")\n";
     out += "configuration: " + rt.settings->config_path + ", generation " + std::to_string(rt.serial) + ", loaded " +
            format_utc(rt.loaded_unix) + " (" + ago(now, rt.loaded_unix) + ")\n";
-    if (rt.chain) {
-        for (const auto& h : rt.chain->health()) {
+    if (rt.all_backends) {
+        for (const auto& h : rt.all_backends->health()) {
             const BackendCounters::Failure& f = h.last_failure;
             out += "backend " + h.name + " (" + h.type + "): " + (f.failing ? "FAILING" : "ok");
             // A backend still failing since before a reload says why, too.

@@ -75,7 +75,15 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     rt->lookups_local =
         std::all_of(rt->backends.begin(), rt->backends.end(), [](const BackendPtr& b) { return b->answers_locally(); });
     const Clock& clock = context.clock ? *context.clock : steady_clock;
-    auto chain_of = [&](const std::vector<std::string>& list, Metrics* metrics) {
+    // Every chain records into one set of per-backend counters, which
+    // rcptguard-ctl status reads through all_backends: the daemon's metrics,
+    // or (rcptguard -q, tests) the runtime's own.
+    Metrics* metrics = context.metrics;
+    if (!metrics) {
+        rt->own_metrics = std::make_shared<Metrics>();
+        metrics = rt->own_metrics.get();
+    }
+    auto chain_of = [&](const std::vector<std::string>& list) {
         std::vector<BackendPtr> members;
         std::vector<DomainSet> member_scopes;
         for (const auto& n : list) {
@@ -84,28 +92,31 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
         }
         return std::make_shared<BackendChain>(std::move(members), std::move(member_scopes), metrics);
     };
-    auto cached = [&](std::shared_ptr<const BackendChain> chain, Metrics* metrics) -> std::shared_ptr<const KeyLookup> {
+    auto cached = [&](std::shared_ptr<const BackendChain> chain, Metrics* counted) -> std::shared_ptr<const KeyLookup> {
         if (!settings->cache.enabled) return chain;
-        return std::make_shared<CachedLookup>(std::move(chain), settings->cache, clock, metrics);
+        return std::make_shared<CachedLookup>(std::move(chain), settings->cache, clock, counted);
     };
     RecipientLookups lookups;
-    auto chain = chain_of(settings->backend_names, context.metrics);
+    auto chain = chain_of(settings->backend_names);
     lookups.recipients = chain;
-    rt->chain = chain;
+    // rcptguard-ctl status: every backend in use, whichever chain asks it
+    // (the counters are the metrics' per-backend ones, shared by name).
+    rt->all_backends = std::make_shared<BackendChain>(rt->backends, metrics);
     if (settings->cache.enabled) {
-        rt->cache = std::make_shared<CachedLookup>(chain, settings->cache, clock, context.metrics);
+        rt->cache = std::make_shared<CachedLookup>(chain, settings->cache, clock, metrics);
         lookups.recipients = rt->cache;
     }
     if (!rs.domain_backends.empty()) {
         // "Is this domain ours?", cached like recipients (serve-stale for a
-        // domain found before an outage); not counted as recipient lookups.
+        // domain found before an outage); not counted as recipient lookups,
+        // but a failure marks the backend failing (rcptguard-ctl status).
         std::vector<BackendPtr> views;
         for (const auto& n : rs.domain_backends) views.push_back(domain_query_view(built.at(n)));
-        lookups.domains = cached(std::make_shared<BackendChain>(std::move(views)), nullptr);
+        lookups.domains =
+            cached(std::make_shared<BackendChain>(std::move(views), std::vector<DomainSet>{}, metrics, false), nullptr);
     }
     for (const auto& d : rs.per_domain)
-        lookups.per_domain.push_back(
-            d.backend_names.empty() ? nullptr : cached(chain_of(d.backend_names, context.metrics), context.metrics));
+        lookups.per_domain.push_back(d.backend_names.empty() ? nullptr : cached(chain_of(d.backend_names), metrics));
     rt->rules = std::make_shared<RecipientRules>(rs, std::move(lookups));
     rt->settings = std::move(settings);
     return rt;

@@ -28,8 +28,9 @@ struct Runtime {
     std::vector<BackendPtr> backends;  // every backend in use, each once
     bool lookups_local = false;        // every one of them answers_locally()
     std::shared_ptr<const RecipientRules> rules;
-    std::shared_ptr<const BackendChain> chain;  // the global backends, for rcptguard-ctl status
-    std::shared_ptr<const CachedLookup> cache;  // the global backends' cache; null when cache = no
+    std::shared_ptr<const BackendChain> all_backends;  // every backend in use, for rcptguard-ctl status (never asked)
+    std::shared_ptr<const CachedLookup> cache;         // the global backends' cache; null when cache = no
+    std::shared_ptr<Metrics> own_metrics;              // the counters when built without the daemon's metrics
     std::vector<std::string> warnings;
     // What the stores said about the configured queries ("backend NAME:
     // query: ..."): "rcptguard -n" fails with them, a reload is refused, and

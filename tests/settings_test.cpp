@@ -249,6 +249,33 @@ TEST(Runtime, LookupsLocal_OnlyWhenEveryStoreIsOnThisHost) {
     EXPECT_FALSE(rt->lookups_local);
 }
 
+TEST(Runtime, AllBackends_ForCtlStatus_DomainSectionsIncluded) {
+    // rcptguard-ctl status lists every backend in use, not only the global
+    // "backends": a [domain] section's backend that fails shows as FAILING.
+    TempDir d;
+    testing::make_sqlite_db(d.file("r.db"), {"alice@a.test"});
+    testing::write_file(d.file("r.conf"),
+                        "domains = a.test b.test\nbackends = s\n[backend s]\ntype = sqlite\npath = " + d.file("r.db") +
+                            "\n[backend drill]\ntype = fail\nreason = drill\n"
+                            "[domain b.test]\nbackends = drill\n");
+    Metrics metrics;
+    RuntimeContext ctx;
+    ctx.metrics = &metrics;
+    auto rt = build_runtime(d.file("r.conf"), 1, ctx);
+    ASSERT_TRUE(rt->all_backends);
+    std::vector<BackendHealth> before = rt->all_backends->health();
+    ASSERT_EQ(before.size(), 2u);
+    EXPECT_EQ(before[0].name, "s");
+    EXPECT_EQ(before[1].name, "drill");
+    EXPECT_FALSE(before[1].last_failure.failing);
+    EXPECT_EQ(rt->rules->check("<x@b.test>").verdict, Verdict::TempFail);
+    std::vector<BackendHealth> after = rt->all_backends->health();
+    EXPECT_TRUE(after[1].last_failure.failing);
+    EXPECT_EQ(after[1].failures, 1u);
+    EXPECT_EQ(after[1].last_failure.reason, "drill");
+    EXPECT_FALSE(after[0].last_failure.failing);
+}
+
 TEST(Runtime, SampleConfig_Parses) {
     // etc/rcptguard.conf as shipped must be a valid configuration (its
     // database does not exist here: that is only a warning).

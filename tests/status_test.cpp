@@ -156,11 +156,30 @@ TEST_F(StatusTest, Recorder_BackendLeavesTheConfiguration_Forgotten) {
     EXPECT_EQ(s.backends[0].name, "directory");
 }
 
+// A domain_query that fails ("domains = backend:NAME") marks its backend
+// failing for rcptguard-ctl status and the page; its answers are not counted
+// as recipient lookups.
+TEST_F(StatusTest, DomainQueryFails_BackendMarkedFailing_AnswersNotCountedAsLookups) {
+    backend_->add_domain("example.test");
+    BackendChain domains({domain_query_view(backend_)}, {}, &metrics_, false);
+    backend_->fail_domains(true);
+    EXPECT_EQ(domains.lookup({"example.test"}).status, LookupStatus::TempFail);
+    BackendCounters& c = metrics_.backend("users");
+    EXPECT_TRUE(c.last_failure().failing);
+    EXPECT_EQ(c.last_failure().reason, "fake domain outage");
+    EXPECT_EQ(c.tempfail.load(), 1u);
+    backend_->fail_domains(false);
+    EXPECT_EQ(domains.lookup({"example.test"}).status, LookupStatus::Found);
+    EXPECT_FALSE(c.last_failure().failing);
+    EXPECT_EQ(c.found.load(), 0u);
+    EXPECT_EQ(c.not_found.load(), 0u);
+}
+
 // One record behind both views: what rcptguard-ctl status says about a
 // failing backend is what the status page shows, and so is its recovery.
 TEST_F(StatusTest, BackendFailsThenRecovers_CtlStatusAndPageShowTheSameRecord) {
     LocalClientState clients{LocalStateOptions{1000, "mx1.example.test", "", nullptr}, clock_};
-    rt_->chain = chain_;
+    rt_->all_backends = chain_;
     RuntimeHolder holder(rt_);
     ControlContext ctx{&holder, &clients, kT0, [] { return kT0 + 70; }};
     StatusRecorder rec(metrics_, 60);
@@ -217,10 +236,10 @@ TEST_F(StatusTest, ReloadWhileFailing_NewChainStillFailingWithReason) {
     backend_->fail_everything(true);
     chain_->lookup({"alice@example.test"});
     auto reloaded = std::make_shared<Runtime>(*rt_);
-    reloaded->chain = std::make_shared<BackendChain>(rt_->backends, &metrics_);
+    reloaded->all_backends = std::make_shared<BackendChain>(rt_->backends, &metrics_);
     RuntimeHolder holder(reloaded);
     ControlContext ctx{&holder, &clients, kT0, [] { return kT0 + 70; }};
-    std::vector<BackendHealth> health = reloaded->chain->health();
+    std::vector<BackendHealth> health = reloaded->all_backends->health();
     ASSERT_EQ(health.size(), 1u);
     EXPECT_EQ(health[0].failures, 0u);
     EXPECT_TRUE(health[0].last_failure.failing);
