@@ -84,6 +84,35 @@ TEST(SqliteBackend, CustomQueryOnWalDatabase_HeldSnapshot_RenewedAfterMaintain) 
                                         "b@example.test");
 }
 
+TEST(SqliteBackend, ErrorWhileAReadTransactionIsHeld_TempFail_TransactionEnded_NextLookupSeesNewData) {
+    // A lookup that fails inside a held read transaction (here the query
+    // itself: abs() of the smallest integer overflows) answers TempFail and
+    // takes the snapshot with it (the transaction ends, and for an error
+    // other than busy/locked the connection is replaced): the next lookup
+    // sees what was committed meanwhile.
+    TempDir d;
+    exec(d.file("own.db"),
+         "PRAGMA journal_mode = WAL; CREATE TABLE mailbox (username TEXT, active INT);"
+         "INSERT INTO mailbox VALUES ('a@example.test', 1), ('boom@example.test', 1)");
+    SqliteOptions o = opts(d.file("own.db"));
+    o.query =
+        "SELECT 1 FROM mailbox WHERE username = %s AND "
+        "CASE WHEN substr(username, 1, 4) = 'boom' THEN abs(-9223372036854775807 - 1) ELSE active END";
+    ASSERT_EQ(o.query_template.parse(o.query, SqlDialect::Sqlite), "");
+    o.read_hold = std::chrono::hours(1);
+    o.pool_size = 1;  // one connection: the failing lookup and the next share it
+    SqliteBackend b("s", o);
+    b.maintain();
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);  // begins the read transaction
+    exec(d.file("own.db"), "INSERT INTO mailbox VALUES ('b@example.test', 1)");
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::NotFound);  // the snapshot held
+    LookupResult failed = b.lookup("boom@example.test");
+    EXPECT_EQ(failed.status, LookupStatus::TempFail);
+    EXPECT_NE(failed.reason.find("integer overflow"), std::string::npos) << failed.reason;
+    EXPECT_EQ(b.lookup("b@example.test").status, LookupStatus::Found);  // a new transaction, after the insert
+    EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+}
+
 TEST(SqliteBackend, ReadTransactionOfAnIdleConnection_EndedByMaintain_CheckpointCompletes) {
     TempDir d;
     testing::make_sqlite_db(d.file("r.db"), {"a@example.test"});
