@@ -2,9 +2,10 @@
 //
 // Signals (see doc/platform.md §1): every signal we or libmilter
 // wait for is blocked here before any thread exists, so no thread ever takes
-// one with its default action. libmilter's own thread turns SIGTERM, SIGHUP and
-// SIGINT into a stop (libmilter has no reload); our reload thread waits for
-// SIGUSR1 and swaps in a new configuration snapshot.
+// one with its default action. The main thread waits for SIGTERM, SIGHUP and
+// SIGINT (milter/listener.cpp) and stops without asking libmilter to
+// (doc/platform.md §1.3); our reload thread waits for SIGUSR1 and swaps in a
+// new configuration snapshot.
 #include <libmilter/mfapi.h>
 #include <pthread.h>
 #include <signal.h>
