@@ -163,7 +163,7 @@ class CallAheadThroughPostfix(unittest.TestCase):
         return self.down.log()[mark:]
 
     def connects_since(self, mark):
-        return len(re.findall(r"smtpd\[\d+\]: connect from localhost\[127\.0\.0\.1\]", self.down_log_from(mark)))
+        return len(re.findall(r"smtpd\[\d+\]: connect from unknown\[127\.0\.0\.1\]", self.down_log_from(mark)))
 
     def access(self, sql, *args):
         con = sqlite3.connect(self.access_db)
@@ -328,7 +328,7 @@ class CallAheadThroughPostfix(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         r = h.run_rcptguard("-q", "nosuch@example.test", "-c", conf)
         self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-        h.wait_until(lambda: "TLS connection established from localhost" in self.down_log_from(mark), 10,
+        h.wait_until(lambda: "TLS connection established from unknown" in self.down_log_from(mark), 10,
                      "the downstream to log the TLS session")
         # And through the gateway.
         self.rg.reload(rcptguard_config(self.root, self.port, self.host,
@@ -361,7 +361,7 @@ class CallAheadThroughPostfix(unittest.TestCase):
         mark = len(self.down.log())
         r = h.run_rcptguard("-q", "alice@example.test", "-c", conf)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        h.wait_until(lambda: "TLS connection established from localhost" in self.down_log_from(mark), 10,
+        h.wait_until(lambda: "TLS connection established from unknown" in self.down_log_from(mark), 10,
                      "the downstream to log the TLS session")
 
     def test_configuration_errors_reported_with_file_line_key(self):
