@@ -108,12 +108,12 @@ std::shared_ptr<const Runtime> build_runtime_from(const ConfigFile& file, unsign
     }
     if (!rs.domain_backends.empty()) {
         // "Is this domain ours?", cached like recipients (serve-stale for a
-        // domain found before an outage); not counted as recipient lookups,
-        // but a failure marks the backend failing (rcptguard-ctl status).
+        // domain found before an outage). Its lookups count as the backend's
+        // (a failure marks it failing in rcptguard-ctl status), its cache
+        // hits not as the recipient cache's.
         std::vector<BackendPtr> views;
         for (const auto& n : rs.domain_backends) views.push_back(domain_query_view(built.at(n)));
-        lookups.domains =
-            cached(std::make_shared<BackendChain>(std::move(views), std::vector<DomainSet>{}, metrics, false), nullptr);
+        lookups.domains = cached(std::make_shared<BackendChain>(std::move(views), metrics), nullptr);
     }
     for (const auto& d : rs.per_domain)
         lookups.per_domain.push_back(d.backend_names.empty() ? nullptr : cached(chain_of(d.backend_names), metrics));

@@ -146,7 +146,7 @@ std::optional<KeyAnswer> CachedLookup::answer(const std::vector<std::string>& ke
     while (first_catch_all > 1 && !keys[first_catch_all - 1].empty() && keys[first_catch_all - 1].front() == '@')
         --first_catch_all;
     bool catch_all = first_catch_all < keys.size();
-    std::vector<std::string> ask = keys;
+    std::size_t asked = keys.size();
     if (catch_all) {
         if (auto c = cached(keys[first_catch_all], now, g, nullptr)) {
             if (c->status == LookupStatus::Found) {
@@ -154,13 +154,14 @@ std::optional<KeyAnswer> CachedLookup::answer(const std::vector<std::string>& ke
                 store(key, *c, now, g);
                 return *c;
             }
-            ask.resize(first_catch_all);  // no backend lists the catch-all
+            asked = first_catch_all;  // no backend lists the catch-all
         }
     }
-    std::optional<KeyAnswer> asked = may_wait ? chain_->lookup(ask) : chain_->lookup_at_once(ask);
-    if (!asked) return std::nullopt;  // the miss is counted when a worker asks
+    if (!may_wait && !chain_->local()) return std::nullopt;  // the miss is counted when a worker asks
     if (metrics_) bump(metrics_->cache_misses);
-    KeyAnswer& fresh = *asked;
+    KeyAnswer fresh = asked == keys.size()
+                          ? chain_->lookup(keys)
+                          : chain_->lookup({keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(asked)});
     if (fresh.status != LookupStatus::TempFail) {
         // Kept under the generation seen before asking: if the data changed
         // meanwhile the answer may predate the change, and the entry then
@@ -168,7 +169,7 @@ std::optional<KeyAnswer> CachedLookup::answer(const std::vector<std::string>& ke
         store(key, fresh, now, g);
         bool found_catch_all = false;
         for (std::size_t i = first_catch_all; i < keys.size(); ++i) found_catch_all |= fresh.key == keys[i];
-        if (catch_all && ask.size() == keys.size() && (fresh.status == LookupStatus::NotFound || found_catch_all))
+        if (catch_all && asked == keys.size() && (fresh.status == LookupStatus::NotFound || found_catch_all))
             store(keys[first_catch_all], fresh, now, g);
         return fresh;
     }

@@ -29,9 +29,8 @@ BackendPtr domain_query_view(BackendPtr backend) { return std::make_shared<Domai
 BackendChain::BackendChain(std::vector<BackendPtr> backends, Metrics* metrics)
     : BackendChain(std::move(backends), {}, metrics) {}
 
-BackendChain::BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics,
-                           bool count_answers)
-    : backends_(std::move(backends)), scopes_(std::move(scopes)), count_answers_(count_answers) {
+BackendChain::BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics)
+    : backends_(std::move(backends)), scopes_(std::move(scopes)) {
     for (const auto& b : backends_) {
         if (metrics) {
             counters_.push_back(&metrics->backend(b->name()));
@@ -76,13 +75,10 @@ KeyAnswer BackendChain::lookup(const std::vector<std::string>& keys) const {
         std::size_t matched = 0;
         LookupResult r = b.lookup_any(keys, &matched);
         BackendCounters& c = *counters_[i];
-        if (count_answers_) {
-            auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
-            bump(c.lookup_micros, static_cast<std::uint64_t>(us.count()));
-            if (r.status != LookupStatus::TempFail) bump(r.status == LookupStatus::Found ? c.found : c.not_found);
-            if (r.unverified) bump(c.unverified);
-        }
-        if (r.status == LookupStatus::TempFail) bump(c.tempfail);
+        auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
+        bump(c.lookup_micros, static_cast<std::uint64_t>(us.count()));
+        bump(r.status == LookupStatus::Found ? c.found : r.status == LookupStatus::NotFound ? c.not_found : c.tempfail);
+        if (r.unverified) bump(c.unverified);
         if (r.status == LookupStatus::TempFail)
             c.note_failure(r.reason, unix_now());
         else if (c.failing())

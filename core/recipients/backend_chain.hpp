@@ -62,16 +62,14 @@ struct BackendHealth {
 };
 
 // metrics (optional) receives per-backend counts, lookup times and each
-// backend's failure record; without it the chain keeps its own. With
-// count_answers = false (the domain lookups of "domains = backend:NAME") only
-// temporary failures and recoveries are recorded: a domain_query that fails
-// marks its backend failing, but is not counted as a recipient lookup.
+// backend's failure record; without it the chain keeps its own. A chain of
+// domain_query views counts under the backends' own names: a domain_query
+// that fails marks its backend failing (rcptguard-ctl status).
 class BackendChain final : public KeyLookup {
 public:
     explicit BackendChain(std::vector<BackendPtr> backends, Metrics* metrics = nullptr);
     // scopes: parallel to backends; an empty DomainSet means every domain.
-    BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics = nullptr,
-                 bool count_answers = true);
+    BackendChain(std::vector<BackendPtr> backends, std::vector<DomainSet> scopes, Metrics* metrics = nullptr);
     KeyAnswer lookup(const std::vector<std::string>& keys) const override;
     std::optional<KeyAnswer> lookup_at_once(const std::vector<std::string>& keys) const override;
     const std::vector<BackendPtr>& backends() const { return backends_; }
@@ -86,7 +84,6 @@ private:
     std::vector<BackendCounters*> counters_;               // parallel to backends_
     std::vector<std::uint64_t> tempfails_at_start_;        // parallel to backends_: counters_[i]->tempfail then
     bool local_ = true;
-    bool count_answers_ = true;
 };
 
 BackendPtr domain_query_view(BackendPtr backend);
