@@ -69,16 +69,24 @@ TEST(SqliteBackend, CommitByAnotherWriter_SeenAfterTheReadHold) {
     EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::NotFound);
 }
 
-TEST(SqliteBackend, CustomQueryOnWalDatabase_HeldSnapshot_RenewedAfterMaintain) {
-    TempDir d;
+// A WAL database of the site's own shape (rows: "('a@example.test', 1), ..."),
+// asked with a custom query, the snapshot held for an hour.
+SqliteOptions own_wal_mailbox(const TempDir& d, const std::string& rows, const std::string& query) {
     exec(d.file("own.db"),
          "PRAGMA journal_mode = WAL; CREATE TABLE mailbox (username TEXT, active INT);"
-         "INSERT INTO mailbox VALUES ('a@example.test', 1)");
+         "INSERT INTO mailbox VALUES " +
+             rows);
     SqliteOptions o = opts(d.file("own.db"));
-    o.query = "SELECT 1 FROM mailbox WHERE username = %s AND active";
-    ASSERT_EQ(o.query_template.parse(o.query, SqlDialect::Sqlite), "");
+    o.query = query;
+    EXPECT_EQ(o.query_template.parse(o.query, SqlDialect::Sqlite), "");
     o.read_hold = std::chrono::hours(1);
-    SqliteBackend b("s", o);
+    return o;
+}
+
+TEST(SqliteBackend, CustomQueryOnWalDatabase_HeldSnapshot_RenewedAfterMaintain) {
+    TempDir d;
+    SqliteBackend b(
+        "s", own_wal_mailbox(d, "('a@example.test', 1)", "SELECT 1 FROM mailbox WHERE username = %s AND active"));
     EXPECT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
     expect_commit_hidden_until_maintain(b, d.file("own.db"), "INSERT INTO mailbox VALUES ('b@example.test', 1)",
                                         "b@example.test");
@@ -91,15 +99,10 @@ TEST(SqliteBackend, ErrorWhileAReadTransactionIsHeld_TempFail_TransactionEnded_N
     // other than busy/locked the connection is replaced): the next lookup
     // sees what was committed meanwhile.
     TempDir d;
-    exec(d.file("own.db"),
-         "PRAGMA journal_mode = WAL; CREATE TABLE mailbox (username TEXT, active INT);"
-         "INSERT INTO mailbox VALUES ('a@example.test', 1), ('boom@example.test', 1)");
-    SqliteOptions o = opts(d.file("own.db"));
-    o.query =
-        "SELECT 1 FROM mailbox WHERE username = %s AND "
-        "CASE WHEN substr(username, 1, 4) = 'boom' THEN abs(-9223372036854775807 - 1) ELSE active END";
-    ASSERT_EQ(o.query_template.parse(o.query, SqlDialect::Sqlite), "");
-    o.read_hold = std::chrono::hours(1);
+    SqliteOptions o =
+        own_wal_mailbox(d, "('a@example.test', 1), ('boom@example.test', 1)",
+                        "SELECT 1 FROM mailbox WHERE username = %s AND "
+                        "CASE WHEN substr(username, 1, 4) = 'boom' THEN abs(-9223372036854775807 - 1) ELSE active END");
     o.pool_size = 1;  // one connection: the failing lookup and the next share it
     SqliteBackend b("s", o);
     b.maintain();
