@@ -84,6 +84,10 @@ INSTANTIATE_TEST_SUITE_P(
                  AddressStatus::Invalid, "", "\xE2\x98\x83.xn--bcher-kva.example"},
         NormCase{"InvalidALabel_GuessKeepsParent", "<user@XN--ZZZZ.b\xC3\xBC\x63her.example>", AddressStatus::Invalid,
                  "", "xn--zzzz.xn--bcher-kva.example"},
+        // An A-label that decodes to a character IDNA does not allow (U+1FDE,
+        // found by the fuzzer): not one domain in its two forms, so invalid.
+        NormCase{"ALabelOfADisallowedULabel_Invalid", "<jg@xn--ptg.example>", AddressStatus::Invalid, "",
+                 "xn--ptg.example"},
         NormCase{"InvalidUtf8Domain_NoGuess",
                  "<user@b\xC3\x28"
                  "cher.example>",

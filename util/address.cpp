@@ -116,6 +116,24 @@ std::string idn_label(std::string_view label, std::string* error) {
         *error = "invalid international domain name label '" + printable(label, 80) + "': " + idn2_strerror(rc);
         return "";
     }
+    if (has_ace_prefix(label)) {
+        // libidn2 passes an A-label through as it is: it must be the A-label
+        // of a valid U-label, or its two forms would not be one domain.
+        char* u = nullptr;
+        int urc = idn2_to_unicode_8z8z(out.get(), &u, kIdnFlags);
+        std::unique_ptr<char, FreeC> unicode(u);
+        char* b = nullptr;
+        int brc = urc == IDN2_OK && unicode ? idn2_lookup_u8(reinterpret_cast<const std::uint8_t*>(unicode.get()),
+                                                             reinterpret_cast<std::uint8_t**>(&b), kIdnFlags)
+                                            : urc;
+        std::unique_ptr<char, FreeC> back(b);
+        if (urc == IDN2_MALLOC || brc == IDN2_MALLOC) throw std::bad_alloc();
+        if (brc != IDN2_OK || !back || std::string_view(back.get()) != out.get()) {
+            *error = "invalid international domain name label '" + printable(label, 80) +
+                     "': not the A-label of a valid U-label";
+            return "";
+        }
+    }
     return out.get();
 }
 
