@@ -336,6 +336,106 @@ TEST(LdapBackendAnswers, ProbeOfGoodDirectory_Empty) {
     EXPECT_EQ(b.probe(), "");
 }
 
+// --- several recipients in one search (every connection busy) ----------------
+
+struct Asked {
+    std::vector<std::string> keys;
+    LookupResult result;
+    std::size_t matched = 99;
+};
+
+// The backend's only connection is busy with a search the frozen directory
+// holds; meanwhile the lookups of `later` arrive and wait. Once the directory
+// is back they are answered. Returns the searches sent after the first one.
+std::uint64_t ask_while_busy(SlapdFixture& slapd, LdapBackend& b, std::vector<Asked>& later) {
+    std::uint64_t before = b.searches();
+    slapd.pause();
+    Asked first{{"hung@example.test", "@example.test"}};
+    std::thread hung([&] { first.result = b.lookup_any(first.keys, &first.matched); });
+    while (b.searches() == before) std::this_thread::yield();
+    std::vector<std::thread> callers;
+    for (Asked& a : later) callers.emplace_back([&a, &b] { a.result = b.lookup_any(a.keys, &a.matched); });
+    while (b.waiting_lookups() != later.size()) std::this_thread::yield();
+    slapd.resume();
+    hung.join();
+    for (std::thread& t : callers) t.join();
+    EXPECT_EQ(first.result.status, LookupStatus::NotFound) << first.result.reason;
+    return b.searches() - before - 1;
+}
+
+LdapOptions one_connection(SlapdFixture& slapd, const std::string& filter) {
+    std::string ou = slapd.new_ou();
+    slapd.add_mail_entries(ou, {"a@example.test", "b@example.test", "user@example.test", "@catchall.test"});
+    LdapOptions o = options({slapd.uri()}, ou, filter);
+    o.pool_size = 1;
+    o.connection.search_timeout = milliseconds(30'000);
+    return o;
+}
+
+TEST(LdapBackendBatch, WaitingRecipients_OneSearch_EachWithItsOwnMostSpecificMatch) {
+    SlapdFixture slapd;
+    LdapBackend b("dir", one_connection(slapd, "(|(mail=%s)(mailAlternateAddress=%s))"));
+    ASSERT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);  // the connection is open
+    std::vector<Asked> later = {
+        {{"a+tag@example.test", "a@example.test", "@example.test"}},
+        {{"b@example.test", "@example.test"}},
+        {{"nosuch@example.test", "@example.test"}},
+        {{"x@catchall.test", "@catchall.test"}},
+        {{"y+z@catchall.test", "y@catchall.test", "@catchall.test"}},
+        {{"*)(mail=*@example.test", "@example.test"}},  // escaped: data, never filter syntax
+        {{"B@EXAMPLE.TEST", "@example.test"}},          // the directory ignores case, so do we
+    };
+    EXPECT_EQ(ask_while_busy(slapd, b, later), 1u);  // all seven in one search
+    const std::vector<std::pair<LookupStatus, std::size_t>> want = {
+        {LookupStatus::Found, 1}, {LookupStatus::Found, 0},     {LookupStatus::NotFound, 99}, {LookupStatus::Found, 1},
+        {LookupStatus::Found, 2}, {LookupStatus::NotFound, 99}, {LookupStatus::Found, 0}};
+    for (std::size_t i = 0; i < later.size(); ++i) {
+        EXPECT_EQ(later[i].result.status, want[i].first) << later[i].keys[0] << " " << later[i].result.reason;
+        EXPECT_EQ(later[i].matched, want[i].second) << later[i].keys[0];
+    }
+}
+
+TEST(LdapBackendBatch, EntriesLeaveRecipientsUnsure_EachAskedAgainOnItsOwn) {
+    // An extensible match is the server's to judge: from the batch's entries
+    // no recipient can be told, so each is looked up alone, as before batches.
+    SlapdFixture slapd;
+    LdapBackend b("dir", one_connection(slapd, "(&(mail=%s)(!(cn:caseExactMatch:=nobody)))"));
+    ASSERT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    std::vector<Asked> later = {
+        {{"user+x@example.test", "user@example.test", "@example.test"}},
+        {{"x@catchall.test", "@catchall.test"}},
+        {{"else@other.test", "@other.test"}},
+    };
+    EXPECT_GE(ask_while_busy(slapd, b, later), 1u + later.size());
+    EXPECT_EQ(later[0].result.status, LookupStatus::Found);
+    EXPECT_EQ(later[0].matched, 1u);
+    EXPECT_EQ(later[1].result.status, LookupStatus::Found);
+    EXPECT_EQ(later[1].matched, 1u);
+    EXPECT_EQ(later[2].result.status, LookupStatus::NotFound);
+}
+
+TEST(LdapBackendBatch, DirectoryHungPastTheTimeout_EveryWaitingRecipientTempFails) {
+    SlapdFixture slapd;
+    LdapOptions o = one_connection(slapd, "(mail=%s)");
+    o.retry_after = milliseconds(0);
+    o.connection.search_timeout = milliseconds(300);
+    LdapBackend b("dir", std::move(o));
+    ASSERT_EQ(b.lookup("a@example.test").status, LookupStatus::Found);
+    slapd.pause();
+    std::vector<Asked> asked = {{{"a@example.test", "@example.test"}},
+                                {{"b@example.test", "@example.test"}},
+                                {{"nosuch@example.test", "@example.test"}}};
+    std::vector<std::thread> callers;
+    for (Asked& a : asked) callers.emplace_back([&a, &b] { a.result = b.lookup_any(a.keys, &a.matched); });
+    for (std::thread& t : callers) t.join();
+    slapd.resume();
+    for (const Asked& a : asked) {
+        EXPECT_EQ(a.result.status, LookupStatus::TempFail) << a.keys[0];  // never NotFound
+        EXPECT_FALSE(a.result.reason.empty());
+    }
+    EXPECT_EQ(b.lookup_any({"b@example.test", "@example.test"}, nullptr).status, LookupStatus::Found);
+}
+
 // --- configuration ("[backend NAME]" with type = ldap) --------------------------
 
 class LdapConfig : public ::testing::Test {

@@ -245,6 +245,18 @@ INSTANTIATE_TEST_SUITE_P(
                   "john.smith@example.test", kUser, FilterMatch::Unknown},
         MatchCase{"UnknownButAndFalse_No", "(&(mail=%s)(mail~=x))", "nobody@example.test", kUser, FilterMatch::No},
         MatchCase{"UnknownButOrTrue_Yes", "(|(mail=%s)(mail~=x))", "john.smith@example.test", kUser, FilterMatch::Yes},
+        MatchCase{"NonAsciiSameBytes_Yes", "(utf8MailAddress=%s)", "j\xC3\xBCrgen@example.test",
+                  LdapAttributes{{"utf8MailAddress", {"J\xC3\xBCrgen@example.test"}}}, FilterMatch::Yes},
+        // The directory folds Unicode case (caseIgnoreMatch): not ours to judge.
+        MatchCase{"NonAsciiOtherCase_Unknown", "(utf8MailAddress=%s)", "J\xC3\x9CRGEN@example.test",
+                  LdapAttributes{{"utf8MailAddress", {"j\xC3\xBCrgen@example.test"}}}, FilterMatch::Unknown},
+        MatchCase{"NonAsciiOtherAddress_Unknown", "(utf8MailAddress=%s)", "ana@example.test",
+                  LdapAttributes{{"utf8MailAddress", {"j\xC3\xBCrgen@example.test"}}}, FilterMatch::Unknown},
+        // Insignificant spaces (RFC 4518): "a  b" may equal "a b" to the server.
+        MatchCase{"SpacesDiffer_Unknown", "(cn=%u)", "a  b@example.test", LdapAttributes{{"cn", {"a b"}}},
+                  FilterMatch::Unknown},
+        MatchCase{"AsciiDiffers_No_EvenBesideOtherAttributes", "(mail=%s)", "x@example.test",
+                  LdapAttributes{{"mail", {"y@example.test"}}, {"cn", {"J\xC3\xBCrgen Smith"}}}, FilterMatch::No},
         MatchCase{"LocalAndDomain", "(&(uid=%u)(o=%d))", "kim@example.test",
                   LdapAttributes{{"uid", {"kim"}}, {"o", {"example.test"}}}, FilterMatch::Yes},
         MatchCase{"LocalEmptyForCatchAll", "(&(uid=%u)(o=%d))", "@example.test",
@@ -311,6 +323,95 @@ TEST(LdapMostSpecificMatch, NoEntries_NothingFound) {
     std::size_t unsure = 9;
     EXPECT_EQ(choose("(mail=%s)", kKeys, {}, true, &unsure), 3u);
     EXPECT_EQ(unsure, 0u);
+}
+
+// --- several recipients in one search: most_specific_matches ----------------
+
+// keys: john.smith+tag, john.smith, @example.test (shared), kim, @other.test
+const std::vector<std::string_view> kBatchKeys = {"john.smith+tag@example.test",
+                                                  "john.smith@example.test",
+                                                  "@example.test",
+                                                  "kim@example.test",
+                                                  "nobody@other.test",
+                                                  "@other.test"};
+// recipients: john.smith+tag (3 keys), kim (kim, shared catch-all), nobody@other.test
+const std::vector<std::vector<std::size_t>> kBatchRecipients = {{0, 1, 2}, {3, 2}, {4, 5}};
+const LdapAttributes kKim = {{"mail", {"Kim@example.test"}}};
+
+std::vector<KeyMatch> choose_batch(const char* templ, const std::vector<LdapAttributes>& entries, bool complete) {
+    LdapFilterTemplate t;
+    EXPECT_EQ(t.parse(templ), "");
+    return most_specific_matches(t, kBatchKeys, kBatchRecipients, entries, complete);
+}
+
+TEST(LdapMostSpecificMatches, EachRecipientItsOwnBest_OthersEntriesExplained) {
+    std::vector<KeyMatch> m = choose_batch("(mail=%s)", {kKim, kCatchAll, kUser}, true);
+    ASSERT_EQ(m.size(), 3u);
+    EXPECT_EQ(m[0].best, 1u);  // john.smith's own entry, not the catch-all
+    EXPECT_EQ(m[0].unsure_before, 0u);
+    EXPECT_EQ(m[1].best, 0u);  // kim's own entry
+    EXPECT_EQ(m[1].unsure_before, 0u);
+    EXPECT_EQ(m[2].best, 2u);  // nothing for other.test: the other entries are explained by others' keys
+    EXPECT_EQ(m[2].unsure_before, 0u);
+}
+
+TEST(LdapMostSpecificMatches, SharedCatchAll_ServesEveryRecipientOfItsDomain) {
+    std::vector<KeyMatch> m = choose_batch("(mail=%s)", {kCatchAll}, true);
+    EXPECT_EQ(m[0].best, 2u);
+    EXPECT_EQ(m[1].best, 1u);
+    EXPECT_EQ(m[2].best, 2u);
+    for (const KeyMatch& k : m) EXPECT_EQ(k.unsure_before, 0u);
+}
+
+TEST(LdapMostSpecificMatches, EntryNoKeyExplains_EveryRecipientUnsureUpToItsBest) {
+    LdapAttributes odd = {{"userid", {"someone"}}};
+    std::vector<KeyMatch> m = choose_batch("(|(mail=%s)(uid=%u))", {kKim, odd}, true);
+    EXPECT_EQ(m[0].best, 3u);
+    EXPECT_EQ(m[0].unsure_before, 3u);
+    EXPECT_EQ(m[1].best, 0u);  // its most specific key matched: nothing ahead of it to doubt
+    EXPECT_EQ(m[1].unsure_before, 0u);
+    EXPECT_EQ(m[2].best, 2u);
+    EXPECT_EQ(m[2].unsure_before, 2u);
+}
+
+TEST(LdapMostSpecificMatches, ResultCutShort_EveryRecipientUnsureUpToItsBest) {
+    std::vector<KeyMatch> m = choose_batch("(mail=%s)", {kKim}, false);
+    EXPECT_EQ(m[0].unsure_before, 3u);
+    EXPECT_EQ(m[1].best, 0u);
+    EXPECT_EQ(m[1].unsure_before, 0u);
+    EXPECT_EQ(m[2].unsure_before, 2u);
+}
+
+TEST(LdapMostSpecificMatches, EntryOfAnotherRecipientMayBeMineToo_Unsure) {
+    // The directory matched the entry for one recipient's key; the other's key
+    // differs only in a way the directory's rules may ignore (Unicode case):
+    // that recipient cannot be told from this search and is asked alone.
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse("(utf8MailAddress=%s)"), "");
+    std::vector<std::string_view> keys = {"j\xC3\xBCrgen@example.test", "J\xC3\x9CRGEN@example.test", "@example.test"};
+    LdapAttributes juergen = {{"utf8MailAddress", {"j\xC3\xBCrgen@example.test"}}};
+    std::vector<KeyMatch> m = most_specific_matches(t, keys, {{0, 2}, {1, 2}}, {juergen}, true);
+    EXPECT_EQ(m[0].best, 0u);
+    EXPECT_EQ(m[0].unsure_before, 0u);
+    EXPECT_EQ(m[1].best, 2u);
+    // Both its keys unsure (a non-ASCII value may equal even an ASCII key
+    // after the directory's normalisation): never a NotFound on our reading.
+    EXPECT_EQ(m[1].unsure_before, 2u);
+}
+
+TEST(LdapMostSpecificMatches, OneRecipient_SameAsMostSpecificMatch) {
+    // The single-recipient form is this one with one recipient: every case above
+    // for most_specific_match holds for it; spot-check against a direct call.
+    LdapFilterTemplate t;
+    ASSERT_EQ(t.parse("(|(mail=%s)(cn~=%u))"), "");
+    std::size_t unsure = 9;
+    std::size_t best = most_specific_match(t, kKeys, {kCatchAll, kUser}, true, &unsure);
+    std::vector<KeyMatch> m = most_specific_matches(t, kKeys, {{0, 1, 2}}, {kCatchAll, kUser}, true);
+    ASSERT_EQ(m.size(), 1u);
+    EXPECT_EQ(m[0].best, best);
+    EXPECT_EQ(m[0].unsure_before, unsure);
+    EXPECT_EQ(best, 1u);
+    EXPECT_EQ(unsure, 1u);  // (cn~=john.smith+tag) cannot be judged here
 }
 
 }  // namespace

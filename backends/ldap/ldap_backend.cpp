@@ -3,6 +3,8 @@
 // reconnect and retry once, then TEMPFAIL - never guess accept or reject).
 #include "backends/ldap/ldap_backend.hpp"
 
+#include <algorithm>
+
 #include "util/duration.hpp"
 #include "util/log.hpp"
 
@@ -13,13 +15,19 @@ namespace {
 // A key no directory holds (RFC 2606 reserves .invalid), for the probe.
 constexpr char kProbeKey[] = "rcptguard-probe@invalid";
 
+// Recipients in one search at most: up to 48 keys in one filter (a few KB),
+// well within what OpenLDAP and Active Directory take.
+constexpr std::size_t kMaxBatch = 16;
+
 }  // namespace
 
 LdapBackend::LdapBackend(std::string name, LdapOptions opts)
     : Backend(std::move(name), "ldap"),
       opts_(std::move(opts)),
       health_(opts_.retry_after),
-      pool_(opts_.pool_size, opts_.idle_timeout) {
+      pool_(opts_.pool_size, opts_.idle_timeout),
+      batches_(static_cast<std::size_t>(opts_.pool_size), kMaxBatch,
+               [this](Pending* const* batch, std::size_t count) { run_batch(batch, count); }) {
     ldap_global_init();  // normally done by main() already; a no-op then
 }
 
@@ -54,6 +62,7 @@ std::string LdapBackend::search(const std::string& filter, int size_limit, const
         std::string error;
         Pool::Lease c = checkout(&error);
         if (!c) return fail(error);
+        searches_.fetch_add(1, std::memory_order_relaxed);
         *out = c->search(opts_.base, opts_.scope, filter, size_limit, opts_.connection.search_timeout, attributes);
         const LdapSearch& s = *out;
         std::string where = c->uri() + ": ";
@@ -112,36 +121,91 @@ LookupResult LdapBackend::lookup_any(const std::vector<std::string>& keys, std::
             index.push_back(i);
         }
         if (sent.empty()) return LookupResult::not_found();
-        if (sent.size() == 1) {
-            LookupResult r = lookup(sent.front());
-            if (r.status == LookupStatus::Found && matched) *matched = index.front();
-            return r;
-        }
-        // One search for all keys. Several entries may answer (the user's and
-        // the domain's catch-all): room for size_limit entries per key, so the
-        // most specific one is not cut off; if the result is cut short
-        // anyway, most_specific_match() says which keys to ask one by one.
-        int limit = opts_.size_limit == 0 ? 0 : opts_.size_limit * static_cast<int>(sent.size());
-        LdapSearch s;
-        std::string error = search(opts_.filter.expand_any(sent), limit, opts_.filter.attributes(), &s);
-        if (!error.empty()) return LookupResult::tempfail(error);
-        if (s.outcome == LdapSearch::Outcome::NotFound) return LookupResult::not_found();
-        std::size_t unsure = 0;
-        std::size_t best = most_specific_match(opts_.filter, sent, s.entries, s.complete, &unsure);
-        for (std::size_t i = 0; i < unsure; ++i) {
-            LookupResult r = lookup(sent[i]);
-            if (r.status == LookupStatus::TempFail) return r;
-            if (r.status == LookupStatus::Found) {
-                best = i;
-                break;
-            }
-        }
-        // Nothing matched when asked key by key: an entry removed meanwhile.
-        if (best >= sent.size()) return LookupResult::not_found();
-        if (matched) *matched = index[best];
-        return LookupResult::found();
+        Pending p{&sent, {}, 0, false};
+        if (!batches_.submit(p, std::chrono::steady_clock::now() + opts_.connection.search_timeout))
+            return LookupResult::tempfail("all " + std::to_string(opts_.pool_size) + " connections busy for " +
+                                          format_duration(opts_.connection.search_timeout) + " (pool_size)");
+        if (p.alone) p.result = lookup_alone(sent, &p.best);
+        if (p.result.status == LookupStatus::Found && matched) *matched = index[p.best];
+        return p.result;
     } catch (...) {
         return LookupResult::tempfail("out of memory");
+    }
+}
+
+void LdapBackend::run_batch(Pending* const* batch, std::size_t count) const noexcept {
+    try {
+        if (count == 1)
+            batch[0]->result = lookup_alone(*batch[0]->keys, &batch[0]->best);
+        else
+            search_together(batch, count);
+    } catch (...) {
+        for (std::size_t i = 0; i < count; ++i) batch[i]->result = LookupResult::tempfail("out of memory");
+    }
+}
+
+LookupResult LdapBackend::lookup_alone(const std::vector<std::string_view>& sent, std::size_t* best_out) const {
+    if (sent.size() == 1) {
+        *best_out = 0;
+        return lookup(sent.front());
+    }
+    // One search for all keys. Several entries may answer (the user's and
+    // the domain's catch-all): room for size_limit entries per key, so the
+    // most specific one is not cut off; if the result is cut short
+    // anyway, most_specific_match() says which keys to ask one by one.
+    int limit = opts_.size_limit == 0 ? 0 : opts_.size_limit * static_cast<int>(sent.size());
+    LdapSearch s;
+    std::string error = search(opts_.filter.expand_any(sent), limit, opts_.filter.attributes(), &s);
+    if (!error.empty()) return LookupResult::tempfail(error);
+    if (s.outcome == LdapSearch::Outcome::NotFound) return LookupResult::not_found();
+    std::size_t unsure = 0;
+    std::size_t best = most_specific_match(opts_.filter, sent, s.entries, s.complete, &unsure);
+    for (std::size_t i = 0; i < unsure; ++i) {
+        LookupResult r = lookup(sent[i]);
+        if (r.status == LookupStatus::TempFail) return r;
+        if (r.status == LookupStatus::Found) {
+            best = i;
+            break;
+        }
+    }
+    // Nothing matched when asked key by key: an entry removed meanwhile.
+    if (best >= sent.size()) return LookupResult::not_found();
+    *best_out = best;
+    return LookupResult::found();
+}
+
+void LdapBackend::search_together(Pending* const* batch, std::size_t count) const {
+    // The distinct keys of all recipients (a domain's catch-all once), and
+    // each recipient's keys as indices into them.
+    std::vector<std::string_view> all;
+    std::vector<std::vector<std::size_t>> mine(count);
+    for (std::size_t r = 0; r < count; ++r)
+        for (std::string_view k : *batch[r]->keys) {
+            std::size_t at = std::find(all.begin(), all.end(), k) - all.begin();
+            if (at == all.size()) all.push_back(k);
+            mine[r].push_back(at);
+        }
+    int limit = opts_.size_limit == 0 ? 0 : opts_.size_limit * static_cast<int>(all.size());
+    if (log_enabled(LogLevel::Debug))
+        log_debug("backend " + name() + ": " + std::to_string(count) + " recipients in one search (" +
+                  std::to_string(all.size()) + " keys)");
+    LdapSearch s;
+    std::string error = search(opts_.filter.expand_any(all), limit, opts_.filter.attributes(), &s);
+    if (!error.empty()) {
+        for (std::size_t r = 0; r < count; ++r) batch[r]->result = LookupResult::tempfail(error);
+        return;
+    }
+    std::vector<KeyMatch> m = most_specific_matches(opts_.filter, all, mine, s.entries, s.complete);
+    for (std::size_t r = 0; r < count; ++r) {
+        Pending& p = *batch[r];
+        if (m[r].unsure_before > 0) {
+            p.alone = true;  // its caller asks again, on its own
+        } else if (m[r].best < mine[r].size()) {
+            p.result = LookupResult::found();
+            p.best = m[r].best;
+        } else {
+            p.result = LookupResult::not_found();
+        }
     }
 }
 
@@ -152,6 +216,7 @@ std::string LdapBackend::probe() const {
     std::unique_ptr<LdapConnection> conn = LdapConnection::open(opts_.connection, &error);
     if (!conn) return error;
     if (!error.empty()) log_warning("backend " + name() + ": " + error + "; using " + conn->uri());
+    searches_.fetch_add(1, std::memory_order_relaxed);
     LdapSearch s =
         conn->search(opts_.base, opts_.scope, opts_.filter.expand(kProbeKey), 1, opts_.connection.connect_timeout);
     if (s.outcome == LdapSearch::Outcome::Failed || s.outcome == LdapSearch::Outcome::Lost)

@@ -18,10 +18,30 @@
 // one are asked one by one, as single lookups, most specific first. The
 // verdict is the server's either way: Found iff some entry matched.
 //
-// Connections: a pool of up to pool_size independent, bound handles. A lookup
+// Several recipients in one search: at most pool_size searches run at once
+// (util/batch_queue.hpp). While that many are out, the recipients whose
+// lookups arrive meanwhile wait, and go together in the next search: the
+// distinct keys of up to 16 recipients in one (|...), room for size_limit
+// entries per key, each recipient's most specific match judged from the
+// entries returned (most_specific_matches). Recipients of one domain share
+// its catch-all key. So a dictionary attack costs the directory one search
+// per batch instead of one per recipient, and a recipient waits at most for
+// the search ahead of it; with fewer lookups at once than connections,
+// nothing waits and each recipient is one search as above. A recipient the
+// batch's entries leave unsure (see above, or a result cut short) is looked
+// up again on its own. A batch whose search fails answers TempFail for all
+// its recipients. In a batch an entry another recipient's key explains is
+// not that recipient's unless matches() says so: the verdict then rests on
+// matches() judging as the directory does, which it does for ASCII values
+// under the case-ignoring rules mail attributes use (mail, proxyAddresses,
+// userPrincipalName) and leaves to the server (Unknown: asked alone)
+// wherever Unicode or spaces could make them differ.
+//
+// Connections: a pool of up to pool_size independent, bound handles. A search
 // checks one out (waiting at most search_timeout for a free one), uses it
-// alone and returns it. libmilter moves a session between worker threads, so
-// handles are never thread_local.
+// alone and returns it; a lookup that no search took within search_timeout
+// answers TempFail ("all N connections busy"). libmilter moves a session
+// between worker threads, so handles are never thread_local.
 //
 // lookup(): a key containing a NUL byte -> NotFound without asking (see
 // ldap_backend.cpp); entry -> Found (also when a size or time limit cut the result
@@ -42,7 +62,9 @@
 // Thread-safety: lookup() from any thread.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +72,7 @@
 #include "backends/backend.hpp"
 #include "backends/ldap/ldap_connection.hpp"
 #include "backends/ldap/ldap_filter.hpp"
+#include "util/batch_queue.hpp"
 #include "util/connection_pool.hpp"
 #include "util/host_health.hpp"
 
@@ -84,7 +107,26 @@ public:
 
     void maintain() noexcept override;
 
+    // Searches sent to the directory so far (probe and retries included).
+    std::uint64_t searches() const { return searches_.load(std::memory_order_relaxed); }
+    // Lookups waiting for a search to take them (every connection busy).
+    std::size_t waiting_lookups() const { return batches_.waiting(); }
+
 private:
+    // One recipient's lookup waiting for, or answered by, a batch.
+    struct Pending {
+        const std::vector<std::string_view>* keys;
+        LookupResult result;
+        std::size_t best = 0;  // with Found: the index in *keys that matched
+        bool alone = false;    // the batch could not tell: look it up on its own
+    };
+    // A recipient on its own: one search for all its keys, then the keys the
+    // entries left unsure one by one. *best as in Pending.
+    LookupResult lookup_alone(const std::vector<std::string_view>& keys, std::size_t* best) const;
+    // The batch function: one recipient alone, several in one search.
+    void run_batch(Pending* const* batch, std::size_t count) const noexcept;
+    void search_together(Pending* const* batch, std::size_t count) const;
+
     using Pool = ConnectionPool<LdapConnection>;
     Pool::Lease checkout(std::string* error) const;
     // One search, retried once on a new connection if a pooled one was dead:
@@ -95,6 +137,8 @@ private:
     LdapOptions opts_;
     mutable HostHealth health_;
     mutable Pool pool_;
+    mutable std::atomic<std::uint64_t> searches_{0};
+    mutable BatchQueue<Pending> batches_;
 };
 
 }  // namespace rcptguard

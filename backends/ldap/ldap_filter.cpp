@@ -229,6 +229,15 @@ bool substring_match(std::string_view value, const std::vector<std::string>& seg
     return true;
 }
 
+// Bytes the directory's matching rules may treat otherwise than an ASCII
+// comparison: non-ASCII (caseIgnoreMatch folds Unicode case and normalises),
+// and spaces (insignificant space handling, RFC 4518 2.6.1).
+bool beyond_ascii_rules(std::string_view v) {
+    for (char c : v)
+        if (static_cast<unsigned char>(c) >= 0x80 || c == ' ' || c == '\t') return true;
+    return false;
+}
+
 int hex_value(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -388,6 +397,12 @@ FilterMatch LdapFilterTemplate::eval(const Node& n, std::string_view key, std::s
         for (const std::string& v : values)
             if (n.kind == Node::Kind::Equal ? iequal(v, segs.front()) : substring_match(v, segs))
                 return FilterMatch::Yes;
+        // Unequal bytes are no proof of a mismatch where the server's rules
+        // compare more loosely than ASCII case: leave that to the server.
+        for (const std::string& v : values)
+            if (beyond_ascii_rules(v)) return FilterMatch::Unknown;
+        for (const std::string& seg : segs)
+            if (beyond_ascii_rules(seg)) return FilterMatch::Unknown;
     }
     return FilterMatch::No;
 }
@@ -408,40 +423,51 @@ FilterMatch LdapFilterTemplate::matches(std::string_view key, const LdapAttribut
     return eval(tree_.front(), key, local, domain, entry);
 }
 
-std::size_t most_specific_match(const LdapFilterTemplate& filter, const std::vector<std::string_view>& keys,
-                                const std::vector<LdapAttributes>& entries, bool complete, std::size_t* unsure_before) {
-    std::size_t best = keys.size();
-    std::vector<bool> unknown(keys.size(), false);
-    bool unexplained = false;
-    for (const LdapAttributes& e : entries) {
-        std::size_t mine = keys.size();
-        for (std::size_t i = 0; i < keys.size() && i < best; ++i) {
-            FilterMatch m = filter.matches(keys[i], e);
-            if (m == FilterMatch::Yes) {
-                mine = i;
-                break;
-            }
-            if (m == FilterMatch::Unknown) unknown[i] = true;
+std::vector<KeyMatch> most_specific_matches(const LdapFilterTemplate& filter, const std::vector<std::string_view>& keys,
+                                            const std::vector<std::vector<std::size_t>>& recipients,
+                                            const std::vector<LdapAttributes>& entries, bool complete) {
+    // Every entry judged against every key once.
+    std::vector<FilterMatch> judged(entries.size() * keys.size());
+    bool unexplained = false;  // an entry none of the keys explains
+    for (std::size_t e = 0; e < entries.size(); ++e) {
+        bool explained = false;
+        for (std::size_t k = 0; k < keys.size(); ++k) {
+            judged[e * keys.size() + k] = filter.matches(keys[k], entries[e]);
+            explained = explained || judged[e * keys.size() + k] == FilterMatch::Yes;
         }
-        if (mine < best) best = mine;
         // The server says this entry matches some key; if we cannot tell which
         // (an attribute alias, a matching rule of its own), we cannot rule any out.
-        if (mine == keys.size()) {
-            bool any = false;
-            for (std::size_t i = best; i < keys.size() && !any; ++i)
-                any = filter.matches(keys[i], e) == FilterMatch::Yes;
-            if (!any) unexplained = true;
+        if (!explained) unexplained = true;
+    }
+    std::vector<KeyMatch> out;
+    out.reserve(recipients.size());
+    for (const std::vector<std::size_t>& mine : recipients) {
+        KeyMatch m{mine.size(), 0};
+        for (std::size_t i = 0; i < mine.size() && m.best == mine.size(); ++i)
+            for (std::size_t e = 0; e < entries.size(); ++e)
+                if (judged[e * keys.size() + mine[i]] == FilterMatch::Yes) {
+                    m.best = i;
+                    break;
+                }
+        if (!complete || unexplained) {
+            m.unsure_before = m.best;
+        } else {
+            for (std::size_t i = 0; i < m.best; ++i)
+                for (std::size_t e = 0; e < entries.size(); ++e)
+                    if (judged[e * keys.size() + mine[i]] == FilterMatch::Unknown) m.unsure_before = i + 1;
         }
+        out.push_back(m);
     }
-    std::size_t unsure = 0;
-    if (!complete || unexplained) {
-        unsure = best;
-    } else {
-        for (std::size_t i = 0; i < best; ++i)
-            if (unknown[i]) unsure = i + 1;
-    }
-    if (unsure_before) *unsure_before = unsure;
-    return best;
+    return out;
+}
+
+std::size_t most_specific_match(const LdapFilterTemplate& filter, const std::vector<std::string_view>& keys,
+                                const std::vector<LdapAttributes>& entries, bool complete, std::size_t* unsure_before) {
+    std::vector<std::size_t> all(keys.size());
+    for (std::size_t i = 0; i < all.size(); ++i) all[i] = i;
+    KeyMatch m = most_specific_matches(filter, keys, {all}, entries, complete).front();
+    if (unsure_before) *unsure_before = m.unsure_before;
+    return m.best;
 }
 
 }  // namespace rcptguard

@@ -97,4 +97,19 @@ private:
 std::size_t most_specific_match(const LdapFilterTemplate& filter, const std::vector<std::string_view>& keys,
                                 const std::vector<LdapAttributes>& entries, bool complete, std::size_t* unsure_before);
 
+// The same for one search made for several recipients at once (the LDAP
+// backend's batches, ldap_backend.hpp): keys are the distinct keys searched
+// for, recipients[r] the indices in keys of recipient r's keys, most specific
+// first. For each recipient: best (an index into recipients[r], or its size
+// if none matched) and unsure_before as most_specific_match() says them. An
+// entry another recipient's key explains is explained; one no key explains
+// leaves every recipient unsure of the keys ahead of its best.
+struct KeyMatch {
+    std::size_t best;
+    std::size_t unsure_before;
+};
+std::vector<KeyMatch> most_specific_matches(const LdapFilterTemplate& filter, const std::vector<std::string_view>& keys,
+                                            const std::vector<std::vector<std::size_t>>& recipients,
+                                            const std::vector<LdapAttributes>& entries, bool complete);
+
 }  // namespace rcptguard

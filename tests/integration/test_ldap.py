@@ -293,6 +293,54 @@ class LdapEndToEnd(unittest.TestCase):
                 waiting.close()
             rg.kill()
 
+    def test_recipients_waiting_for_a_busy_directory_go_in_one_search(self):
+        # One connection (pool_size = 1), busy with a search the frozen
+        # directory holds: the recipients asked meanwhile wait and, once the
+        # directory is back, are looked up together in one search, each with
+        # its own verdict.
+        root = h.make_root()
+        pp = h.free_port()
+        cfg = config(root, h.free_port(), self.slapd, self.pwfile, self.ca.cert, extra_directory="pool_size = 1\n")
+        cfg = cfg.replace("cache = no\n", "cache = no\npolicy_socket = inet:127.0.0.1:%d\npolicy_workers = 8\n" % pp)
+        cfg = cfg.replace("search_timeout = 1s", "search_timeout = 30s")
+        rg = h.Rcptguard(root, cfg).start(wait_port=pp)
+        req = ("request=smtpd_access_policy\nprotocol_state=RCPT\nclient_address=127.0.8.1\nclient_port=1\n"
+               "client_name=x\nsender=s@x.test\ninstance=b%d\nrecipient=%s\n\n")
+        dunno, unknown = b"action=DUNNO\n\n", b"action=550 5.1.1 User unknown\n\n"
+        later = [("alice@example.test", dunno), ("a.liddell+news@example.test", dunno),
+                 ("bob.builder@example.test", dunno), ("nosuch@example.test", unknown),
+                 ("anyone@catchall.test", dunno), ('"*)(mail=*"@example.test', unknown),
+                 ("jdoe@example.test", dunno)]  # not in this backend: the next one (ad) knows it
+        socks = []
+        try:
+            with socket.create_connection(("127.0.0.1", pp), timeout=30) as warm:
+                warm.sendall((req % (0, "alice@example.test")).encode())
+                self.assertEqual(warm.recv(200), dunno)  # the connection is open
+            mark = rg.log_size()
+            self.slapd.pause()
+            first = socket.create_connection(("127.0.0.1", pp), timeout=60)
+            socks.append(first)
+            first.sendall((req % (1, "first@example.test")).encode())
+            time.sleep(0.5)  # its search holds the one connection before the others arrive
+            for i, (rcpt, _) in enumerate(later):
+                s = socket.create_connection(("127.0.0.1", pp), timeout=60)
+                socks.append(s)
+                s.sendall((req % (i + 2, rcpt)).encode())
+            time.sleep(1)  # they wait for the connection
+            self.slapd.resume()
+            self.assertEqual(first.recv(200), unknown)
+            for (rcpt, want), s in zip(later, socks[1:]):
+                self.assertEqual(s.recv(200), want, rcpt)
+            batched = [int(n) for n in re.findall(r"backend directory: (\d+) recipients in one search",
+                                                  rg.log()[mark:])]
+            self.assertTrue(batched, "no search for several recipients")
+            self.assertGreaterEqual(max(batched), 2)
+        finally:
+            self.slapd.resume()
+            for s in socks:
+                s.close()
+            rg.kill()
+
     def test_first_uri_down_second_answers_and_the_failed_one_is_logged(self):
         dead = "ldap://127.0.0.1:%d/" % h.free_port()
         mark = self.rg.log_size()
