@@ -482,7 +482,7 @@ TEST_F(LdapConfig, MinimalSection_Defaults) {
     LdapOptions o = read_ldap_options(r);
     EXPECT_EQ(o.scope, LdapScope::Sub);
     EXPECT_EQ(o.filter.text(), "(mail=%s)");
-    EXPECT_EQ(o.pool_size, 16);
+    EXPECT_EQ(o.pool_size, 4);
     EXPECT_EQ(o.size_limit, 1);
     EXPECT_EQ(o.connection.connect_timeout, milliseconds(2000));
     EXPECT_EQ(o.connection.search_timeout, milliseconds(3000));
@@ -587,7 +587,7 @@ TEST_F(LdapConfig, ShippedExample_Uncommented_ValidWithDocumentedDefaults) {
     EXPECT_EQ(o.filter.text(), "(|(mail=%s)(mailAlternateAddress=%s))");
     EXPECT_EQ(o.connection.connect_timeout, milliseconds(2000));
     EXPECT_EQ(o.connection.search_timeout, milliseconds(3000));
-    EXPECT_EQ(o.pool_size, 16);
+    EXPECT_EQ(o.pool_size, 4);
     EXPECT_EQ(o.size_limit, 1);
     EXPECT_TRUE(o.connection.tls_verify);
     EXPECT_FALSE(o.connection.start_tls);

@@ -83,7 +83,7 @@ struct LdapOptions {
     std::string base;
     LdapScope scope = LdapScope::Sub;
     LdapFilterTemplate filter;  // parsed already
-    int pool_size = 16;
+    int pool_size = 4;
     int size_limit = 1;                               // entries per lookup key (0: the server's limit)
     std::chrono::milliseconds retry_after{2000};      // skip a failed server this long; 0: never skip
     std::chrono::milliseconds idle_timeout{300'000};  // idle connections closed after this

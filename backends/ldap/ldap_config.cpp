@@ -35,7 +35,7 @@ const KeySpec kKeys[] = {
     {"tls_ca_file", kDefaultCaFile, "the CA certificates to check the server against"},
     {"connect_timeout", "2s", "per URI: connect, TLS handshake and bind"},
     {"search_timeout", "3s", "one search (and the wait for a free connection)"},
-    {"pool_size", "16", "connections kept open (1 to 64)"},
+    {"pool_size", "4", "connections kept open, and so searches at once (1 to 64)"},
     {"size_limit", "1", "entries the server returns at most per lookup key (0: the server's limit)"},
     {"retry_after", "2s", "a server that failed is skipped this long (0: always tried)"},
     {"idle_timeout", "5m", "connections unused this long are closed"},
